@@ -1,0 +1,1 @@
+"""Shared domain of catalyst-preview: pure rules (L0) and the one adapter per external system (L1)."""

@@ -1,0 +1,1 @@
+"""Adapters: one module per external system (GitHub, Kubernetes, queue, Helm); map their errors."""
