@@ -1,0 +1,144 @@
+"""Configuration: the `CATALYST_*` settings, declared here and read once per process by its shell.
+
+Nothing is read at import. `load_settings()` reads the environment (and `.env`) and turns every
+missing or malformed value into one clear line naming the setting, so a process stops at start
+instead of failing later.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CATALYST_"
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://", "unix://")
+
+
+class SettingsError(Exception):
+    """Configuration is missing or malformed; the message is one line naming each setting."""
+
+
+class Settings(BaseSettings):
+    """Every setting of every process; each process checks the ones it needs at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    webhook_secret: SecretStr
+    github_app_id: int | None = Field(default=None, ge=1)
+    github_app_slug: str | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_file: Path | None = None
+    github_api_url: str = "https://api.github.com"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    preview_domain: str = "preview.localhost"
+    ingress_class: str = "nginx"
+    ingress_namespace: str = "ingress-nginx"
+    tls_secret: str | None = None
+    registry: str = "registry.default.svc.cluster.local:5000"
+    builder_image: str = "gcr.io/kaniko-project/executor:v1.23.2"
+    helm_bin: str = "helm"
+    log_url_template: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    build_egress_cidrs: str = "0.0.0.0/0"
+    build_egress_ports: str = "443,5000"
+    resync_interval_seconds: int = Field(default=600, ge=10)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secrets_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not [s for s in value.get_secret_value().split(",") if s.strip()]:
+            raise ValueError("must contain at least one non-empty secret")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(_REDIS_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
+        return value
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        """All accepted webhook secrets (comma-separated for rotation)."""
+        raw = self.webhook_secret.get_secret_value().split(",")
+        return [s.strip().encode() for s in raw if s.strip()]
+
+    @property
+    def egress_cidrs(self) -> list[str]:
+        """CIDRs build pods may reach (git host and registry)."""
+        return [c.strip() for c in self.build_egress_cidrs.split(",") if c.strip()]
+
+    @property
+    def egress_ports(self) -> list[int]:
+        """TCP ports build pods may reach on `egress_cidrs`."""
+        return [int(p) for p in self.build_egress_ports.split(",") if p.strip()]
+
+    def private_key(self) -> str:
+        """The GitHub App private key (PEM), from the value or the file."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_file is not None:
+            return self.github_private_key_file.read_text()
+        raise SettingsError(
+            f"{ENV_PREFIX}GITHUB_PRIVATE_KEY or {ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE is missing"
+        )
+
+    def require_github_app(self) -> None:
+        """Raise SettingsError unless the GitHub App id and a readable private key are set."""
+        problems = []
+        if self.github_app_id is None:
+            problems.append(f"{ENV_PREFIX}GITHUB_APP_ID is missing")
+        if self.github_private_key is None and self.github_private_key_file is None:
+            problems.append(
+                f"{ENV_PREFIX}GITHUB_PRIVATE_KEY or {ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE is missing"
+            )
+        elif self.github_private_key_file and not self.github_private_key_file.is_file():
+            problems.append(f"{ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE: no such file")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming every missing or malformed setting."""
+    parts = []
+    for item in error.errors():
+        name = ENV_PREFIX + str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if item["type"] == "missing":
+            parts.append(f"{name} is missing")
+        else:
+            parts.append(f"{name}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`; raise SettingsError naming what is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def exit_on_bad_settings(error: SettingsError, process: str) -> NoReturn:
+    """Print one clear line and stop the process (exit code 2)."""
+    print(f"catalyst-preview {process}: configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2)
