@@ -1,0 +1,110 @@
+"""Shell: the `catalyst-preview` command line.
+
+Process commands (`web`, `worker`, `reconciler`, `beat`) check the configuration first, so a
+missing or malformed setting stops them with one clear line, then replace this process with the
+real server (uvicorn, a Celery worker, the reconciler runtime, Celery beat). They are started by
+module path, never imported here: the process packages stay independent of each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+
+from core.settings import SettingsError, exit_on_bad_settings, load_settings
+
+Argv = list[str]
+
+
+def _python(*args: str) -> Argv:
+    return [sys.executable, *args]
+
+
+def web_argv(ns: argparse.Namespace) -> Argv:
+    """uvicorn serving the receiver's app factory."""
+    return _python(
+        "-m", "uvicorn", "webhook.app:make_app", "--factory",
+        "--host", ns.host, "--port", str(ns.port),
+        "--no-access-log", "--timeout-graceful-shutdown", "10",
+    )  # fmt: skip
+
+
+def worker_argv(ns: argparse.Namespace) -> Argv:
+    """A Celery worker consuming the GitHub-facing queue."""
+    return _python(
+        "-m", "celery", "-A", "workers.celery_app:app", "worker",
+        "-Q", "github", "-c", str(ns.concurrency), "-n", f"worker-{os.getpid()}@%h",
+        "--without-gossip", "--without-mingle", "-l", ns.log_level,
+    )  # fmt: skip
+
+
+def beat_argv(ns: argparse.Namespace) -> Argv:
+    """Celery beat with its schedule file in a writable temp directory."""
+    schedule = os.path.join(tempfile.gettempdir(), "catalyst-beat-schedule")
+    return _python(
+        "-m", "celery", "-A", "workers.celery_app:app", "beat",
+        "-s", schedule, "-l", ns.log_level,
+    )  # fmt: skip
+
+
+def reconciler_argv(ns: argparse.Namespace) -> Argv:
+    """The reconciler runtime (leader-elected watcher plus reconcile-queue consumer)."""
+    return _python("-m", "reconciler")
+
+
+def require_github(settings_process: str) -> None:
+    """Stop with one line unless the shared settings and the GitHub App settings are valid."""
+    try:
+        load_settings().require_github_app()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, settings_process)
+
+
+def require_base(settings_process: str) -> None:
+    """Stop with one line unless the shared settings are valid."""
+    try:
+        load_settings()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, settings_process)
+
+
+PROCESSES: dict[str, tuple[Callable[[argparse.Namespace], Argv], Callable[[str], None]]] = {
+    "web": (web_argv, require_base),
+    "worker": (worker_argv, require_github),
+    "reconciler": (reconciler_argv, require_github),
+    "beat": (beat_argv, require_base),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="catalyst-preview", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    web = sub.add_parser("web", help="serve the webhook receiver")
+    web.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+    web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    worker = sub.add_parser("worker", help="run a GitHub-flow Celery worker")
+    worker.add_argument("--concurrency", type=int, default=2)
+    for name, helptext in (("reconciler", "run the reconciler"), ("beat", "run Celery beat")):
+        sub.add_parser(name, help=helptext)
+    for sp in sub.choices.values():
+        sp.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def run_process(ns: argparse.Namespace) -> None:
+    """Validate settings for the process, then exec it (never returns)."""
+    to_argv, check = PROCESSES[ns.command]
+    check(ns.command)
+    argv = to_argv(ns)
+    os.execvp(argv[0], argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `catalyst-preview` console script."""
+    ns = build_parser().parse_args(argv)
+    if ns.command in PROCESSES:
+        run_process(ns)
