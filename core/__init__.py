@@ -1,1 +1,1 @@
-"""Shared domain of catalyst-preview: pure rules (L0) and the one adapter per external system (L1)."""
+"""Shared domain of catalyst-preview: pure rules (L0) and one adapter per external system (L1)."""

@@ -122,7 +122,7 @@ class ConfigVolume(CamelModel):
 
 
 class EnvironmentConfig(CamelModel):
-    """Curated container config; the Environment's copy overrides the template's (env merges by name)."""
+    """Curated container config; an Environment's copy overrides the template's (env by name)."""
 
     image: str | None = None
     command: list[str] | None = None
