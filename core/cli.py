@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from core.settings import SettingsError, exit_on_bad_settings, load_settings
 
@@ -92,7 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=helptext)
     for sp in sub.choices.values():
         sp.add_argument("--log-level", default="INFO")
+    add_replay_parser(sub)
     return parser
+
+
+def add_replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`replay FILE`: sign a saved payload and post it to a receiver."""
+    replay = sub.add_parser("replay", help="sign and post a saved webhook payload")
+    replay.add_argument("payload", type=Path, help="the saved JSON body")
+    replay.add_argument("--url", default="http://127.0.0.1:8000/webhook")
+    replay.add_argument("--event", help="X-GitHub-Event (guessed from the file when omitted)")
+    replay.add_argument(
+        "--secret",
+        default=os.environ.get("CATALYST_WEBHOOK_SECRET"),
+        help="webhook secret (default: CATALYST_WEBHOOK_SECRET)",
+    )
+
+
+def run_replay(ns: argparse.Namespace) -> int:
+    """Post the payload and print the receiver's answer; 0 when it answered 2xx."""
+    import httpx  # only this command needs an HTTP client
+
+    from core.replay import replay
+
+    if not ns.secret:
+        print("catalyst-preview replay: CATALYST_WEBHOOK_SECRET is missing (or pass --secret)")
+        return 2
+    try:
+        response = replay(ns.payload, url=ns.url, secret=ns.secret, event=ns.event)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        print(f"catalyst-preview replay: {exc or type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"{response.status_code} {response.reason_phrase} {response.text[:200]}".rstrip())
+    return 0 if response.is_success else 1
 
 
 def run_process(ns: argparse.Namespace) -> None:
@@ -108,3 +141,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     ns = build_parser().parse_args(argv)
     if ns.command in PROCESSES:
         run_process(ns)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {"replay": run_replay}
+    raise SystemExit(commands[ns.command](ns))
