@@ -51,7 +51,7 @@ def set_condition(
     stamp = (now or now_rfc3339()) if changed or current is None else current.last_transition_time
     updated = Condition(
         type=type_,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         reason=reason,
         message=message,
         last_transition_time=stamp,
