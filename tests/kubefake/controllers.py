@@ -1,0 +1,271 @@
+"""Simulated controllers, off by default and switchable per test.
+
+* ``jobs``: a Job becomes active, then Complete (``succeeded=1``) or, when its name matches a
+  failing :meth:`Controllers.job_outcome` rule, Failed (``failed=1`` with reason/message).
+* ``deployments``: Deployments and StatefulSets report every replica ready/available/updated,
+  ``observedGeneration = generation`` and (Deployments) Available/Progressing conditions.
+* ``namespaces``: DELETE on a namespace marks it Terminating; the controller deletes what is in
+  it, waits for finalizers, then removes the namespace. (Off: DELETE removes the namespace and
+  everything in it at once.)
+
+A daemon thread runs :meth:`Controllers.step` whenever the store changes and every
+``interval`` seconds (20 ms by default). ``step()`` may also be called directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import objects as o
+from .api import Api
+from .resources import NAMESPACE_KEY, GroupKind
+
+Obj = dict[str, Any]
+KINDS = ("jobs", "deployments", "namespaces")
+JOBS: GroupKind = ("batch", "jobs")
+DEPLOYMENTS: GroupKind = ("apps", "deployments")
+STATEFULSETS: GroupKind = ("apps", "statefulsets")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How Jobs whose name matches ``pattern`` (fnmatch) end, and after how long."""
+
+    pattern: str
+    succeed: bool = True
+    reason: str = "BackoffLimitExceeded"
+    message: str = "Job has reached the specified backoff limit"
+    delay: float = 0.0
+
+
+def _condition(kind: str, reason: str, message: str, when: str) -> Obj:
+    return {
+        "type": kind,
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastProbeTime": when,
+        "lastTransitionTime": when,
+    }
+
+
+def job_finished(job: Obj) -> bool:
+    """Whether a Job has a true Complete or Failed condition."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
+    )
+
+
+def job_final_status(job: Obj, outcome: JobOutcome) -> Obj:
+    """The status of a Job that just ended as ``outcome`` says."""
+    when = o.now()
+    status = dict(job.get("status") or {})
+    status.pop("active", None)
+    status.setdefault("startTime", when)
+    if outcome.succeed:
+        done = _condition(
+            "Complete", "CompletionsReached", "Reached expected number of succeeded pods", when
+        )
+        return {**status, "succeeded": 1, "completionTime": when, "conditions": [done]}
+    failed = _condition("Failed", outcome.reason, outcome.message, when)
+    return {**status, "failed": 1, "conditions": [failed]}
+
+
+def replicas_of(obj: Obj) -> int:
+    """``spec.replicas`` with the API default of 1."""
+    value = (obj.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+def deployment_status(obj: Obj) -> Obj:
+    """A fully rolled-out Deployment status."""
+    n, when, name = replicas_of(obj), o.now(), o.name_of(obj)
+    progressed = f'ReplicaSet "{name}" has successfully progressed.'
+    return {
+        "observedGeneration": o.meta(obj).get("generation", 1),
+        "replicas": n,
+        "updatedReplicas": n,
+        "readyReplicas": n,
+        "availableReplicas": n,
+        "conditions": [
+            _condition(
+                "Available",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                when,
+            ),
+            _condition("Progressing", "NewReplicaSetAvailable", progressed, when),
+        ],
+    }
+
+
+def statefulset_status(obj: Obj) -> Obj:
+    """A fully rolled-out StatefulSet status."""
+    n, revision = replicas_of(obj), f"{o.name_of(obj)}-{o.meta(obj).get('generation', 1)}"
+    return {
+        "observedGeneration": o.meta(obj).get("generation", 1),
+        "replicas": n,
+        "readyReplicas": n,
+        "currentReplicas": n,
+        "updatedReplicas": n,
+        "availableReplicas": n,
+        "currentRevision": revision,
+        "updateRevision": revision,
+        "collisionCount": 0,
+    }
+
+
+def rolled_out(obj: Obj) -> bool:
+    """Whether the status already reports the current generation fully available."""
+    status = obj.get("status") or {}
+    n = replicas_of(obj)
+    return (
+        status.get("observedGeneration") == o.meta(obj).get("generation", 1)
+        and status.get("availableReplicas") == n
+        and status.get("readyReplicas") == n
+        and status.get("updatedReplicas") == n
+    )
+
+
+class Controllers:
+    """The switchable controllers of one server."""
+
+    def __init__(self, api: Api, interval: float = 0.02) -> None:
+        self.api = api
+        self.interval = interval
+        self.enabled: set[str] = set()
+        self.outcomes: list[JobOutcome] = []
+        self._seen: dict[str, float] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        api.store.listeners.append(self._wake.set)
+
+    def enable(self, *names: str) -> None:
+        """Turn on ``"jobs"``, ``"deployments"`` and/or ``"namespaces"`` (none = all)."""
+        for name in names or KINDS:
+            if name not in KINDS:
+                raise ValueError(f"unknown controller {name!r}; choose from {KINDS}")
+            self.enabled.add(name)
+        self.api.namespace_controller = "namespaces" in self.enabled
+        self._wake.set()
+
+    def disable(self, *names: str) -> None:
+        """Turn controllers off (none = all)."""
+        self.enabled.difference_update(names or KINDS)
+        self.api.namespace_controller = "namespaces" in self.enabled
+
+    def job_outcome(
+        self,
+        pattern: str,
+        *,
+        succeed: bool = False,
+        reason: str = "BackoffLimitExceeded",
+        message: str = "Job has reached the specified backoff limit",
+        delay: float = 0.0,
+    ) -> None:
+        """Jobs named like ``pattern`` end this way (later rules win). Default rule: succeed."""
+        self.outcomes.insert(0, JobOutcome(pattern, succeed, reason, message, delay))
+
+    def outcome_for(self, name: str) -> JobOutcome:
+        """The rule that decides Job ``name``."""
+        return next(
+            (r for r in self.outcomes if fnmatch.fnmatchcase(name, r.pattern)), JobOutcome("*")
+        )
+
+    # --- running -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the controllers in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="kubefake-controllers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (waits for the current step)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self.enabled and not self._stop.is_set():
+                self.step()
+
+    def step(self) -> None:
+        """One pass of every enabled controller."""
+        steps: dict[str, Callable[[], None]] = {
+            "jobs": self._step_jobs,
+            "deployments": self._step_workloads,
+            "namespaces": self._step_namespaces,
+        }
+        for name in KINDS:
+            if name in self.enabled:
+                steps[name]()
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def _step_jobs(self) -> None:
+        entries, _ = self.api.store.select(JOBS, None)
+        for entry in entries:
+            job = entry.obj
+            if not job_finished(job) and not (job.get("spec") or {}).get("suspend"):
+                self._advance_job(job)
+
+    def _advance_job(self, job: Obj) -> None:
+        outcome = self.outcome_for(o.name_of(job))
+        uid = str(o.meta(job).get("uid"))
+        first = self._seen.setdefault(uid, time.monotonic())
+        if time.monotonic() - first >= outcome.delay:
+            self._set_status(JOBS, job, job_final_status(job, outcome))
+        elif not (job.get("status") or {}).get("active"):
+            self._set_status(
+                JOBS, job, {**(job.get("status") or {}), "active": 1, "startTime": o.now()}
+            )
+
+    # --- deployments / statefulsets ----------------------------------------------------
+
+    def _step_workloads(self) -> None:
+        for key, status_of in (
+            (DEPLOYMENTS, deployment_status),
+            (STATEFULSETS, statefulset_status),
+        ):
+            entries, _ = self.api.store.select(key, None)
+            for entry in entries:
+                if not rolled_out(entry.obj):
+                    self._set_status(key, entry.obj, status_of(entry.obj))
+
+    def _set_status(self, key: GroupKind, obj: Obj, status: Obj) -> None:
+        store = self.api.store
+        with store.lock:
+            current = store.entry(key, o.meta(obj).get("namespace"), o.name_of(obj))
+            if current is not None and current.obj is obj:
+                store.commit(key, {**obj, "status": status}, obj)
+
+    # --- namespaces --------------------------------------------------------------------
+
+    def _step_namespaces(self) -> None:
+        entries, _ = self.api.store.select(NAMESPACE_KEY, None)
+        for entry in entries:
+            if o.is_deleting(entry.obj):
+                self._finalize_namespace(entry.obj)
+
+    def _finalize_namespace(self, namespace: Obj) -> None:
+        store, name = self.api.store, o.name_of(namespace)
+        remaining = list(store.in_namespace(name))
+        for key, obj in remaining:
+            rtype = self.api.registry.for_key(key)
+            if rtype is not None and not o.is_deleting(obj):
+                store.delete(rtype, obj)
+        if not remaining and not o.finalizers(namespace):
+            store.remove(NAMESPACE_KEY, namespace)

@@ -1,0 +1,277 @@
+"""The Starlette app: URL parsing, dispatch to :class:`~.api.Api`, faults and request log.
+
+One catch-all route parses Kubernetes REST paths itself
+(``/api/v1[/namespaces/<ns>]/<plural>[/<name>[/<sub>]]`` and the same under
+``/apis/<group>/<version>``), which is both simpler and faster than a route per resource.
+Every request is matched against the fault rules first and recorded in the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .api import Api
+from .errors import ApiError
+from .resources import ResourceType
+from .selectors import combine, field_matcher, label_matcher
+from .watch import WatchResponse, encode_event
+
+Obj = dict[str, Any]
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed resource URL."""
+
+    rtype: ResourceType | None
+    group: str
+    version: str
+    plural: str
+    namespace: str | None = None
+    name: str | None = None
+    sub: str | None = None
+
+
+@dataclass
+class Settings:
+    """Per-server knobs the routes read."""
+
+    kube_version: str = "1.29"
+    address: str = "127.0.0.1"
+    watch_timeout: float = 1800.0
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A compact JSON response."""
+    return Response(json.dumps(body, separators=(",", ":")), status, media_type=JSON)
+
+
+def error_response(error: ApiError) -> Response:
+    """The ``Status`` body for ``error``."""
+    return json_response(error.status(), error.code)
+
+
+# --- URL parsing ------------------------------------------------------------------------
+
+
+def split_group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
+    """(group, version, rest) for ``api/v1/...`` or ``apis/<g>/<v>/...``."""
+    if len(parts) >= 3 and parts[0] == "api":
+        return "", parts[1], parts[2:]
+    if len(parts) >= 4 and parts[0] == "apis":
+        return parts[1], parts[2], parts[3:]
+    return None
+
+
+def parse_target(api: Api, group: str, version: str, rest: list[str]) -> Target:
+    """Resolve the resource part of a URL (404 when nothing is served there)."""
+    lookup = api.registry.lookup
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rtype = lookup(group, version, rest[2])
+        if rtype is not None and rtype.namespaced and len(rest) <= 5:
+            return Target(rtype, group, version, rest[2], rest[1], *_name_sub(rest[3:]))
+    rtype = lookup(group, version, rest[0])
+    if len(rest) > 3 or (rtype is not None and rtype.namespaced and len(rest) > 1):
+        rtype = None
+    return Target(rtype, group, version, rest[0], None, *_name_sub(rest[1:]))
+
+
+def _name_sub(tail: list[str]) -> tuple[str | None, str | None]:
+    return (tail[0] if tail else None), (tail[1] if len(tail) > 1 else None)
+
+
+def verb_of(method: str, target: Target, watching: bool) -> str:
+    """The Kubernetes verb of a request."""
+    if method == "GET":
+        return "get" if target.name else ("watch" if watching else "list")
+    if method == "DELETE":
+        return "delete" if target.name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+def is_watch(request: Request) -> bool:
+    """``?watch=true`` / ``watch=1``."""
+    return request.query_params.get("watch", "").lower() in ("true", "1")
+
+
+# --- handlers ---------------------------------------------------------------------------
+
+
+async def read_json(request: Request, required: bool = True) -> Obj:
+    """The request body as a JSON object (400 when malformed)."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "request body is required")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"couldn't decode request body: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def list_body(api: Api, target: Target, request: Request) -> bytes:
+    """A ``<Kind>List`` body; served straight from the cached JSON of each object."""
+    rtype = _served(target)
+    matcher = combine(
+        label_matcher(request.query_params.get("labelSelector")),
+        field_matcher(request.query_params.get("fieldSelector")),
+    )
+    entries, rv = api.store.select(rtype.key, target.namespace, matcher)
+    items = b",".join(_raw(rtype, e.obj, e.raw) for e in entries)
+    head = {"apiVersion": rtype.api_version, "kind": rtype.list_kind}
+    prefix = json.dumps(head, separators=(",", ":"))[:-1]
+    return f'{prefix},"metadata":{{"resourceVersion":"{rv}"}},"items":['.encode() + items + b"]}"
+
+
+def _raw(rtype: ResourceType, obj: Obj, raw: bytes) -> bytes:
+    if obj.get("apiVersion") == rtype.api_version:
+        return raw
+    return json.dumps({**obj, "apiVersion": rtype.api_version}, separators=(",", ":")).encode()
+
+
+def _served(target: Target) -> ResourceType:
+    if target.rtype is None:
+        raise ApiError(404, "the server could not find the requested resource")
+    return target.rtype
+
+
+def _render(rtype: ResourceType, obj: Obj) -> Obj:
+    if obj.get("apiVersion") == rtype.api_version:
+        return obj
+    return {**obj, "apiVersion": rtype.api_version}
+
+
+def deleted_body(rtype: ResourceType, obj: Obj, removed: bool) -> Obj:
+    """Built-ins answer a Success ``Status`` for an immediate delete; CRs the object."""
+    if rtype.custom or not removed:
+        return _render(rtype, obj)
+    details = {
+        "name": obj["metadata"]["name"],
+        "group": rtype.group,
+        "kind": rtype.plural,
+        "uid": obj["metadata"].get("uid"),
+    }
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+class Handlers:
+    """Per-verb request handlers bound to one server's :class:`Api`."""
+
+    def __init__(self, api: Api, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+
+    async def get(self, request: Request, target: Target) -> Response:
+        rtype = _served(target)
+        if target.name:
+            obj = self.api.store.get(rtype, target.namespace, target.name)
+            return json_response(_render(rtype, obj))
+        if is_watch(request):
+            return self.watch(request, target)
+        return Response(list_body(self.api, target, request), media_type=JSON)
+
+    async def post(self, request: Request, target: Target) -> Response:
+        rtype = _served(target)
+        if target.name or (rtype.namespaced and target.namespace is None):
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        created = self.api.create(rtype, target.namespace, await read_json(request))
+        return json_response(_render(rtype, created), 201)
+
+    async def put(self, request: Request, target: Target) -> Response:
+        rtype, name = _served(target), _named(target)
+        body = await read_json(request)
+        obj = self.api.replace(rtype, target.namespace, name, body, _sub(target))
+        return json_response(_render(rtype, obj))
+
+    async def patch(self, request: Request, target: Target) -> Response:
+        rtype, name = _served(target), _named(target)
+        content = (
+            request.headers.get("content-type", ""),
+            await request.body(),
+            request.query_params.get("fieldManager"),
+        )
+        obj, created = self.api.patch(rtype, target.namespace, name, content, _sub(target))
+        return json_response(_render(rtype, obj), 201 if created else 200)
+
+    async def delete(self, request: Request, target: Target) -> Response:
+        rtype = _served(target)
+        options = await read_json(request, required=False)
+        if not target.name:
+            return self.delete_collection(request, target)
+        obj, removed = self.api.delete(rtype, target.namespace, target.name, options)
+        return json_response(deleted_body(rtype, obj, removed))
+
+    def delete_collection(self, request: Request, target: Target) -> Response:
+        rtype = _served(target)
+        body = list_body(self.api, target, request)
+        for item in json.loads(body)["items"]:
+            meta = item["metadata"]
+            try:
+                self.api.delete(rtype, meta.get("namespace"), meta["name"], {})
+            except ApiError:
+                continue
+        return Response(body, media_type=JSON)
+
+    def watch(self, request: Request, target: Target) -> Response:
+        rtype = _served(target)
+        params = request.query_params
+        matcher = combine(
+            label_matcher(params.get("labelSelector")), field_matcher(params.get("fieldSelector"))
+        )
+        store = self.api.store
+        try:
+            initial, sub = store.subscribe(
+                rtype,
+                target.namespace,
+                matcher,
+                params.get("resourceVersion"),
+                asyncio.get_running_loop(),
+            )
+        except ApiError as error:
+            return Response(encode_event("ERROR", error.status()), media_type=JSON)
+
+        def render(event_type: str, obj: Obj) -> bytes:
+            return encode_event(event_type, _render(rtype, obj))
+
+        bookmark = None
+        if params.get("allowWatchBookmarks", "").lower() in ("true", "1"):
+
+            def bookmark() -> bytes:
+                meta = {"resourceVersion": str(store.rv)}
+                return encode_event(
+                    "BOOKMARK",
+                    {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta},
+                )
+
+        timeout = float(params.get("timeoutSeconds") or self.settings.watch_timeout)
+        lines = [render(t, o) for t, o in initial]
+        return WatchResponse(lines, sub, timeout, render, bookmark, lambda: store.unsubscribe(sub))
+
+
+def _named(target: Target) -> str:
+    if not target.name:
+        raise ApiError(405, "the server does not allow this method on the requested resource")
+    return target.name
+
+
+def _sub(target: Target) -> str | None:
+    if target.sub not in (None, "status", "finalize"):
+        raise ApiError(404, "the server could not find the requested resource")
+    return "status" if target.sub == "status" else None

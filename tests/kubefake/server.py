@@ -1,0 +1,329 @@
+"""``KubeFake``: the fake API server on a loopback port, plus test helpers.
+
+The server runs uvicorn on its own event loop in a daemon thread. The listening socket is
+bound here with ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY`` (a protocol-0 socket makes
+every keep-alive request on loopback stall ~40 ms on delayed ACKs).
+
+Typical use::
+
+    with KubeFake(crds=["crds/"]) as kf:
+        api = kubernetes.client.CoreV1Api(kf.api_client())
+        kf.controllers.enable("jobs")
+        kf.faults.add(status=409, verb="patch", resource="environments", times=2)
+        ...
+        assert len(kf.writes("environments")) == 1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import copy
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import kubernetes.client
+import uvicorn
+import yaml
+
+from .api import Api
+from .app import KubeApp, build_app
+from .controllers import Controllers
+from .crds import load_crd_documents
+from .faults import Fault, Faults
+from .objects import meta, name_of, prepare_create
+from .requestlog import Request, RequestLog
+from .resources import CRD_KEY, Registry, ResourceType
+from .routes import Settings
+from .selectors import label_matcher
+from .store import Store
+from .validation import Validator
+
+Obj = dict[str, Any]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``IPPROTO_TCP``, so TCP_NODELAY gets set)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def kubeconfig_dict(url: str, name: str = "kubefake") -> Obj:
+    """A kubeconfig pointing at ``url`` (plain HTTP, dummy bearer token)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": url}}],
+        "users": [{"name": name, "user": {"token": "kubefake"}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(url: str, path: str | Path) -> Path:
+    """Write a kubeconfig for ``url`` to ``path`` and return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(kubeconfig_dict(url), sort_keys=False))
+    return target
+
+
+async def _fast_shutdown(server: Any, grace: float = 2.0) -> None:
+    """Close listeners and connections, wait up to ``grace`` s for requests, cancel the rest."""
+    for listener in server.servers:
+        listener.close()
+    for connection in list(server.server_state.connections):
+        connection.shutdown()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while (server.server_state.connections or server.server_state.tasks) and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    for task in list(server.server_state.tasks):
+        task.cancel()
+    for listener in server.servers:
+        await listener.wait_closed()
+
+
+class KubeFake:
+    """A fake Kubernetes API server for tests (use as a context manager)."""
+
+    def __init__(
+        self,
+        crds: Iterable[str | Path | Obj] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        validate: bool = True,
+        kube_version: str = "1.29",
+        history_size: int = 5000,
+        controllers: Iterable[str] = (),
+        watch_timeout: float = 1800.0,
+        controller_interval: float = 0.02,
+    ) -> None:
+        self.registry = Registry()
+        self.store = Store(history_size)
+        self.validator = Validator(validate, kube_version)
+        self.api = Api(self.registry, self.store, self.validator)
+        self.faults = Faults()
+        self.log = RequestLog()
+        self.controllers = Controllers(self.api, controller_interval)
+        self.settings = Settings(kube_version, host, watch_timeout)
+        self._host, self._port = host, port
+        self._sock: socket.socket | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._clients: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
+        self.register_crds(crds)
+        if controllers:
+            self.controllers.enable(*controllers)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> KubeFake:
+        """Bind, start uvicorn in a daemon thread and wait until it serves."""
+        self._sock = bind_socket(self._host, self._port)
+        self._port = self._sock.getsockname()[1]
+        self.settings.address = f"{self._host}:{self._port}"
+        app = build_app(KubeApp(self.api, self.settings, self.faults, self.log))
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._run, name=f"kubefake:{self._port}", daemon=True
+        )
+        self._thread.start()
+        self._wait_started()
+        self.controllers.start()
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve(loop))
+        finally:
+            loop.close()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        """uvicorn's startup, then a fast shutdown (no 100 ms polling ticks)."""
+        server = self._server
+        server.config.load()
+        server.lifespan = server.config.lifespan_class(server.config)
+        self._exit = asyncio.Event()
+        self._loop = loop
+        await server.startup(sockets=[self._sock])
+        await self._exit.wait()
+        await _fast_shutdown(server)
+
+    def _wait_started(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self._server.started and self._exit is not None):
+            if self._thread is None or not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("kubefake did not start")
+            time.sleep(0.002)
+
+    def stop(self) -> None:
+        """Close watches and clients, stop uvicorn and the controllers."""
+        self.controllers.stop()
+        self.store.close_watches()
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        if self._loop is not None and self._exit is not None:
+            self._loop.call_soon_threadsafe(self._exit.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> KubeFake:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- connecting ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://{self._host}:{self._port}"
+
+    def kube_config(self) -> Any:
+        """A ``kubernetes.client.Configuration`` for this server."""
+        config = kubernetes.client.Configuration()
+        config.host = self.url
+        config.api_key = {"authorization": "kubefake"}
+        config.api_key_prefix = {"authorization": "Bearer"}
+        return config
+
+    def api_client(self) -> Any:
+        """A ``kubernetes.client.ApiClient`` for this server (closed on :meth:`stop`)."""
+        client = kubernetes.client.ApiClient(self.kube_config())
+        self._clients.append(client)
+        return client
+
+    def write_kubeconfig(self, path: str | Path) -> Path:
+        """Write a kubeconfig file for this server; returns its path."""
+        return write_kubeconfig(self.url, path)
+
+    # --- CRDs ------------------------------------------------------------------------------
+
+    def register_crds(self, sources: Iterable[str | Path | Obj]) -> list[ResourceType]:
+        """Register CRDs from dicts, YAML files or directories of YAML files."""
+        registered: list[ResourceType] = []
+        for source in sources:
+            docs = [source] if isinstance(source, dict) else load_crd_documents([source])
+            for doc in docs:
+                registered.extend(self.register_crd(doc))
+        return registered
+
+    def register_crd(self, crd: Obj) -> list[ResourceType]:
+        """Serve an ``apiextensions.k8s.io/v1`` CRD (stored like a POSTed one)."""
+        crd_type = self.registry.for_key(CRD_KEY)
+        assert crd_type is not None
+        existing = self.store.entry(CRD_KEY, None, name_of(crd))
+        if existing is not None:
+            self.store.remove(CRD_KEY, existing.obj)
+        self.api.create(crd_type, None, crd)
+        spec = crd["spec"]
+        return [t for t in self.registry.all() if t.key == (spec["group"], spec["names"]["plural"])]
+
+    # --- direct store access -----------------------------------------------------------------
+
+    def resource(self, name: str) -> ResourceType:
+        """Resolve ``"deployments"``, ``"Deployment"``, ``"environments.catalyst.catalyst.dev"``."""
+        return self.registry.resolve(name)
+
+    def get(self, resource: str, name: str, namespace: str | None = None) -> Obj | None:
+        """A deep copy of the stored object, or ``None``."""
+        entry = self.store.entry(self.resource(resource).key, namespace, name)
+        return None if entry is None else copy.deepcopy(entry.obj)
+
+    def list(
+        self, resource: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> builtins.list[Obj]:
+        """Deep copies of the stored objects."""
+        key = self.resource(resource).key
+        entries, _ = self.store.select(key, namespace, label_matcher(label_selector))
+        return [copy.deepcopy(e.obj) for e in entries]
+
+    def put_object(self, obj: Obj) -> Obj:
+        """Create or overwrite ``obj`` directly: no validation, no resourceVersion check."""
+        rtype = self.registry.for_api_version(obj["apiVersion"], obj["kind"])
+        if rtype is None:
+            raise KeyError(f"no resource for {obj['apiVersion']} {obj['kind']}")
+        with self.store.lock:
+            current = self.store.entry(rtype.key, meta(obj).get("namespace"), name_of(obj))
+            if current is None:
+                return copy.deepcopy(self._insert(rtype, obj))
+            new = copy.deepcopy(obj)
+            new["metadata"] = {**meta(current.obj), **meta(new)}
+            return copy.deepcopy(self.store.commit(rtype.key, new, current.obj))
+
+    def _insert(self, rtype: ResourceType, obj: Obj) -> Obj:
+        new = prepare_create(rtype, obj, meta(obj).get("namespace"))
+        if "status" in obj:
+            new["status"] = copy.deepcopy(obj["status"])
+        return self.store.commit(rtype.key, new, None)
+
+    def delete(self, resource: str, name: str, namespace: str | None = None) -> None:
+        """DELETE through the normal path (finalizers and namespace rules apply)."""
+        self.api.delete(self.resource(resource), namespace, name, {})
+
+    def remove_finalizers(self, resource: str, name: str, namespace: str | None = None) -> None:
+        """Clear ``metadata.finalizers`` (a deleting object then goes away)."""
+        rtype = self.resource(resource)
+        with self.store.lock:
+            old = self.store.get(rtype, namespace, name)
+            new = {**old, "metadata": {**meta(old), "finalizers": []}}
+            self.store.update(rtype, old, new)
+
+    def expire_watch_history(self) -> None:
+        """Drop all watch history: resuming from any older resourceVersion gives 410."""
+        self.store.expire_history()
+
+    # --- request log and faults -------------------------------------------------------------
+
+    def requests(self) -> builtins.list[Request]:
+        """Every request served since the last :meth:`clear_requests`."""
+        return self.log.all()
+
+    def writes(self, resource: str | None = None) -> builtins.list[Request]:
+        """Non-GET requests (optionally for one resource plural)."""
+        return self.log.writes(resource)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self.log.clear()
+
+    def fault(self, **kwargs: Any) -> Fault:
+        """Shortcut for ``faults.add(Fault(**kwargs))``."""
+        return self.faults.add(Fault(**kwargs))
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.faults.clear()

@@ -1,0 +1,92 @@
+"""Shared test data for the kubefake tests: a catalyst-like Environment CRD and helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+
+from tests.kubefake import KubeFake
+
+GROUP, VERSION, PLURAL = "catalyst.catalyst.dev", "v1alpha1", "environments"
+
+
+def environment_crd(plural: str = PLURAL, kind: str = "Environment") -> dict[str, Any]:
+    """A namespaced CRD with a status subresource, defaults and an open ``values`` map."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "plural": plural,
+                "singular": kind.lower(),
+                "kind": kind,
+                "shortNames": [kind.lower()[:3]],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": _schema()},
+                }
+            ],
+        },
+    }
+
+
+def _schema() -> dict[str, Any]:
+    spec = {
+        "type": "object",
+        "required": ["repo", "pr"],
+        "properties": {
+            "repo": {"type": "string", "minLength": 1},
+            "pr": {"type": "integer", "minimum": 1},
+            "sha": {"type": "string", "nullable": True},
+            "replicas": {"type": "integer", "default": 1},
+            "port": {"x-kubernetes-int-or-string": True},
+            "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "hosts": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    status = {
+        "type": "object",
+        "properties": {
+            "phase": {"type": "string", "enum": ["Pending", "Ready", "Failed"]},
+            "observedGeneration": {"type": "integer"},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {"spec": spec, "status": status},
+    }
+
+
+def environment(name: str, namespace: str = "default", pr: int = 1, **spec: Any) -> dict[str, Any]:
+    """An Environment object body."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Environment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"repo": "o/r", "pr": pr, **spec},
+    }
+
+
+def make_namespace(kf: KubeFake, name: str) -> None:
+    """Create namespace ``name`` through the real client."""
+    api = client.CoreV1Api(kf.api_client())
+    api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+
+
+def custom(kf: KubeFake) -> Any:
+    """A ``CustomObjectsApi`` for ``kf``."""
+    return client.CustomObjectsApi(kf.api_client())
+
+
+def core(kf: KubeFake) -> Any:
+    """A ``CoreV1Api`` for ``kf``."""
+    return client.CoreV1Api(kf.api_client())
