@@ -1,0 +1,162 @@
+"""Deploy-mode seam: how one template type builds and deploys an Environment (pure interface).
+
+How to plug in a mode (`helm`, `prebuilt`, `docker-compose`, ...):
+
+1. Write `reconciler/modes/<type>.py` with a class implementing `DeployMode` below.
+2. Register it in `MODES` at the bottom of this file under its template type.
+
+The reconciler drives every mode the same way, once per pass:
+
+* `builds(ctx)` -> the `BuildSpec`s to build for the target commit (Kaniko Jobs; `[]` = none).
+  The reconciler runs them; `ctx.images` maps build name -> pushed image once all succeeded.
+* `desired_objects(ctx)` -> full manifests (dicts) to keep applied in `ctx.namespace`: the
+  reconciler creates them, patches them when their spec drifts, and never writes an unchanged
+  object. Called only when every build succeeded. Declarative modes do all their work here.
+* `apply(ctx, io)` -> imperative extras after `desired_objects` are applied (e.g. `helm upgrade
+  --install`). Must be idempotent and write nothing when `ctx.deployed_hash` already matches
+  `fingerprint(ctx)`; `io` carries the adapters a mode may use (add fields for new ones).
+* `readiness(ctx, workloads)` -> `Readiness`: rollout complete and available for the new image.
+  `workloads` holds the live Deployments/StatefulSets of the namespace keyed `(kind, name)`.
+* `teardown(ctx, io)` -> imperative clean-up before the namespace is deleted (e.g. `helm
+  uninstall`); declarative modes do nothing (the namespace deletion removes their objects).
+* `fingerprint(ctx)` -> stable hash of what was deployed; recorded as `status.deployedHash`.
+
+A template type without a registered mode makes the Environment `Failed` with reason
+`UnsupportedTemplateType` (see `mode_for`), never a crash. Raise `core.errors.ConfigError` from
+any hook for unusable template config: the reconciler reports it as `Failed` (`InvalidConfig`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.model import BuildSpec, Environment, EnvironmentConfig, Project, Template
+
+Manifest = dict[str, Any]
+WorkloadKey = tuple[str, str]  # (kind, name), e.g. ("Deployment", "web")
+
+
+@dataclass(frozen=True)
+class ModeSettings:
+    """The cluster-wide settings a mode needs (a pure subset of core.settings.Settings)."""
+
+    registry: str
+    builder_image: str
+    preview_domain: str
+    ingress_class: str
+    ingress_namespace: str
+    tls_secret: str | None = None
+    build_egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    build_egress_ports: tuple[int, ...] = (443, 5000)
+    build_deadline_seconds: int = 1800
+    build_ttl_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class ModeContext:
+    """Everything a mode may read about one Environment in one pass (no I/O handles)."""
+
+    environment: Environment
+    project: Project
+    template: Template
+    team: str
+    namespace: str
+    labels: Mapping[str, str]
+    host: str
+    settings: ModeSettings
+    config: EnvironmentConfig
+    commit_sha: str
+    images: Mapping[str, str] = field(default_factory=dict)
+    redeploy_nonce: str | None = None
+    deployed_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the deployed workload serves the new image, and why not."""
+
+    ready: bool
+    reason: str
+    message: str = ""
+
+
+@dataclass
+class ModeIO:
+    """Adapters an imperative mode may use; extend with new optional fields (e.g. a Helm runner)."""
+
+    cluster: Any = None
+    helm: Any = None
+
+
+class DeployMode(Protocol):
+    """One template type's build-and-deploy behaviour (see the module docstring)."""
+
+    def builds(self, ctx: ModeContext) -> list[BuildSpec]: ...
+
+    def desired_objects(self, ctx: ModeContext) -> list[Manifest]: ...
+
+    def apply(self, ctx: ModeContext, io: ModeIO) -> None: ...
+
+    def readiness(
+        self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]
+    ) -> Readiness: ...
+
+    def teardown(self, ctx: ModeContext, io: ModeIO) -> None: ...
+
+    def fingerprint(self, ctx: ModeContext) -> str: ...
+
+
+def fingerprint_of(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts."""
+    raw = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def deployment_rolled_out(deployment: Manifest | None, image: str | None = None) -> Readiness:
+    """Readiness of a Deployment: generation observed, every replica updated and available."""
+    if deployment is None:
+        return Readiness(False, "WorkloadMissing", "Deployment not created yet")
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    generation = (deployment.get("metadata") or {}).get("generation")
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    name = (deployment.get("metadata") or {}).get("name", "?")
+    if image is not None and image not in _images_of(spec):
+        return Readiness(False, "RolloutPending", f"Deployment {name} does not run {image} yet")
+    if generation is not None and status.get("observedGeneration", 0) < generation:
+        return Readiness(False, "RolloutPending", f"Deployment {name} rollout not observed yet")
+    for field_name in ("updatedReplicas", "availableReplicas", "readyReplicas"):
+        if int(status.get(field_name) or 0) < wanted:
+            return Readiness(
+                False, "RolloutInProgress", f"Deployment {name}: {field_name} < {wanted}"
+            )
+    if int(status.get("replicas") or 0) > wanted:
+        return Readiness(False, "RolloutInProgress", f"Deployment {name}: old pods still running")
+    return Readiness(True, "RolloutComplete", f"Deployment {name} is available")
+
+
+def _images_of(deployment_spec: Manifest) -> list[str]:
+    containers = ((deployment_spec.get("template") or {}).get("spec") or {}).get("containers")
+    return [str(c.get("image")) for c in containers or []]
+
+
+class UnknownMode(LookupError):
+    """No deploy mode is registered for a template type."""
+
+
+def mode_for(template_type: str) -> DeployMode:
+    """The registered mode for `template_type`; raises UnknownMode when there is none."""
+    from reconciler.modes.docker import DockerMode  # late: modes import this module
+
+    registry: dict[str, DeployMode] = {"docker": DockerMode(), **MODES}
+    try:
+        return registry[template_type]
+    except KeyError:
+        raise UnknownMode(f"template type {template_type!r} has no deploy mode yet") from None
+
+
+# Modes registered by other modules (`helm`, `prebuilt`, `docker-compose`): type -> instance.
+MODES: dict[str, DeployMode] = {}
