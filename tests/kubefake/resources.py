@@ -99,6 +99,19 @@ BUILTIN: tuple[ResourceType, ...] = (
     _grp("events.k8s.io", "events", "Event"),
 )
 
+# Built-ins whose immediate DELETE answers the deleted object instead of a Success Status.
+RETURNS_DELETED_OBJECT: frozenset[GroupKind] = frozenset(
+    ("", plural)
+    for plural in (
+        "pods",
+        "podtemplates",
+        "services",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "resourcequotas",
+    )
+)
 CRD_KEY: GroupKind = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACE_KEY: GroupKind = ("", "namespaces")
 

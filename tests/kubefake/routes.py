@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from .api import Api
 from .errors import ApiError
-from .resources import ResourceType
+from .resources import RETURNS_DELETED_OBJECT, ResourceType
 from .selectors import combine, field_matcher, label_matcher
 from .watch import WatchResponse, encode_event
 
@@ -153,8 +153,8 @@ def _render(rtype: ResourceType, obj: Obj) -> Obj:
 
 
 def deleted_body(rtype: ResourceType, obj: Obj, removed: bool) -> Obj:
-    """Built-ins answer a Success ``Status`` for an immediate delete; CRs the object."""
-    if rtype.custom or not removed:
+    """Most built-ins answer a Success ``Status`` for an immediate delete; CRs the object."""
+    if rtype.custom or not removed or rtype.key in RETURNS_DELETED_OBJECT:
         return _render(rtype, obj)
     details = {
         "name": obj["metadata"]["name"],
