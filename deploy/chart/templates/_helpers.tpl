@@ -1,0 +1,66 @@
+{{/* Names, labels and the pieces every catalyst-preview pod shares. */}}
+
+{{- define "catalyst-preview.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "catalyst-preview.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<component>", kept within 63 characters. */}}
+{{- define "catalyst-preview.componentName" -}}
+{{- printf "%s-%s" (include "catalyst-preview.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "catalyst-preview.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "catalyst-preview.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: catalyst-preview
+{{- end }}
+
+{{- define "catalyst-preview.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "catalyst-preview.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "catalyst-preview.componentLabels" -}}
+{{ include "catalyst-preview.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "catalyst-preview.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "catalyst-preview.githubSecretName" -}}
+{{- $s := .Values.github.secret }}
+{{- if $s.existingSecret }}{{ $s.existingSecret }}{{ else }}{{ printf "%s-github" (include "catalyst-preview.fullname" .) }}{{ end }}
+{{- end }}
+
+{{- define "catalyst-preview.redisUrlEnv" -}}
+- name: CATALYST_REDIS_URL
+{{- if .Values.redis.enabled }}
+  value: {{ printf "redis://%s-redis:6379/0" (include "catalyst-preview.fullname" .) | quote }}
+{{- else if .Values.redis.external.existingSecret }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.external.existingSecret }}
+      key: {{ .Values.redis.external.existingSecretKey }}
+{{- else }}
+  value: {{ required "redis.external.url is required when redis.enabled is false" .Values.redis.external.url | quote }}
+{{- end }}
+{{- end }}
