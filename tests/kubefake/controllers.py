@@ -30,6 +30,7 @@ KINDS = ("jobs", "deployments", "namespaces")
 JOBS: GroupKind = ("batch", "jobs")
 DEPLOYMENTS: GroupKind = ("apps", "deployments")
 STATEFULSETS: GroupKind = ("apps", "statefulsets")
+UPDATED = "lastUpdateTime"
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,16 @@ class JobOutcome:
     delay: float = 0.0
 
 
-def _condition(kind: str, reason: str, message: str, when: str) -> Obj:
+def _condition(
+    kind: str, reason: str, message: str, when: str, probe: str = "lastProbeTime"
+) -> Obj:
+    """A true condition; Jobs stamp ``lastProbeTime``, Deployments ``lastUpdateTime``."""
     return {
         "type": kind,
         "status": "True",
         "reason": reason,
         "message": message,
-        "lastProbeTime": when,
+        probe: when,
         "lastTransitionTime": when,
     }
 
@@ -87,6 +91,7 @@ def deployment_status(obj: Obj) -> Obj:
     """A fully rolled-out Deployment status."""
     n, when, name = replicas_of(obj), o.now(), o.name_of(obj)
     progressed = f'ReplicaSet "{name}" has successfully progressed.'
+    available = "Deployment has minimum availability."
     return {
         "observedGeneration": o.meta(obj).get("generation", 1),
         "replicas": n,
@@ -94,13 +99,8 @@ def deployment_status(obj: Obj) -> Obj:
         "readyReplicas": n,
         "availableReplicas": n,
         "conditions": [
-            _condition(
-                "Available",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-                when,
-            ),
-            _condition("Progressing", "NewReplicaSetAvailable", progressed, when),
+            _condition("Available", "MinimumReplicasAvailable", available, when, UPDATED),
+            _condition("Progressing", "NewReplicaSetAvailable", progressed, when, UPDATED),
         ],
     }
 

@@ -77,7 +77,7 @@ def write_kubeconfig(url: str, path: str | Path) -> Path:
     return target
 
 
-async def _fast_shutdown(server: Any, grace: float = 2.0) -> None:
+async def _fast_shutdown(server: Any, grace: float = 0.5) -> None:
     """Close listeners and connections, wait up to ``grace`` s for requests, cancel the rest."""
     for listener in server.servers:
         listener.close()

@@ -35,6 +35,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
 _LABEL_NAMES = {"namespaces", "services"}  # resources whose names must be DNS-1123 labels
 
 
@@ -61,8 +62,9 @@ def _cause(error: jsonschema.ValidationError) -> tuple[str, str]:
         if extra:
             name = f"{path}.{extra[0]}" if path else extra[0]
             return name, f'field not declared in schema ("{extra[0]}" was unexpected)'
-    if error.validator == "required":
-        return path, f"Required value: {error.message}"
+    if error.validator == "required" and (missing := _REQUIRED.match(error.message)):
+        name = missing.group(1)
+        return (f"{path}.{name}" if path else name), "Required value"
     return path, f"Invalid value: {error.message}"
 
 

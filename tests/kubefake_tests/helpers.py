@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, config, dynamic, watch
 
 from tests.kubefake import KubeFake
 
@@ -66,7 +66,7 @@ def _schema() -> dict[str, Any]:
     }
 
 
-def environment(name: str, namespace: str = "default", pr: int = 1, **spec: Any) -> dict[str, Any]:
+def environment(name: str, namespace: str = "default", pr: Any = 1, **spec: Any) -> dict[str, Any]:
     """An Environment object body."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -90,3 +90,25 @@ def custom(kf: KubeFake) -> Any:
 def core(kf: KubeFake) -> Any:
     """A ``CoreV1Api`` for ``kf``."""
     return client.CoreV1Api(kf.api_client())
+
+
+def typed(api_class: Any, kf: KubeFake) -> Any:
+    """A typed API (``client.AppsV1Api`` ...) for ``kf``, as ``Any`` for terse tests."""
+    return api_class(kf.api_client())
+
+
+def new_watch() -> Any:
+    """A ``kubernetes.watch.Watch`` (the watch module is untyped)."""
+    return watch.Watch()  # type: ignore[no-untyped-call]
+
+
+def new_dynamic(kf: KubeFake) -> Any:
+    """A ``kubernetes.dynamic.DynamicClient`` for ``kf`` (uses discovery)."""
+    return dynamic.DynamicClient(kf.api_client())  # type: ignore[no-untyped-call]
+
+
+def load_kube_config(config_file: str, client_configuration: Any) -> None:
+    """``kubernetes.config.load_kube_config`` (untyped) into ``client_configuration``."""
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=config_file, client_configuration=client_configuration
+    )

@@ -39,15 +39,15 @@ def test_duplicate_create_is_409_already_exists(kf: KubeFake) -> None:
     with pytest.raises(ApiException) as info:
         api.create_namespaced_config_map("default", client.V1ConfigMap(metadata=_meta("a")))
     assert info.value.status == 409
-    assert '"reason":"AlreadyExists"' in info.value.body
+    assert '"reason":"AlreadyExists"' in str(info.value.body)
 
 
 def test_missing_object_is_404_with_status_body(kf: KubeFake) -> None:
     with pytest.raises(ApiException) as info:
         custom(kf).get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "nope")
     assert info.value.status == 404
-    assert '"kind":"Status"' in info.value.body and '"code":404' in info.value.body
-    assert 'environments.catalyst.catalyst.dev \\"nope\\" not found' in info.value.body
+    assert '"kind":"Status"' in str(info.value.body) and '"code":404' in str(info.value.body)
+    assert 'environments.catalyst.catalyst.dev \\"nope\\" not found' in str(info.value.body)
 
 
 def test_put_with_stale_resource_version_is_409(kf: KubeFake) -> None:
@@ -58,7 +58,7 @@ def test_put_with_stale_resource_version_is_409(kf: KubeFake) -> None:
     cm.data = {"x": "2"}
     with pytest.raises(ApiException) as info:
         api.replace_namespaced_config_map("a", "default", cm)
-    assert info.value.status == 409 and "the object has been modified" in info.value.body
+    assert info.value.status == 409 and "the object has been modified" in str(info.value.body)
 
 
 def test_patch_with_stale_resource_version_is_409(kf: KubeFake) -> None:
@@ -177,7 +177,7 @@ def test_limit_and_continue_are_accepted(kf: KubeFake) -> None:
 def test_create_in_missing_namespace_is_404(kf: KubeFake) -> None:
     with pytest.raises(ApiException) as info:
         core(kf).create_namespaced_config_map("nope", client.V1ConfigMap(metadata=_meta("a")))
-    assert info.value.status == 404 and 'namespaces \\"nope\\" not found' in info.value.body
+    assert info.value.status == 404 and 'namespaces \\"nope\\" not found' in str(info.value.body)
 
 
 def test_namespace_mismatch_is_400(kf: KubeFake) -> None:

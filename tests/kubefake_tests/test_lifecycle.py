@@ -11,7 +11,7 @@ from kubernetes.client import ApiException
 
 from tests.kubefake import KubeFake
 
-from .helpers import GROUP, PLURAL, VERSION, core, custom, environment, make_namespace
+from .helpers import GROUP, PLURAL, VERSION, core, custom, environment, make_namespace, typed
 
 ARGS = (GROUP, VERSION, "default", PLURAL)
 
@@ -54,7 +54,7 @@ def test_replace_status_with_stale_rv_is_409(kf: KubeFake) -> None:
 
 
 def test_typed_status_subresource(kf: KubeFake) -> None:
-    apps = client.AppsV1Api(kf.api_client())
+    apps = typed(client.AppsV1Api, kf)
     template = client.V1PodTemplateSpec(
         metadata=client.V1ObjectMeta(labels={"a": "b"}),
         spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="i")]),

@@ -9,7 +9,7 @@ from kubernetes.client import ApiException
 from tests.kubefake import KubeFake
 from tests.kubefake.patching import merge_patch, strategic_merge
 
-from .helpers import GROUP, PLURAL, VERSION, custom, environment
+from .helpers import GROUP, PLURAL, VERSION, custom, environment, typed
 
 ARGS = (GROUP, VERSION, "default", PLURAL)
 
@@ -76,7 +76,7 @@ def test_json_patch_through_client(kf: KubeFake) -> None:
 
 
 def test_strategic_merge_patch_through_typed_client(kf: KubeFake) -> None:
-    apps = client.AppsV1Api(kf.api_client())
+    apps = typed(client.AppsV1Api, kf)
     apps.create_namespaced_deployment("default", _deployment())
     patch = {
         "spec": {

@@ -11,7 +11,7 @@ from kubernetes.client import ApiException
 
 from tests.kubefake import KubeFake
 
-from .helpers import GROUP, VERSION, environment_crd
+from .helpers import GROUP, VERSION, environment_crd, typed
 
 M = client.V1ObjectMeta
 POD_SPEC = client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])
@@ -165,18 +165,18 @@ def test_namespaced_resource_round_trip(
 
 
 def test_cluster_scoped_rbac(kf: KubeFake) -> None:
-    api = client.RbacAuthorizationV1Api(kf.api_client())
+    api = typed(client.RbacAuthorizationV1Api, kf)
     role = client.V1ClusterRole(metadata=M(name="reader"), rules=[])
     api.create_cluster_role(role)
     assert api.read_cluster_role("reader").metadata.uid
 
 
 def test_crd_created_through_the_api_serves_its_resources(kf: KubeFake) -> None:
-    ext = client.ApiextensionsV1Api(kf.api_client())
+    ext = typed(client.ApiextensionsV1Api, kf)
     crd = ext.create_custom_resource_definition(environment_crd("projects", "Project"))
     conditions = {c.type: c.status for c in crd.status.conditions}
     assert conditions["Established"] == "True"
-    objects = client.CustomObjectsApi(kf.api_client())
+    objects = typed(client.CustomObjectsApi, kf)
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Project", "metadata": {"name": "p"}}
     body["spec"] = {"repo": "o/r", "pr": 3}
     created = objects.create_namespaced_custom_object(GROUP, VERSION, "default", "projects", body)
@@ -191,7 +191,7 @@ def test_crd_name_must_match_plural_and_group(kf: KubeFake) -> None:
     crd = environment_crd("projects", "Project")
     crd["metadata"]["name"] = "wrong"
     with pytest.raises(ApiException) as info:
-        client.ApiextensionsV1Api(kf.api_client()).create_custom_resource_definition(crd)
+        typed(client.ApiextensionsV1Api, kf).create_custom_resource_definition(crd)
     assert info.value.status == 422
 
 

@@ -8,7 +8,7 @@ from kubernetes import client
 from tests.kubefake import ApiError, KubeFake
 from tests.kubefake.selectors import field_matcher, label_matcher
 
-from .helpers import GROUP, PLURAL, VERSION, custom, environment
+from .helpers import GROUP, PLURAL, VERSION, custom, environment, typed
 
 OBJ = {"metadata": {"name": "n", "namespace": "ns", "labels": {"app": "web", "pr": "2"}}}
 
@@ -65,7 +65,7 @@ def test_list_with_selectors_through_client(kf: KubeFake) -> None:
 
 
 def test_field_selector_on_namespace(kf: KubeFake) -> None:
-    api = client.CoreV1Api(kf.api_client())
+    api = typed(client.CoreV1Api, kf)
     api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="x")))
     for ns in ("default", "x"):
         api.create_namespaced_config_map(

@@ -10,19 +10,29 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client import ApiException
 
 from tests.kubefake import KubeFake
 
-from .helpers import GROUP, PLURAL, VERSION, custom, environment, environment_crd, make_namespace
+from .helpers import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    custom,
+    environment,
+    environment_crd,
+    make_namespace,
+    new_watch,
+    typed,
+)
 
 ARGS = (GROUP, VERSION, "default", PLURAL)
 
 
 def _events(api: Any, count: int = 0, **kwargs: Any) -> list[tuple[str, str]]:
     """Events of a watch; stops after ``count`` events (0: read until the server ends it)."""
-    w = watch.Watch()
+    w = new_watch()
     out: list[tuple[str, str]] = []
     for event in w.stream(api.list_namespaced_custom_object, *ARGS, **kwargs):
         out.append((event["type"], event["raw_object"]["metadata"].get("name", "")))
@@ -53,7 +63,7 @@ def test_watch_without_resource_version_lists_current_state(kf: KubeFake) -> Non
 def test_live_events_from_another_thread(kf: KubeFake) -> None:
     api = custom(kf)
     rv = api.list_namespaced_custom_object(*ARGS)["metadata"]["resourceVersion"]
-    w = watch.Watch()
+    w = new_watch()
     seen: list[tuple[str, float]] = []
 
     def writer() -> None:
@@ -71,16 +81,18 @@ def test_live_events_from_another_thread(kf: KubeFake) -> None:
 
 
 def test_watch_with_typed_client_deserialises(kf: KubeFake) -> None:
-    api = client.CoreV1Api(kf.api_client())
+    api = typed(client.CoreV1Api, kf)
     api.create_namespaced_config_map(
         "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c"))
     )
-    w = watch.Watch()
-    objs = []
+    w = new_watch()
+    objs: list[Any] = []
     for event in w.stream(api.list_namespaced_config_map, "default", timeout_seconds=5):
         objs.append(event["object"])
         w.stop()
-    assert isinstance(objs[0], client.V1ConfigMap) and objs[0].metadata.name == "c"
+    first = objs[0]
+    assert isinstance(first, client.V1ConfigMap)
+    assert first.metadata is not None and first.metadata.name == "c"
 
 
 def test_label_selector_watch_turns_unmatching_into_deleted(kf: KubeFake) -> None:
@@ -109,7 +121,7 @@ def test_field_selector_watch(kf: KubeFake) -> None:
 def test_bookmark_at_end_of_watch(kf: KubeFake) -> None:
     api = custom(kf)
     events = list(
-        watch.Watch().stream(
+        new_watch().stream(
             api.list_namespaced_custom_object, *ARGS, timeout_seconds=1, allow_watch_bookmarks=True
         )
     )
