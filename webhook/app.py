@@ -1,0 +1,112 @@
+"""Shell: the web process's Starlette app (`POST /webhook`, `/healthz`, `/readyz`, `/metrics`).
+
+`create_app` builds everything from the settings it is given; nothing is read from the environment
+at import. `make_app` is the `uvicorn --factory webhook.app:make_app` entry point: it loads the
+settings (one clear line and exit 2 when they are bad) and configures logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from core.clients.queue import CeleryEnqueuer, Enqueuer, make_celery_app
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
+from webhook.ledger import Ledger, RedisLedger, make_redis
+from webhook.metrics import ReceiverMetrics
+from webhook.receiver import Limits, Receiver
+from webhook.routing import build_router
+
+READY_TIMEOUT = 0.5
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    enqueuer: Enqueuer | None = None,
+    redis: Redis | None = None,
+    ledger: Ledger | None = None,
+    limits: Limits | None = None,
+) -> Starlette:
+    """The receiver app; collaborators not given are built from `settings`.
+
+    A Redis client passed in stays the caller's to close; one built here is closed at shutdown.
+    """
+    owned_redis = make_redis(settings.redis_url) if redis is None and ledger is None else None
+    ledger = ledger or RedisLedger(redis or owned_redis or make_redis(settings.redis_url))
+    metrics = ReceiverMetrics()
+    receiver = Receiver(
+        secrets=settings.webhook_secrets,
+        router=build_router(),
+        ledger=ledger,
+        enqueuer=enqueuer or CeleryEnqueuer(make_celery_app(settings.redis_url)),
+        metrics=metrics,
+        limits=limits or Limits(),
+    )
+    routes = [
+        Route("/webhook", receiver.receive, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readiness(ledger), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=closing(owned_redis))
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return PlainTextResponse("ok")
+
+
+def readiness(ledger: Ledger) -> Endpoint:
+    """Readiness: Redis (ledger and broker) answers within half a second."""
+
+    async def readyz(request: Request) -> Response:
+        with anyio.move_on_after(READY_TIMEOUT):
+            if await ledger.ping():
+                return PlainTextResponse("ready")
+        return PlainTextResponse("redis unreachable", status_code=503)
+
+    return readyz
+
+
+def metrics_endpoint(metrics: ReceiverMetrics) -> Endpoint:
+    """Prometheus exposition of this app's registry."""
+
+    async def serve_metrics(request: Request) -> Response:
+        text, content_type = metrics.render()
+        return Response(text, media_type=content_type)
+
+    return serve_metrics
+
+
+def closing(redis: Redis | None) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """A lifespan that closes the Redis client this app created (if any) at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+    return lifespan
+
+
+def make_app() -> Starlette:
+    """Entry point for `uvicorn --factory webhook.app:make_app` (settings from the environment)."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, "web")
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
