@@ -1,0 +1,647 @@
+"""Adapter: the GitHub REST API as a GitHub App (gidgethub over plain `httpx`).
+
+* App JWT (RS256, `iat` backdated 60 s, `exp` under 10 minutes) and installation tokens cached in
+  Redis, shared by every worker until 5 minutes before expiry; one mint at a time per
+  installation (a Redis lock); a 401 drops the token and re-mints once.
+* Every call has a timeout. Timeouts, transport errors and 5xx become `TemporaryError`; primary
+  and secondary rate limits become `RateLimited(delay)` and block the installation in Redis until
+  then, so other workers wait too; nobody sleeps through a rate limit.
+* Content-creating writes are paced to one per second per installation through Redis.
+* gidgethub and httpx exceptions never leave this module: they are mapped to `core.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import gidgethub
+import httpx
+import jwt as pyjwt
+from gidgethub.httpx import GitHubAPI
+from redis.asyncio import Redis
+
+from core.errors import Invalid, NotFound, PermanentError, RateLimited, TemporaryError
+
+USER_AGENT = "catalyst-preview"
+REQUEST_TIMEOUT = 10.0
+TOKEN_MARGIN = 300.0
+SECONDARY_LIMIT_DEFAULT = 60.0
+WRITE_SPACING = 1.0
+MAX_PACING_WAIT = 3.0
+_KEY = "catalyst:github"
+
+_PACE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then slot = now end
+redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[2])), 'EX', 3600)
+return tostring(slot - now)
+"""
+
+
+class Clock(Protocol):
+    """Wall time and waiting; tests pass a simulated one."""
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class Unauthorized(TemporaryError):
+    """GitHub rejected the credentials (an expired or revoked token)."""
+
+
+class Forbidden(PermanentError):
+    """The App lacks a permission for this call."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    """The GitHub App's identity."""
+
+    app_id: int
+    private_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """The fields of a pull request the flows decide on (refetched, never from the payload)."""
+
+    number: int
+    state: str
+    merged: bool
+    draft: bool
+    head_sha: str
+    head_ref: str
+    head_repository: str | None
+    base_repository: str
+    labels: tuple[str, ...] = ()
+    author: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """True while the PR is open."""
+        return self.state == "open"
+
+    @property
+    def is_fork(self) -> bool:
+        """True when the head branch lives in another repository (or a deleted one)."""
+        return self.head_repository != self.base_repository
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PullRequest:
+        """Parse the REST representation."""
+        head, base = data["head"], data["base"]
+        head_repo = (head.get("repo") or {}).get("full_name")
+        return cls(
+            number=int(data["number"]),
+            state=str(data["state"]),
+            merged=bool(data.get("merged") or data.get("merged_at")),
+            draft=bool(data.get("draft", False)),
+            head_sha=str(head["sha"]),
+            head_ref=str(head["ref"]),
+            head_repository=head_repo,
+            base_repository=str(base["repo"]["full_name"]),
+            labels=tuple(str(lb["name"]) for lb in data.get("labels") or []),
+            author=str((data.get("user") or {}).get("login", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A GitHub deployment as listed."""
+
+    id: int
+    sha: str
+    environment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """An issue comment."""
+
+    id: int
+    body: str
+
+
+@dataclass(slots=True)
+class InstallationToken:
+    """A cached installation token and what it may do."""
+
+    token: str
+    expires_at: float
+    permissions: dict[str, str] = field(default_factory=dict)
+
+
+def make_app_jwt(credentials: AppCredentials, *, now: float) -> str:
+    """An RS256 App JWT: `iat` 60 s in the past absorbs clock drift, `exp` under 10 minutes."""
+    claims = {"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(credentials.app_id)}
+    return pyjwt.encode(claims, credentials.private_key, algorithm="RS256")
+
+
+def parse_timestamp(value: str) -> float:
+    """Epoch seconds of an ISO-8601 timestamp as GitHub writes them."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def rate_limit_delay(
+    status: int, headers: Mapping[str, str], body: bytes, now: float
+) -> float | None:
+    """Seconds to wait when a response is a rate limit, else None (GitHub's documented rules)."""
+    if status not in (403, 429):
+        return None
+    retry_after = headers.get("retry-after")
+    if retry_after is not None and retry_after.strip().isdigit():
+        return float(retry_after)
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+        try:
+            return max(float(headers["x-ratelimit-reset"]) - now, 0.0) + 1.0
+        except ValueError:
+            return SECONDARY_LIMIT_DEFAULT
+    if status == 429 or b"secondary rate limit" in body.lower():
+        return SECONDARY_LIMIT_DEFAULT
+    return None
+
+
+class TokenCache:
+    """Installation tokens in Redis, shared by all workers; valid until 5 minutes before expiry."""
+
+    def __init__(self, redis: Redis, clock: Clock, *, margin: float = TOKEN_MARGIN) -> None:
+        self._redis = redis
+        self._clock = clock
+        self._margin = margin
+
+    def _key(self, installation_id: int) -> str:
+        return f"{_KEY}:token:{installation_id}"
+
+    async def get(self, installation_id: int) -> InstallationToken | None:
+        """The cached token, unless it is within the margin of its expiry."""
+        raw = await self._redis.get(self._key(installation_id))
+        if raw is None:
+            return None
+        token = InstallationToken(**json.loads(raw))
+        return token if token.expires_at - self._margin > self._clock.time() else None
+
+    async def put(self, installation_id: int, token: InstallationToken) -> None:
+        """Store a freshly minted token (Redis expires it with the token)."""
+        ttl = max(int(token.expires_at - self._clock.time()), 1)
+        value = json.dumps(
+            {"token": token.token, "expires_at": token.expires_at, "permissions": token.permissions}
+        )
+        await self._redis.set(self._key(installation_id), value, ex=ttl)
+
+    async def drop(self, installation_id: int) -> None:
+        """Forget the token (after a 401 or an uninstall)."""
+        await self._redis.delete(self._key(installation_id))
+
+    def lock(self, installation_id: int) -> Any:
+        """The per-installation mint lock (one mint at a time across workers)."""
+        return self._redis.lock(f"{_KEY}:mint:{installation_id}", timeout=30, blocking_timeout=20)
+
+
+class Throttle:
+    """Shared per-installation pacing of writes and rate-limit blocks, kept in Redis."""
+
+    def __init__(self, redis: Redis, clock: Clock, *, spacing: float = WRITE_SPACING) -> None:
+        self._redis = redis
+        self._clock = clock
+        self._spacing = spacing
+
+    async def check_blocked(self, scope: str) -> None:
+        """Raise RateLimited while GitHub told us to wait for this installation."""
+        until = await self._redis.get(f"{_KEY}:blocked:{scope}")
+        if until is not None and float(until) > self._clock.time():
+            raise RateLimited("GitHub rate limit in force", delay=float(until) - self._clock.time())
+
+    async def block(self, scope: str, delay: float) -> None:
+        """Record that GitHub asked us to wait `delay` seconds."""
+        until = self._clock.time() + delay
+        await self._redis.set(f"{_KEY}:blocked:{scope}", str(until), ex=max(int(delay) + 1, 1))
+
+    async def pace_write(self, scope: str) -> None:
+        """Wait for this installation's next write slot; reschedule instead of a long wait."""
+        script = self._redis.register_script(_PACE_SCRIPT)
+        wait = float(
+            await script(
+                keys=[f"{_KEY}:pace:{scope}"], args=[repr(self._clock.time()), repr(self._spacing)]
+            )
+        )
+        if wait > MAX_PACING_WAIT:
+            raise RateLimited("pacing content writes", delay=wait)
+        if wait > 0:
+            await self._clock.sleep(wait)
+
+
+class _TimedGitHubAPI(GitHubAPI):
+    """gidgethub over httpx with a timeout on every call and our error mapping at the seam."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, base_url: str, clock: Clock, timeout: float
+    ) -> None:
+        super().__init__(client, USER_AGENT, base_url=base_url)
+        self._clock = clock
+        self._timeout = timeout
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            response = await self._client.request(
+                method, url, headers=dict(headers), content=body, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise TemporaryError(f"GitHub {method} {_path(url)} timed out") from exc
+        except httpx.TransportError as exc:
+            raise TemporaryError(f"GitHub {method} {_path(url)} failed: {exc}") from exc
+        self._raise_for_transient(method, url, response)
+        return response.status_code, response.headers, response.content
+
+    def _raise_for_transient(self, method: str, url: str, response: httpx.Response) -> None:
+        status = response.status_code
+        delay = rate_limit_delay(status, response.headers, response.content, self._clock.time())
+        if delay is not None:
+            raise RateLimited(f"GitHub rate limit on {method} {_path(url)}", delay=delay)
+        if status == 401:
+            raise Unauthorized(f"GitHub rejected credentials on {method} {_path(url)}")
+        if status >= 500:
+            raise TemporaryError(f"GitHub {status} on {method} {_path(url)}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep(seconds)
+
+
+def _path(url: str) -> str:
+    return httpx.URL(url).path if "://" in url else url
+
+
+def map_gidgethub_error(exc: gidgethub.HTTPException, what: str) -> Exception:
+    """A core.errors exception for a 4xx gidgethub raised after our transient checks."""
+    status = int(exc.status_code)
+    message = f"{what}: GitHub {status} {exc}"
+    if status == 404:
+        return NotFound(message)
+    if status == 403:
+        return Forbidden(message)
+    if status == 422:
+        return Invalid(message)
+    return PermanentError(message)
+
+
+class GitHubApp:
+    """The App: JWT-authenticated calls and installation tokens (one per process and event loop)."""
+
+    def __init__(
+        self,
+        credentials: AppCredentials,
+        *,
+        http: httpx.AsyncClient,
+        redis: Redis,
+        base_url: str = "https://api.github.com",
+        clock: Clock | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.credentials = credentials
+        self.api = _TimedGitHubAPI(
+            http, base_url=base_url.rstrip("/"), clock=self.clock, timeout=timeout
+        )
+        self.tokens = TokenCache(redis, self.clock)
+        self.throttle = Throttle(redis, self.clock)
+
+    def jwt(self) -> str:
+        """A fresh App JWT."""
+        return make_app_jwt(self.credentials, now=self.clock.time())
+
+    async def installation_token(self, installation_id: int) -> InstallationToken:
+        """The shared cached token, minting (once, under a lock) when missing or near expiry."""
+        cached = await self.tokens.get(installation_id)
+        if cached is not None:
+            return cached
+        async with self.tokens.lock(installation_id):
+            cached = await self.tokens.get(installation_id)
+            if cached is None:
+                cached = await self._mint(installation_id)
+                await self.tokens.put(installation_id, cached)
+            return cached
+
+    async def _mint(self, installation_id: int) -> InstallationToken:
+        data = await self.app_call(
+            "POST", "/app/installations/{id}/access_tokens", {"id": installation_id}, data={}
+        )
+        return InstallationToken(
+            token=str(data["token"]),
+            expires_at=parse_timestamp(str(data["expires_at"])),
+            permissions={str(k): str(v) for k, v in (data.get("permissions") or {}).items()},
+        )
+
+    async def app_call(
+        self, method: str, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any = b""
+    ) -> Any:
+        """One JWT-authenticated call (the App's own endpoints)."""
+        try:
+            body, _, _ = await self.api._make_request(
+                method,
+                url,
+                dict(url_vars or {}),
+                data,
+                gidgethub.sansio.accept_format(),
+                jwt=self.jwt(),
+            )
+        except gidgethub.HTTPException as exc:
+            raise map_gidgethub_error(exc, f"{method} {url}") from exc
+        return body
+
+    async def app_iter(self, url: str, url_vars: Mapping[str, Any] | None = None) -> list[Any]:
+        """All pages of a JWT-authenticated listing."""
+        try:
+            return [
+                item async for item in self.api.getiter(url, dict(url_vars or {}), jwt=self.jwt())
+            ]
+        except gidgethub.HTTPException as exc:
+            raise map_gidgethub_error(exc, f"GET {url}") from exc
+
+    def installation(self, installation_id: int) -> GitHubInstallation:
+        """A client acting as one installation."""
+        return GitHubInstallation(self, installation_id)
+
+    async def installation_id_for(self, repository: str) -> int:
+        """The installation that covers `repository`."""
+        owner, repo = split_repository(repository)
+        data = await self.app_call(
+            "GET", "/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo}
+        )
+        return int(data["id"])
+
+    async def failed_deliveries(self) -> list[dict[str, Any]]:
+        """Recent webhook deliveries GitHub recorded as failed (one page of 100, newest first)."""
+        items = await self.app_call("GET", "/app/hook/deliveries?per_page=100")
+        return [d for d in items or [] if str(d.get("status", "OK")) != "OK"]
+
+    async def redeliver(self, delivery_id: int) -> None:
+        """Ask GitHub to send a recorded delivery again."""
+        await self.app_call(
+            "POST", "/app/hook/deliveries/{id}/attempts", {"id": delivery_id}, data={}
+        )
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """`owner/name` → (owner, name); Invalid for anything else."""
+    owner, _, name = repository.partition("/")
+    if not owner or not name or "/" in name:
+        raise Invalid(f"not an owner/name repository: {repository!r}")
+    return owner, name
+
+
+_CONTENT_WRITES = ("/deployments", "/statuses", "/comments", "/reactions")
+
+
+class GitHubInstallation:
+    """Calls made as one installation, with token refresh, throttling and error mapping."""
+
+    def __init__(self, app: GitHubApp, installation_id: int) -> None:
+        self.app = app
+        self.installation_id = installation_id
+        self._scope = str(installation_id)
+
+    async def call(
+        self, method: str, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any = b""
+    ) -> Any:
+        """One call (paced when it creates content); raises core.errors."""
+        if method != "GET" and url.endswith(_CONTENT_WRITES):
+            await self.app.throttle.check_blocked(self._scope)
+            await self.app.throttle.pace_write(self._scope)
+        body, _ = await self._request(method, url, url_vars, data)
+        return body
+
+    async def iterate(self, url: str, url_vars: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every item of a paginated listing (follows `Link: next`)."""
+        items: list[Any] = []
+        next_url: str | None = url
+        while next_url:
+            page, next_url = await self._request("GET", next_url, url_vars, b"")
+            items.extend(page)
+        return items
+
+    async def _request(
+        self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any
+    ) -> tuple[Any, str | None]:
+        """A 401 drops the cached token and retries once with a freshly minted one."""
+        await self.app.throttle.check_blocked(self._scope)
+        try:
+            return await self._request_once(method, url, url_vars, data)
+        except Unauthorized:
+            await self.app.tokens.drop(self.installation_id)
+            return await self._request_once(method, url, url_vars, data)
+
+    async def _request_once(
+        self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any
+    ) -> tuple[Any, str | None]:
+        token = await self.app.installation_token(self.installation_id)
+        try:
+            body, next_url, _ = await self.app.api._make_request(
+                method,
+                url,
+                dict(url_vars or {}),
+                data,
+                gidgethub.sansio.accept_format(),
+                oauth_token=token.token,
+            )
+        except RateLimited as exc:
+            await self.app.throttle.block(self._scope, exc.delay or SECONDARY_LIMIT_DEFAULT)
+            raise
+        except gidgethub.HTTPException as exc:
+            raise map_gidgethub_error(exc, f"{method} {_path(url)}") from exc
+        return body, next_url
+
+    async def permissions(self) -> dict[str, str]:
+        """The permissions granted to the installation (from its token)."""
+        return (await self.app.installation_token(self.installation_id)).permissions
+
+    # --- pull requests and refs ------------------------------------------------------------
+
+    async def get_pull(self, repository: str, number: int) -> PullRequest:
+        """The pull request as GitHub has it now."""
+        owner, repo = split_repository(repository)
+        data = await self.call(
+            "GET", "/repos/{owner}/{repo}/pulls/{n}", {"owner": owner, "repo": repo, "n": number}
+        )
+        return PullRequest.from_api(data)
+
+    async def list_open_pulls(self, repository: str) -> list[PullRequest]:
+        """Every open pull request of the repository."""
+        owner, repo = split_repository(repository)
+        items = await self.iterate(
+            "/repos/{owner}/{repo}/pulls?state=open&per_page=100", {"owner": owner, "repo": repo}
+        )
+        return [PullRequest.from_api(item) for item in items]
+
+    async def branch_head(self, repository: str, branch: str) -> str | None:
+        """The commit a branch points at, or None when the branch does not exist."""
+        owner, repo = split_repository(repository)
+        try:
+            data = await self.call("GET", f"/repos/{owner}/{repo}/git/ref/heads/{quote(branch)}")
+        except NotFound:
+            return None
+        return str(data["object"]["sha"])
+
+    # --- deployments -------------------------------------------------------------------------
+
+    async def find_deployments(
+        self, repository: str, *, environment: str, sha: str | None = None
+    ) -> list[Deployment]:
+        """Deployments of `environment` (optionally of one commit), newest first."""
+        owner, repo = split_repository(repository)
+        query = f"environment={quote(environment, safe='')}&per_page=100"
+        if sha:
+            query += f"&sha={sha}"
+        items = await self.iterate(f"/repos/{owner}/{repo}/deployments?{query}")
+        return [Deployment(int(d["id"]), str(d["sha"]), str(d["environment"])) for d in items]
+
+    async def create_deployment(
+        self,
+        repository: str,
+        *,
+        sha: str,
+        environment: str,
+        transient: bool,
+        payload: dict[str, Any],
+    ) -> int:
+        """Create a deployment of exactly `sha` (no auto-merge, no required contexts)."""
+        owner, repo = split_repository(repository)
+        data = await self.call(
+            "POST",
+            "/repos/{owner}/{repo}/deployments",
+            {"owner": owner, "repo": repo},
+            data={
+                "ref": sha,
+                "environment": environment,
+                "auto_merge": False,
+                "required_contexts": [],
+                "transient_environment": transient,
+                "production_environment": environment == "production",
+                "payload": payload,
+                "description": f"catalyst {sha[:7]}",
+            },
+        )
+        if "id" not in (data or {}):
+            raise PermanentError(f"GitHub did not create a deployment: {data}")
+        return int(data["id"])
+
+    async def latest_deployment_state(self, repository: str, deployment_id: int) -> str | None:
+        """The state GitHub shows for a deployment (its newest status), None if it has none."""
+        owner, repo = split_repository(repository)
+        items = await self.call(
+            "GET", f"/repos/{owner}/{repo}/deployments/{deployment_id}/statuses?per_page=1"
+        )
+        return str(items[0]["state"]) if items else None
+
+    async def create_deployment_status(
+        self,
+        repository: str,
+        deployment_id: int,
+        *,
+        state: str,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """Post a deployment status (`auto_inactive` off: we inactivate explicitly)."""
+        owner, repo = split_repository(repository)
+        body: dict[str, Any] = {
+            "state": state,
+            "description": description[:139],
+            "auto_inactive": False,
+        }
+        if environment_url:
+            body["environment_url"] = environment_url
+        if log_url:
+            body["log_url"] = log_url
+        await self.call(
+            "POST", f"/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", data=body
+        )
+
+    async def delete_deployment(self, repository: str, deployment_id: int) -> None:
+        """Delete an (inactive) deployment; already gone is fine."""
+        owner, repo = split_repository(repository)
+        try:
+            await self.call("DELETE", f"/repos/{owner}/{repo}/deployments/{deployment_id}")
+        except NotFound:
+            return
+
+    async def delete_environment(self, repository: str, name: str) -> None:
+        """Delete a GitHub environment; already gone is fine."""
+        owner, repo = split_repository(repository)
+        try:
+            await self.call("DELETE", f"/repos/{owner}/{repo}/environments/{quote(name, safe='')}")
+        except NotFound:
+            return
+
+    # --- comments, reactions, permissions -----------------------------------------------------
+
+    async def find_comment(self, repository: str, number: int, marker: str) -> Comment | None:
+        """The first comment on the issue holding `marker` (searches every page)."""
+        owner, repo = split_repository(repository)
+        items = await self.iterate(f"/repos/{owner}/{repo}/issues/{number}/comments?per_page=100")
+        found = next((c for c in items if marker in str(c.get("body") or "")), None)
+        return None if found is None else Comment(int(found["id"]), str(found["body"]))
+
+    async def create_comment(self, repository: str, number: int, body: str) -> int:
+        """Post a new issue comment; returns its id."""
+        owner, repo = split_repository(repository)
+        data = await self.call(
+            "POST", f"/repos/{owner}/{repo}/issues/{number}/comments", data={"body": body}
+        )
+        return int(data["id"])
+
+    async def edit_comment(self, repository: str, comment_id: int, body: str) -> None:
+        """Replace an issue comment's body."""
+        owner, repo = split_repository(repository)
+        await self.call(
+            "PATCH", f"/repos/{owner}/{repo}/issues/comments/{comment_id}", data={"body": body}
+        )
+
+    async def get_comment(self, repository: str, comment_id: int) -> Comment | None:
+        """One issue comment, or None when it was deleted."""
+        owner, repo = split_repository(repository)
+        try:
+            data = await self.call("GET", f"/repos/{owner}/{repo}/issues/comments/{comment_id}")
+        except NotFound:
+            return None
+        return Comment(int(data["id"]), str(data.get("body") or ""))
+
+    async def add_reaction(self, repository: str, comment_id: int, content: str) -> None:
+        """React to an issue comment (e.g. 👀 `eyes` on receipt of a command)."""
+        owner, repo = split_repository(repository)
+        await self.call(
+            "POST",
+            f"/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            data={"content": content},
+        )
+
+    async def collaborator_permission(self, repository: str, user: str) -> str:
+        """`admin`, `maintain`, `write`, `triage`, `read` or `none` for `user`."""
+        owner, repo = split_repository(repository)
+        try:
+            data = await self.call(
+                "GET", f"/repos/{owner}/{repo}/collaborators/{quote(user)}/permission"
+            )
+        except NotFound:
+            return "none"
+        return str(data.get("role_name") or data.get("permission") or "none")

@@ -1,0 +1,207 @@
+"""Adapter: Environment and Project custom resources on the official `kubernetes` client.
+
+Workers use this to read Projects and to create, update and delete Environments (never their
+status, which belongs to the reconciler). Every call carries `_request_timeout`; `ApiException`
+and transport errors are mapped to `core.errors` by HTTP status and go no further. Updates are
+full replaces carrying the resourceVersion that was read, so a concurrent writer yields
+`Conflict` and the caller retries on fresh state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from core.errors import (
+    CatalystError,
+    Conflict,
+    Invalid,
+    NotFound,
+    PermanentError,
+    TemporaryError,
+)
+from core.model import (
+    API_GROUP,
+    API_VERSION,
+    ENVIRONMENT_PLURAL,
+    PROJECT_PLURAL,
+    Environment,
+    Project,
+)
+
+REQUEST_TIMEOUT = (3.0, 10.0)
+Obj = dict[str, Any]
+
+
+class EnvironmentStore(Protocol):
+    """What the worker flows need from the cluster (a fake can stand in)."""
+
+    def get_environment(self, namespace: str, name: str) -> Environment | None: ...
+
+    def create_environment(self, env: Environment) -> Environment: ...
+
+    def replace_environment(self, env: Environment) -> Environment: ...
+
+    def delete_environment(self, namespace: str, name: str) -> None: ...
+
+    def list_environments(
+        self, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Environment]: ...
+
+    def list_projects(self) -> list[Project]: ...
+
+
+def map_api_exception(exc: ApiException, what: str) -> CatalystError:
+    """A core.errors exception for a Kubernetes API error status."""
+    status = int(exc.status or 0)
+    message = f"{what}: Kubernetes {status} {exc.reason or ''}".strip()
+    if status == 404:
+        return NotFound(message)
+    if status == 409:
+        return Conflict(message)
+    if status in (400, 422):
+        return Invalid(f"{message}: {_api_message(exc)}")
+    if status == 429 or status >= 500 or status == 0:
+        return TemporaryError(message)
+    return PermanentError(message)
+
+
+def _api_message(exc: ApiException) -> str:
+    body = str(exc.body or "")
+    return body[:500]
+
+
+def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+    except ApiException as exc:
+        raise map_api_exception(exc, what) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise TemporaryError(f"{what}: Kubernetes unreachable: {exc}") from exc
+
+
+def _parse_environment(obj: Obj) -> Environment:
+    try:
+        return Environment.model_validate(obj)
+    except ValidationError as exc:
+        name = (obj.get("metadata") or {}).get("name", "?")
+        raise Invalid(f"Environment {name} does not match the model: {exc}") from exc
+
+
+class KubeEnvironments:
+    """Environment/Project CRs through `CustomObjectsApi`."""
+
+    def __init__(self, api_client: Any) -> None:
+        self._api = k8s.CustomObjectsApi(api_client)
+
+    def get_environment(self, namespace: str, name: str) -> Environment | None:
+        """The Environment, or None when it does not exist."""
+        try:
+            obj = _call(
+                f"get Environment {namespace}/{name}",
+                self._api.get_namespaced_custom_object,
+                API_GROUP,
+                API_VERSION,
+                namespace,
+                ENVIRONMENT_PLURAL,
+                name,
+            )
+        except NotFound:
+            return None
+        return _parse_environment(obj)
+
+    def create_environment(self, env: Environment) -> Environment:
+        """Create; `Conflict` when it already exists."""
+        body = env.to_wire()
+        body.pop("status", None)
+        namespace = env.metadata.namespace or ""
+        obj = _call(
+            f"create Environment {namespace}/{env.metadata.name}",
+            self._api.create_namespaced_custom_object,
+            API_GROUP,
+            API_VERSION,
+            namespace,
+            ENVIRONMENT_PLURAL,
+            body,
+        )
+        return _parse_environment(obj)
+
+    def replace_environment(self, env: Environment) -> Environment:
+        """Replace metadata and spec; `Conflict` when the resourceVersion read is stale."""
+        body = env.to_wire()
+        body.pop("status", None)
+        namespace, name = env.metadata.namespace or "", env.metadata.name
+        obj = _call(
+            f"update Environment {namespace}/{name}",
+            self._api.replace_namespaced_custom_object,
+            API_GROUP,
+            API_VERSION,
+            namespace,
+            ENVIRONMENT_PLURAL,
+            name,
+            body,
+        )
+        return _parse_environment(obj)
+
+    def delete_environment(self, namespace: str, name: str) -> None:
+        """Request deletion (the reconciler's finalizer finishes it); gone already is fine."""
+        try:
+            _call(
+                f"delete Environment {namespace}/{name}",
+                self._api.delete_namespaced_custom_object,
+                API_GROUP,
+                API_VERSION,
+                namespace,
+                ENVIRONMENT_PLURAL,
+                name,
+            )
+        except NotFound:
+            return
+
+    def list_environments(
+        self, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Environment]:
+        """Environments in one namespace or all, optionally by label selector."""
+        extra = {"label_selector": label_selector} if label_selector else {}
+        if namespace:
+            data = _call(
+                "list Environments",
+                self._api.list_namespaced_custom_object,
+                API_GROUP,
+                API_VERSION,
+                namespace,
+                ENVIRONMENT_PLURAL,
+                **extra,
+            )
+        else:
+            data = _call(
+                "list Environments",
+                self._api.list_cluster_custom_object,
+                API_GROUP,
+                API_VERSION,
+                ENVIRONMENT_PLURAL,
+                **extra,
+            )
+        return [_parse_environment(item) for item in data.get("items", [])]
+
+    def list_projects(self) -> list[Project]:
+        """Every Project in the cluster; one that does not parse is skipped, not fatal."""
+        data = _call(
+            "list Projects",
+            self._api.list_cluster_custom_object,
+            API_GROUP,
+            API_VERSION,
+            PROJECT_PLURAL,
+        )
+        projects = []
+        for item in data.get("items", []):
+            try:
+                projects.append(Project.model_validate(item))
+            except ValidationError:
+                continue
+        return projects

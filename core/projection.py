@@ -1,0 +1,243 @@
+"""Pure: project an Environment onto what GitHub shows (no I/O).
+
+Maps the Environment's spec and status (written by the reconciler) to the GitHub deployment
+status of its head commit, and renders the sticky PR comment found by a hidden marker. Every
+text that reaches GitHub passes `redact()` first: no tokens, passwords or stack traces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from core import conditions
+from core.model import Environment, EnvironmentStatus, Phase
+from core.naming import short_sha
+
+DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
+MAX_DESCRIPTION = 139
+COMMANDS = (
+    ("help", "show the commands"),
+    ("status", "report the preview's state"),
+    ("redeploy", "roll out the current commit again"),
+    ("rebuild", "build the current commit again and roll it out"),
+    ("deploy", "approve a fork PR's head commit or opt this PR in"),
+    ("teardown", "delete this preview"),
+)
+# Reasons the reconciler reports for faults of the platform, not of the user's code or config.
+PLATFORM_REASONS = frozenset(
+    {"PlatformError", "InternalError", "ClusterError", "QuotaExceeded", "Timeout", "Unavailable"}
+)
+
+_SECRET_PATTERNS = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+    re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})\b"),
+    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
+    re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{12,}"),
+    re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)\S+"),
+    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s]+@"),
+)
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\):.*", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusProjection:
+    """The deployment status GitHub should show for one commit."""
+
+    sha: str
+    state: DeploymentState
+    description: str
+    environment_url: str | None = None
+    log_url: str | None = None
+
+
+def redact(text: str) -> str:
+    """Remove secrets and stack traces from text that will be shown on GitHub."""
+    cleaned = _TRACEBACK.sub("(details in the build log)", text)
+    for pattern in _SECRET_PATTERNS:
+        cleaned = pattern.sub(_mask, cleaned)
+    return cleaned
+
+
+def _mask(match: re.Match[str]) -> str:
+    # Keep a key name or URL user so the reader still sees what was hidden.
+    groups = match.groups()
+    if len(groups) >= 2 and groups[1] is not None and groups[1].strip() in {"=", ":"}:
+        return f"{groups[0]}{groups[1]}[redacted]"
+    if match.group(0).startswith("://"):
+        return f"{groups[0]}[redacted]@"
+    return "[redacted]"
+
+
+def short_description(text: str) -> str:
+    """A redacted, single-line description under 140 characters."""
+    line = " ".join(redact(text).split())
+    return line if len(line) <= MAX_DESCRIPTION else line[: MAX_DESCRIPTION - 1] + "…"
+
+
+def head_sha(env: Environment) -> str:
+    """The commit GitHub reports about: the spec's primary source."""
+    return env.primary_source.commit_sha
+
+
+def project_status(env: Environment, *, log_url_template: str | None) -> StatusProjection:
+    """The deployment status of the Environment's head commit."""
+    sha = head_sha(env)
+    status = env.status or EnvironmentStatus()
+    if status.target_commit_sha not in (None, sha):
+        # The reconciler has not picked up the new head yet: queued, whatever the old one does.
+        return StatusProjection(sha, "queued", f"Queued {short_sha(sha)}")
+    state = _state_for(status)
+    url = status.url if state == "success" else None
+    return StatusProjection(
+        sha, state, _describe(status, sha), url, log_url(env, template=log_url_template)
+    )
+
+
+def _state_for(status: EnvironmentStatus) -> DeploymentState:
+    if status.phase in (Phase.BUILDING, Phase.DEPLOYING):
+        return "in_progress"
+    if status.phase == Phase.READY:
+        return "success"
+    if status.phase == Phase.FAILED:
+        return "error" if is_platform_fault(status) else "failure"
+    if status.phase == Phase.DELETING:
+        return "inactive"
+    return "queued"
+
+
+def is_platform_fault(status: EnvironmentStatus) -> bool:
+    """True when a failure's reason names the platform rather than the user's code."""
+    return any(c.reason in PLATFORM_REASONS for c in status.conditions or [] if c.status != "True")
+
+
+def _describe(status: EnvironmentStatus, sha: str) -> str:
+    words = {
+        Phase.PENDING: "Queued",
+        Phase.BUILDING: "Building",
+        Phase.DEPLOYING: "Deploying",
+        Phase.READY: "Live at",
+        Phase.SUSPENDED: "Suspended",
+        Phase.DELETING: "Tearing down",
+    }
+    if status.phase == Phase.FAILED:
+        return short_description(f"Failed: {failure_reason(status)}")
+    return short_description(f"{words[status.phase]} {short_sha(sha)}")
+
+
+def failure_reason(status: EnvironmentStatus) -> str:
+    """The most specific reason a failed Environment gives, redacted."""
+    failed = [c for c in status.conditions or [] if c.status == conditions.FALSE and c.message]
+    text = status.message or (failed[0].message if failed else "") or "see the build log"
+    return redact(text)
+
+
+def log_url(env: Environment, *, template: str | None) -> str | None:
+    """The log link from `CATALYST_LOG_URL_TEMPLATE`, or None when unset or malformed."""
+    if not template:
+        return None
+    status = env.status or EnvironmentStatus()
+    jobs = [b.job for b in status.builds or [] if b.commit_sha == head_sha(env)]
+    values = {
+        "namespace": status.namespace or "",
+        "environment": env.metadata.name,
+        "job": jobs[-1] if jobs else "",
+    }
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+# --- the sticky PR comment -------------------------------------------------------------------
+
+
+def comment_marker(project: str) -> str:
+    """The hidden marker that identifies this project's comment on a PR."""
+    return f"<!-- catalyst-preview:{project} -->"
+
+
+@dataclass(frozen=True, slots=True)
+class CommentView:
+    """Everything the PR comment shows, already decided."""
+
+    project: str
+    phase: str
+    sha: str
+    namespace: str | None
+    url: str | None
+    log_url: str | None
+    updated: str
+    reason: str | None = None
+
+
+_PHASE_ICONS = {
+    "Pending": "🟡",
+    "Building": "🔨",
+    "Deploying": "🔄",
+    "Ready": "🟢",
+    "Failed": "🔴",
+    "Suspended": "⏸️",
+    "Deleting": "⏳",
+    "Torn down": "⚫",
+}
+
+
+def comment_view(env: Environment, *, log_url_template: str | None) -> CommentView:
+    """The comment contents for an existing Environment."""
+    status = env.status or EnvironmentStatus()
+    projection = project_status(env, log_url_template=log_url_template)
+    phase = "Pending" if projection.state == "queued" else status.phase.value
+    if env.metadata.deletion_timestamp:
+        phase = "Deleting"
+    return CommentView(
+        project=env.spec.project_ref.name,
+        phase=phase,
+        sha=head_sha(env),
+        namespace=status.namespace,
+        url=status.url if phase == "Ready" else None,
+        log_url=projection.log_url,
+        updated=last_update(env),
+        reason=failure_reason(status) if phase == "Failed" else None,
+    )
+
+
+def torn_down_view(project: str, sha: str, *, updated: str) -> CommentView:
+    """The comment contents once the preview is gone."""
+    return CommentView(project, "Torn down", sha, None, None, None, updated)
+
+
+def last_update(env: Environment) -> str:
+    """The latest condition transition (stable across re-renders, unlike the wall clock)."""
+    stamps = [c.last_transition_time for c in (env.status and env.status.conditions) or []]
+    return max(stamps, default=env.metadata.creation_timestamp or "")
+
+
+def render_comment(view: CommentView) -> str:
+    """The Markdown body of the sticky comment, marker first."""
+    icon = _PHASE_ICONS.get(view.phase, "•")
+    rows = [("Phase", f"{icon} {view.phase}"), ("Commit", f"`{short_sha(view.sha)}`")]
+    if view.url:
+        rows.append(("Preview", view.url))
+    if view.namespace:
+        rows.append(("Namespace", f"`{view.namespace}`"))
+    if view.log_url:
+        rows.append(("Logs", f"[build and deploy log]({view.log_url})"))
+    rows.append(("Updated", view.updated or "—"))
+    lines = [comment_marker(view.project), f"### Catalyst preview: {view.project}", ""]
+    lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    if view.reason:
+        lines += ["**Why it failed**", "", "```", _fence_safe(view.reason), "```", ""]
+    if view.phase == "Torn down":
+        lines += ["This preview was torn down.", ""]
+    return "\n".join([*lines, _command_help()])
+
+
+def _fence_safe(text: str) -> str:
+    return redact(text).replace("```", "'''")[-2000:]
+
+
+def _command_help() -> str:
+    items = "\n".join(f"- `/catalyst {verb}`: {what}" for verb, what in COMMANDS)
+    return f"<details><summary>Commands</summary>\n\n{items}\n</details>"

@@ -1,0 +1,408 @@
+"""Test support: a stateful fake GitHub REST API served through respx (plain httpx).
+
+State (`GitHubState`) is plain data: installations and their tokens, pull requests, branches,
+deployments with statuses, issue comments (paginated), reactions, collaborator permissions and
+webhook deliveries. `FakeGitHub.mount(router)` routes a respx router to handlers over that state;
+the handlers take and return `httpx` objects only, so the same state could be served over HTTP.
+Every request is recorded; `reads()` / `writes()` count them. Faults: `fail(...)` answers a
+matching request with a status (and headers) `times` times, optionally after applying it
+(`after_store=True` raises a timeout once GitHub "stored" the write).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import httpx
+import jwt as pyjwt
+import respx
+
+Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
+PAGE = 30
+
+
+def sha_of(text: str) -> str:
+    """A deterministic 40-hex commit SHA for test names like "A"."""
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+@dataclass
+class Fault:
+    """Answer matching requests with `status` (or a timeout) `times` times."""
+
+    method: str
+    pattern: str
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    after_store: bool = False
+    body: dict[str, Any] = field(default_factory=lambda: {"message": "fault"})
+
+
+@dataclass
+class Recorded:
+    """One request the fake served."""
+
+    method: str
+    path: str
+    status: int
+    body: Any = None
+
+
+@dataclass
+class GitHubState:
+    """Everything the fake GitHub knows."""
+
+    clock: Callable[[], float]
+    permissions: dict[str, str] = field(
+        default_factory=lambda: {
+            "deployments": "write",
+            "pull_requests": "write",
+            "issues": "write",
+            "administration": "write",
+        }
+    )
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    branches: dict[tuple[str, str], str] = field(default_factory=dict)
+    deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    environments_deleted: list[tuple[str, str]] = field(default_factory=list)
+    collaborators: dict[tuple[str, str], str] = field(default_factory=dict)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    redelivered: list[int] = field(default_factory=list)
+    tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
+    mints: dict[int, int] = field(default_factory=dict)
+    repo_installation: dict[str, int] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    # --- seeding helpers ----------------------------------------------------------------------
+
+    def open_pull(
+        self,
+        repo: str,
+        number: int,
+        sha: str,
+        *,
+        branch: str = "feature",
+        draft: bool = False,
+        labels: tuple[str, ...] = (),
+        fork: bool = False,
+    ) -> None:
+        """Create or update an open PR with head `sha`."""
+        head_repo = f"fork-{number}/{repo.split('/')[1]}" if fork else repo
+        self.pulls[(repo, number)] = {
+            "number": number,
+            "state": "open",
+            "merged": False,
+            "draft": draft,
+            "head": {"sha": sha, "ref": branch, "repo": {"full_name": head_repo}},
+            "base": {"ref": "main", "repo": {"full_name": repo}},
+            "labels": [{"name": n} for n in labels],
+            "user": {"login": "octocat"},
+        }
+
+    def push_pull(self, repo: str, number: int, sha: str) -> None:
+        """Move an open PR's head."""
+        self.pulls[(repo, number)]["head"]["sha"] = sha
+
+    def close_pull(self, repo: str, number: int, *, merged: bool = False) -> None:
+        """Close (or merge) a PR."""
+        self.pulls[(repo, number)].update(state="closed", merged=merged)
+
+    def reopen_pull(self, repo: str, number: int) -> None:
+        """Reopen a closed PR."""
+        self.pulls[(repo, number)].update(state="open", merged=False)
+
+    # --- views for assertions ---------------------------------------------------------------
+
+    def deployments_of(self, repo: str, environment: str | None = None) -> list[dict[str, Any]]:
+        """Stored deployments of a repo (optionally of one environment), oldest first."""
+        return [
+            d
+            for d in self.deployments.values()
+            if d["repo"] == repo and (environment is None or d["environment"] == environment)
+        ]
+
+    def states_of(self, deployment_id: int) -> list[str]:
+        """Every status state posted to a deployment, oldest first."""
+        return [s["state"] for s in self.statuses.get(deployment_id, [])]
+
+    def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """Comments on an issue, oldest first."""
+        return [c for c in self.comments.values() if c["repo"] == repo and c["issue"] == number]
+
+
+class FakeGitHub:
+    """Routes for the fake; mount on a respx router (base URL configurable for GHES)."""
+
+    def __init__(self, clock: Callable[[], float], *, base_url: str = "https://api.github.com"):
+        self.state = GitHubState(clock)
+        self.base_url = base_url.rstrip("/")
+        self.log: list[Recorded] = []
+        self.faults: list[Fault] = []
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def reads(self) -> list[Recorded]:
+        """GET requests served."""
+        return [r for r in self.log if r.method == "GET"]
+
+    def writes(self) -> list[Recorded]:
+        """Non-GET requests served (token mints included)."""
+        return [r for r in self.log if r.method != "GET"]
+
+    def content_writes(self) -> list[Recorded]:
+        """Writes that change what GitHub shows (token mints excluded)."""
+        return [r for r in self.writes() if "/access_tokens" not in r.path]
+
+    def fail(self, method: str, pattern: str, status: int = 500, **kwargs: Any) -> Fault:
+        """Inject a fault for requests whose path matches `pattern` (a regex)."""
+        fault = Fault(method, pattern, status, **kwargs)
+        self.faults.append(fault)
+        return fault
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def mount(self, router: respx.MockRouter) -> None:
+        """Send every request under the base URL to `handle`."""
+        router.route(url__startswith=self.base_url).mock(side_effect=self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Serve one request: faults first, then auth, then the route."""
+        path = request.url.path[len(httpx.URL(self.base_url).path.rstrip("/")) :] or "/"
+        fault = self._fault_for(request.method, path)
+        if fault is not None and not fault.after_store:
+            return self._record(
+                request, path, httpx.Response(fault.status, json=fault.body, headers=fault.headers)
+            )
+        denied = self._check_auth(request, path)
+        if denied is not None:
+            return self._record(request, path, denied)
+        response = self._route(request, path)
+        self._record(request, path, response)
+        if fault is not None:
+            raise httpx.ReadTimeout("fake timeout after store", request=request)
+        return response
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == method and re.search(fault.pattern, path):
+                fault.times -= 1
+                return fault
+        return None
+
+    def _record(
+        self, request: httpx.Request, path: str, response: httpx.Response
+    ) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.log.append(Recorded(request.method, path, response.status_code, body))
+        return response
+
+    def _check_auth(self, request: httpx.Request, path: str) -> httpx.Response | None:
+        auth = request.headers.get("authorization", "")
+        if path.startswith("/app/") or path.endswith("/installation"):
+            return self._check_jwt(auth)
+        token = auth.removeprefix("token ")
+        known = self.state.tokens.get(token)
+        if known is None or known[1] <= self.state.clock():
+            return _error(401, "Bad credentials")
+        return None
+
+    def _check_jwt(self, auth: str) -> httpx.Response | None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer":
+            return _error(401, "A JSON web token could not be decoded")
+        claims = pyjwt.decode(
+            token, options={"verify_signature": False, "verify_exp": False, "verify_iat": False}
+        )
+        now = self.state.clock()
+        if not claims["iat"] <= now < claims["exp"] <= now + 600:
+            return _error(401, "'Expiration time' claim ('exp') is too far in the future")
+        return None
+
+    def _route(self, request: httpx.Request, path: str) -> httpx.Response:
+        for method, pattern, handler in self._routes():
+            match = re.fullmatch(pattern, path)
+            if match and method == request.method:
+                return handler(request, match)
+        return _error(404, f"no fake route for {request.method} {path}")
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
+        return [
+            ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
+            ("GET", repo + r"/installation", self._repo_installation),
+            ("GET", r"/app/hook/deliveries", self._deliveries),
+            ("POST", r"/app/hook/deliveries/(?P<id>\d+)/attempts", self._redeliver),
+            ("GET", repo + r"/pulls/(?P<n>\d+)", self._get_pull),
+            ("GET", repo + r"/pulls", self._list_pulls),
+            ("GET", repo + r"/git/ref/heads/(?P<branch>.+)", self._branch),
+            ("GET", repo + r"/deployments", self._list_deployments),
+            ("POST", repo + r"/deployments", self._create_deployment),
+            ("DELETE", repo + r"/deployments/(?P<id>\d+)", self._delete_deployment),
+            ("GET", repo + r"/deployments/(?P<id>\d+)/statuses", self._list_statuses),
+            ("POST", repo + r"/deployments/(?P<id>\d+)/statuses", self._create_status),
+            ("DELETE", repo + r"/environments/(?P<name>.+)", self._delete_environment),
+            ("GET", repo + r"/issues/(?P<n>\d+)/comments", self._list_comments),
+            ("POST", repo + r"/issues/(?P<n>\d+)/comments", self._create_comment),
+            ("GET", repo + r"/issues/comments/(?P<id>\d+)", self._get_comment),
+            ("PATCH", repo + r"/issues/comments/(?P<id>\d+)", self._edit_comment),
+            ("POST", repo + r"/issues/comments/(?P<id>\d+)/reactions", self._react),
+            ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._permission),
+        ]
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        installation = int(m["id"])
+        self.state.mints[installation] = self.state.mints.get(installation, 0) + 1
+        token = f"ghs_fake{installation}x{self.state.mints[installation]:04d}"
+        expires = self.state.clock() + 3600
+        self.state.tokens[token] = (installation, expires)
+        stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return httpx.Response(
+            201, json={"token": token, "expires_at": stamp, "permissions": self.state.permissions}
+        )
+
+    def _repo_installation(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        found = self.state.repo_installation.get(m["repo"])
+        return (
+            _error(404, "Not Found") if found is None else httpx.Response(200, json={"id": found})
+        )
+
+    def _deliveries(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return httpx.Response(200, json=self.state.deliveries)
+
+    def _redeliver(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        self.state.redelivered.append(int(m["id"]))
+        return httpx.Response(202, json={})
+
+    def _get_pull(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        pull = self.state.pulls.get((m["repo"], int(m["n"])))
+        return _error(404, "Not Found") if pull is None else httpx.Response(200, json=pull)
+
+    def _list_pulls(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        items = [
+            p for (r, _), p in self.state.pulls.items() if r == m["repo"] and p["state"] == "open"
+        ]
+        return self._page(request, items)
+
+    def _branch(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        sha = self.state.branches.get((m["repo"], unquote(m["branch"])))
+        if sha is None:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json={"object": {"sha": sha, "type": "commit"}})
+
+    def _list_deployments(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        items = [
+            d
+            for d in self.state.deployments.values()
+            if d["repo"] == m["repo"]
+            and ("sha" not in query or d["sha"] == query["sha"][0])
+            and ("environment" not in query or d["environment"] == query["environment"][0])
+        ]
+        return self._page(request, list(reversed(items)))
+
+    def _create_deployment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        body = json.loads(request.content)
+        deployment_id = next(self.state.ids)
+        self.state.deployments[deployment_id] = {
+            "id": deployment_id,
+            "repo": m["repo"],
+            "sha": body["ref"],
+            **body,
+        }
+        self.state.statuses[deployment_id] = []
+        return httpx.Response(201, json=self.state.deployments[deployment_id])
+
+    def _delete_deployment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        deployment_id = int(m["id"])
+        if deployment_id not in self.state.deployments:
+            return _error(404, "Not Found")
+        if self.state.states_of(deployment_id)[-1:] != ["inactive"]:
+            return _error(422, "We cannot delete an active deployment")
+        del self.state.deployments[deployment_id]
+        return httpx.Response(204)
+
+    def _list_statuses(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        items = self.state.statuses.get(int(m["id"]))
+        if items is None:
+            return _error(404, "Not Found")
+        return self._page(request, list(reversed(items)))
+
+    def _create_status(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        items = self.state.statuses.get(int(m["id"]))
+        if items is None:
+            return _error(404, "Not Found")
+        body = json.loads(request.content)
+        if len(body.get("description", "")) > 140:
+            return _error(422, "description is too long")
+        items.append({"id": next(self.state.ids), **body})
+        return httpx.Response(201, json=items[-1])
+
+    def _delete_environment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        if self.state.permissions.get("administration") != "write":
+            return _error(403, "Resource not accessible by integration")
+        self.state.environments_deleted.append((m["repo"], unquote(m["name"])))
+        return httpx.Response(204)
+
+    def _list_comments(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return self._page(request, self.state.comments_on(m["repo"], int(m["n"])), cap=PAGE)
+
+    def _create_comment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        comment_id = next(self.state.ids)
+        body = json.loads(request.content)["body"]
+        self.state.comments[comment_id] = {
+            "id": comment_id,
+            "repo": m["repo"],
+            "issue": int(m["n"]),
+            "body": body,
+        }
+        return httpx.Response(201, json=self.state.comments[comment_id])
+
+    def _get_comment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        comment = self.state.comments.get(int(m["id"]))
+        return _error(404, "Not Found") if comment is None else httpx.Response(200, json=comment)
+
+    def _edit_comment(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        comment = self.state.comments.get(int(m["id"]))
+        if comment is None:
+            return _error(404, "Not Found")
+        comment["body"] = json.loads(request.content)["body"]
+        return httpx.Response(200, json=comment)
+
+    def _react(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        body = json.loads(request.content)
+        self.state.reactions.append({"comment_id": int(m["id"]), **body})
+        return httpx.Response(201, json=self.state.reactions[-1])
+
+    def _permission(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        role = self.state.collaborators.get((m["repo"], m["user"]), "none")
+        return httpx.Response(200, json={"permission": role, "role_name": role})
+
+    def _page(self, request: httpx.Request, items: list[Any], *, cap: int = 100) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        per_page = min(int(query.get("per_page", [str(PAGE)])[0]), cap)
+        page = int(query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            next_url = request.url.copy_set_param("page", str(page + 1))
+            headers["link"] = f'<{next_url}>; rel="next"'
+        return httpx.Response(200, json=chunk, headers=headers)
+
+
+def _error(status: int, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"message": message})

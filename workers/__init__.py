@@ -1,0 +1,1 @@
+"""Process `worker`: Celery tasks and the GitHub-facing flows (CRs, deployments, comments)."""

@@ -1,0 +1,135 @@
+"""Flows: GitHub bookkeeping kept on the Environment CR as annotations (survives a Redis flush).
+
+Deployment ids per commit, the last state posted per commit, the comment id and a digest of its
+last body. A copy goes to Redis when teardown starts, because the CR (and its annotations) is gone
+by the time the GitHub side is finished; GitHub itself stays the source of truth when both are lost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.model import Environment
+
+ANNOTATION_DEPLOYMENTS = "catalyst.dev/deployments"
+ANNOTATION_PUBLISHED = "catalyst.dev/published"
+ANNOTATION_COMMENT_ID = "catalyst.dev/comment-id"
+ANNOTATION_COMMENT_DIGEST = "catalyst.dev/comment-digest"
+ANNOTATION_GITHUB_ENVIRONMENT = "catalyst.dev/github-environment"
+ANNOTATION_SUPERSEDED = "catalyst.dev/superseded"
+MAX_REMEMBERED = 20
+TEARDOWN_TTL = 7 * 24 * 3600
+
+
+def _json_map(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class Bookkeeping:
+    """What we told GitHub about one Environment."""
+
+    github_environment: str
+    deployments: dict[str, int] = field(default_factory=dict)
+    published: dict[str, str] = field(default_factory=dict)
+    superseded: list[str] = field(default_factory=list)
+    comment_id: int | None = None
+    comment_digest: str | None = None
+
+    @classmethod
+    def of(cls, env: Environment, *, default_environment: str) -> Bookkeeping:
+        """Read the annotations (unparseable values count as unknown, never as a crash)."""
+        notes = env.metadata.annotations or {}
+        comment = notes.get(ANNOTATION_COMMENT_ID, "")
+        superseded = (
+            json.loads(notes.get(ANNOTATION_SUPERSEDED, "[]") or "[]")
+            if notes.get(ANNOTATION_SUPERSEDED, "").startswith("[")
+            else []
+        )
+        return cls(
+            github_environment=notes.get(ANNOTATION_GITHUB_ENVIRONMENT) or default_environment,
+            deployments={
+                k: int(v)
+                for k, v in _json_map(notes.get(ANNOTATION_DEPLOYMENTS)).items()
+                if str(v).isdigit()
+            },
+            published={k: str(v) for k, v in _json_map(notes.get(ANNOTATION_PUBLISHED)).items()},
+            superseded=[str(s) for s in superseded],
+            comment_id=int(comment) if comment.isdigit() else None,
+            comment_digest=notes.get(ANNOTATION_COMMENT_DIGEST) or None,
+        )
+
+    def annotations(self) -> dict[str, str]:
+        """The annotations to write back (bounded: only the newest commits are remembered)."""
+        notes = {
+            ANNOTATION_GITHUB_ENVIRONMENT: self.github_environment,
+            ANNOTATION_DEPLOYMENTS: json.dumps(_newest(self.deployments), sort_keys=True),
+            ANNOTATION_PUBLISHED: json.dumps(_newest(self.published), sort_keys=True),
+            ANNOTATION_SUPERSEDED: json.dumps(self.superseded[-MAX_REMEMBERED:]),
+        }
+        if self.comment_id is not None:
+            notes[ANNOTATION_COMMENT_ID] = str(self.comment_id)
+        if self.comment_digest:
+            notes[ANNOTATION_COMMENT_DIGEST] = self.comment_digest
+        return notes
+
+    def apply_to(self, env: Environment) -> bool:
+        """Write into the CR's metadata; True when anything changed."""
+        current = dict(env.metadata.annotations or {})
+        wanted = {**current, **self.annotations()}
+        env.metadata.annotations = wanted
+        return wanted != current
+
+
+def _newest(values: dict[str, Any]) -> dict[str, Any]:
+    # Insertion order is commit order (json.loads keeps it), so the tail is the newest.
+    return dict(list(values.items())[-MAX_REMEMBERED:])
+
+
+@dataclass
+class TeardownRecord:
+    """What finishing a teardown needs once the CR is gone."""
+
+    repository: str
+    installation_id: int
+    project: str
+    pr_number: int | None
+    sha: str
+    book: dict[str, Any]
+
+    def bookkeeping(self) -> Bookkeeping:
+        """The Environment's bookkeeping as it was when teardown started."""
+        return Bookkeeping(**self.book)
+
+
+def _teardown_key(namespace: str, name: str) -> str:
+    return f"catalyst:teardown:{namespace}/{name}"
+
+
+async def save_teardown(redis: Redis, namespace: str, name: str, record: TeardownRecord) -> None:
+    """Keep the bookkeeping of a deleted Environment (a cache; GitHub is the fallback)."""
+    await redis.set(_teardown_key(namespace, name), json.dumps(asdict(record)), ex=TEARDOWN_TTL)
+
+
+async def load_teardown(redis: Redis, namespace: str, name: str) -> TeardownRecord | None:
+    """The saved record, or None after a Redis flush."""
+    raw = await redis.get(_teardown_key(namespace, name))
+    if raw is None:
+        return None
+    try:
+        return TeardownRecord(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
+
+
+async def forget_teardown(redis: Redis, namespace: str, name: str) -> None:
+    """Drop the record when the Environment is recreated."""
+    await redis.delete(_teardown_key(namespace, name))

@@ -1,0 +1,61 @@
+"""Shell: the worker's Celery app (`celery -A workers.celery_app:app worker -Q github`).
+
+Nothing is read from the environment at import. The settings are loaded when Celery first reads
+the app's configuration (worker or beat start): a missing or malformed setting stops the process
+there with one clear line. The beat schedule runs the resync every `resync_interval_seconds`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from celery import Celery
+
+from core import jobs
+from core.clients.queue import make_celery_app
+from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
+
+_UNCONFIGURED_BROKER = "redis://unconfigured.invalid:6379/0"
+
+app: Celery = make_celery_app(_UNCONFIGURED_BROKER, name="catalyst-worker")
+_state: dict[str, Settings] = {}
+
+
+def task_modules() -> list[str]:
+    """Task modules to import: ours, plus `workers.commands` once it exists."""
+    found = ["workers.tasks"]
+    if importlib.util.find_spec("workers.commands") is not None:
+        found.append("workers.commands")
+    return found
+
+
+def worker_settings() -> Settings:
+    """The settings loaded at start (loads them if Celery has not yet)."""
+    if "settings" not in _state:
+        _state["settings"] = _load_or_exit()
+    return _state["settings"]
+
+
+def _load_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+        settings.require_github_app()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, "worker")
+    return settings
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    settings = worker_settings()
+    sender.conf.update(broker_url=settings.redis_url)
+    sender.conf.update(include=task_modules())
+    sender.conf.beat_schedule = {
+        "resync": {
+            "task": jobs.TASK_RESYNC,
+            "schedule": float(settings.resync_interval_seconds),
+            "kwargs": {"delivery_id": "beat"},
+            "options": {"queue": jobs.QUEUE_GITHUB},
+        },
+    }

@@ -1,0 +1,100 @@
+"""Flows: the one PR comment per project, found by its hidden marker and edited in place.
+
+A digest of the last body we wrote is kept on the CR, so an unchanged comment costs no request;
+without it the comment is found by its marker (every page is searched) and only edited when its
+body differs. A Redis lock keeps two workers from both creating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from core import projection
+from core.clients.github import GitHubInstallation
+from core.errors import NotFound
+from core.model import Environment
+from workers.bookkeeping import Bookkeeping
+from workers.context import Context
+
+LOCK_SECONDS = 60
+
+
+def digest(body: str) -> str:
+    """A short fingerprint of a comment body."""
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+async def sync_environment_comment(
+    ctx: Context, gh: GitHubInstallation, env: Environment, book: Bookkeeping
+) -> None:
+    """Bring a preview's comment up to date (tracked-branch environments have no PR comment)."""
+    pr_number = env.primary_source.pr_number
+    if env.spec.type != "development" or pr_number is None or env.spec.github is None:
+        return
+    view = projection.comment_view(env, log_url_template=ctx.log_url_template)
+    body = projection.render_comment(view)
+    if book.comment_digest == digest(body) and book.comment_id is not None:
+        return
+    book.comment_id = await upsert_comment(
+        ctx,
+        gh,
+        env.spec.github.repository,
+        pr_number,
+        project=view.project,
+        body=body,
+        known_id=book.comment_id,
+    )
+    book.comment_digest = digest(body)
+
+
+async def sync_torn_down_comment(
+    ctx: Context, gh: GitHubInstallation, repository: str, pr_number: int, *, project: str, sha: str
+) -> None:
+    """Say the preview is gone (only edits an existing comment; never creates one for this)."""
+    marker = projection.comment_marker(project)
+    found = await gh.find_comment(repository, pr_number, marker)
+    if found is None:
+        return
+    sha = sha or _sha_in(found.body)
+    body = projection.render_comment(projection.torn_down_view(project, sha, updated=""))
+    if found.body != body:
+        await gh.edit_comment(repository, found.id, body)
+
+
+def _sha_in(body: str) -> str:
+    # The previous body shows the short SHA in backticks on the Commit row.
+    for line in body.splitlines():
+        if line.startswith("| Commit |"):
+            return line.split("`")[1] if "`" in line else ""
+    return ""
+
+
+async def upsert_comment(
+    ctx: Context,
+    gh: GitHubInstallation,
+    repository: str,
+    pr_number: int,
+    *,
+    project: str,
+    body: str,
+    known_id: int | None,
+) -> int:
+    """Edit the project's comment on the PR, creating it only if none exists; returns its id."""
+    if known_id is not None:
+        try:
+            await gh.edit_comment(repository, known_id, body)
+            return known_id
+        except NotFound:
+            pass  # deleted by someone: find another or create a new one
+    lock = ctx.redis.lock(
+        f"catalyst:comment:{repository}:{pr_number}:{project}",
+        timeout=LOCK_SECONDS,
+        blocking_timeout=LOCK_SECONDS,
+    )
+    async with lock:
+        found = await gh.find_comment(repository, pr_number, projection.comment_marker(project))
+        if found is None:
+            return await gh.create_comment(repository, pr_number, body)
+        if found.body != body:
+            await gh.edit_comment(repository, found.id, body)
+        return found.id

@@ -1,0 +1,87 @@
+"""Flows: the periodic resync (beat): converge every onboarded repository to GitHub's truth.
+
+For each Project source: open PRs get their preview (missed webhooks), previews of PRs no longer
+open are torn down, tracked branches are converged, and every Environment's GitHub projection is
+refreshed (a no-op when nothing changed). Then GitHub's failed webhook deliveries are redelivered,
+each at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from core import naming
+from core.clients.github import GitHubInstallation
+from core.errors import CatalystError
+from core.model import Project, ProjectSource
+from workers import statuses
+from workers.context import Context
+from workers.environments import converge_pull_request
+from workers.tracked import converge_tracked
+
+log = logging.getLogger("catalyst.worker.resync")
+REDELIVERED_TTL = 30 * 24 * 3600
+
+
+async def resync(ctx: Context) -> None:
+    """One full pass; one repository's failure is logged and does not stop the others."""
+    ctx.projects.refresh()
+    for project, source, repository in ctx.projects.all():
+        try:
+            await resync_repository(ctx, project, source, repository)
+        except CatalystError as exc:
+            log.warning(
+                "resync of %s for project %s failed: %s", repository, project.metadata.name, exc
+            )
+    await redeliver_failed_deliveries(ctx)
+
+
+async def resync_repository(
+    ctx: Context, project: Project, source: ProjectSource, repository: str
+) -> None:
+    """Converge one Project source's previews, tracked branches and statuses."""
+    installation_id = project.spec.github_installation_id or (
+        await ctx.github.installation_id_for(repository)
+    )
+    gh = ctx.github.installation(installation_id)
+    open_prs = await gh.list_open_pulls(repository)
+    for pr in open_prs:
+        await converge_pull_request(ctx, gh, project, source, pr, repository=repository)
+    await _teardown_closed(ctx, gh, project, source, repository, {pr.number for pr in open_prs})
+    for tracked in project.spec.tracked_branches or []:
+        await converge_tracked(ctx, gh, project, source, tracked, repository=repository)
+
+
+async def _teardown_closed(
+    ctx: Context,
+    gh: GitHubInstallation,
+    project: Project,
+    source: ProjectSource,
+    repository: str,
+    open_numbers: set[int],
+) -> None:
+    namespace = naming.project_namespace(
+        project.metadata.namespace or "default", project.metadata.name
+    )
+    for env in ctx.kube.list_environments(namespace):
+        number = env.primary_source.pr_number
+        if env.spec.type != "development" or number is None or number in open_numbers:
+            continue
+        if env.spec.github is None or env.spec.github.repository.lower() != repository.lower():
+            continue
+        if env.metadata.deletion_timestamp:
+            await statuses.publish_status(ctx, namespace, env.metadata.name)
+            continue
+        pr = await gh.get_pull(repository, number)
+        await converge_pull_request(ctx, gh, project, source, pr, repository=repository)
+
+
+async def redeliver_failed_deliveries(ctx: Context) -> int:
+    """Ask GitHub to redeliver each failed delivery once (by GUID); returns how many."""
+    count = 0
+    for delivery in await ctx.github.failed_deliveries():
+        guid = str(delivery.get("guid") or delivery.get("id"))
+        if await ctx.redis.set(f"catalyst:redelivered:{guid}", "1", nx=True, ex=REDELIVERED_TTL):
+            await ctx.github.redeliver(int(delivery["id"]))
+            count += 1
+    return count

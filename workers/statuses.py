@@ -1,0 +1,192 @@
+"""Flows: project an Environment onto GitHub (deployment statuses and the sticky comment).
+
+`publish_status` is what the reconciler triggers on every status change (and resync on a
+schedule). It re-derives the head commit's state from the CR, posts it only when GitHub does not
+already show it, never posts for a superseded commit, and sets older commits `inactive` once the
+head is `success`. When the CR is gone it finishes teardown: every deployment `inactive`, deleted
+with the environment when the App has Administration write, and the comment says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core import naming, projection
+from core.clients.github import GitHubInstallation
+from core.errors import Conflict, NotFound
+from core.model import Environment
+from workers import comments
+from workers.bookkeeping import Bookkeeping, load_teardown
+from workers.context import Context
+from workers.deployments import DeploymentRef, ensure_deployment
+
+log = logging.getLogger("catalyst.worker.statuses")
+CONFLICT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TeardownHint:
+    """What a caller knows about a deleted Environment (used when Redis lost the record)."""
+
+    repository: str
+    installation_id: int
+    project: str
+    pr_number: int | None
+    github_environment: str
+
+
+async def publish_status(
+    ctx: Context, namespace: str, name: str, *, hint: TeardownHint | None = None
+) -> None:
+    """Converge GitHub to the Environment `namespace/name` (or to its absence)."""
+    env = ctx.kube.get_environment(namespace, name)
+    if env is None:
+        await finish_teardown(ctx, namespace, name, hint=hint)
+        return
+    if env.spec.github is None:
+        log.info("Environment %s/%s has no GitHub reference: nothing to publish", namespace, name)
+        return
+    gh = ctx.github.installation(env.spec.github.installation_id)
+    await publish_environment(ctx, gh, env)
+
+
+async def publish_environment(ctx: Context, gh: GitHubInstallation, env: Environment) -> None:
+    """Post the head commit's state and refresh the comment; save bookkeeping if it changed."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        book = Bookkeeping.of(env, default_environment=_default_environment(env))
+        if not env.metadata.deletion_timestamp:
+            await _publish_deployment(ctx, gh, env, book)
+        await comments.sync_environment_comment(ctx, gh, env, book)
+        try:
+            _save(ctx, env, book)
+            return
+        except Conflict:
+            if attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
+            if fresh is None:
+                return
+            env = fresh
+
+
+def _default_environment(env: Environment) -> str:
+    if env.spec.type == "development":
+        return naming.github_environment(env.spec.project_ref.name, env.metadata.name)
+    return env.metadata.name
+
+
+def _save(ctx: Context, env: Environment, book: Bookkeeping) -> None:
+    updated = env.model_copy(deep=True)
+    if book.apply_to(updated):
+        ctx.kube.replace_environment(updated)
+
+
+async def _publish_deployment(
+    ctx: Context, gh: GitHubInstallation, env: Environment, book: Bookkeeping
+) -> None:
+    assert env.spec.github is not None
+    repository = env.spec.github.repository
+    wanted = projection.project_status(env, log_url_template=ctx.log_url_template)
+    ref = DeploymentRef(
+        repository,
+        wanted.sha,
+        book.github_environment,
+        env.spec.type == "development",
+        env.metadata.namespace or "",
+        env.metadata.name,
+    )
+    book.deployments[wanted.sha] = await ensure_deployment(ctx, gh, ref, book)
+    await _post_if_changed(gh, repository, book, wanted)
+    if wanted.state == "success":
+        await _inactivate_older(gh, repository, book, keep=wanted.sha)
+
+
+async def _post_if_changed(
+    gh: GitHubInstallation, repository: str, book: Bookkeeping, wanted: projection.StatusProjection
+) -> None:
+    deployment_id = book.deployments[wanted.sha]
+    shown = book.published.get(wanted.sha)
+    if shown is None:
+        # Bookkeeping may predate a crash between posting and saving: ask GitHub once.
+        shown = await gh.latest_deployment_state(repository, deployment_id)
+    if shown != wanted.state:
+        await gh.create_deployment_status(
+            repository,
+            deployment_id,
+            state=wanted.state,
+            description=wanted.description,
+            environment_url=wanted.environment_url,
+            log_url=wanted.log_url,
+        )
+    book.published[wanted.sha] = wanted.state
+
+
+async def _inactivate_older(
+    gh: GitHubInstallation, repository: str, book: Bookkeeping, *, keep: str
+) -> None:
+    for sha, deployment_id in list(book.deployments.items()):
+        if sha == keep or book.published.get(sha) == "inactive":
+            continue
+        await _set_inactive(gh, repository, deployment_id, f"Superseded by {keep[:7]}")
+        book.published[sha] = "inactive"
+
+
+async def _set_inactive(
+    gh: GitHubInstallation, repository: str, deployment_id: int, description: str
+) -> None:
+    try:
+        await gh.create_deployment_status(
+            repository, deployment_id, state="inactive", description=description
+        )
+    except NotFound:
+        return
+
+
+# --- teardown, once the CR is gone -----------------------------------------------------------
+
+
+async def finish_teardown(
+    ctx: Context, namespace: str, name: str, *, hint: TeardownHint | None
+) -> None:
+    """Inactivate (and, with Administration write, delete) every deployment; edit the comment."""
+    record = await load_teardown(ctx.redis, namespace, name)
+    facts = hint or (
+        None
+        if record is None
+        else TeardownHint(
+            record.repository,
+            record.installation_id,
+            record.project,
+            record.pr_number,
+            record.bookkeeping().github_environment,
+        )
+    )
+    if facts is None:
+        log.warning(
+            "Environment %s/%s is gone and nothing says where it was reported", namespace, name
+        )
+        return
+    gh = ctx.github.installation(facts.installation_id)
+    await _retire_deployments(gh, facts)
+    if facts.pr_number is not None:
+        sha = record.sha if record else ""
+        await comments.sync_torn_down_comment(
+            ctx, gh, facts.repository, facts.pr_number, project=facts.project, sha=sha
+        )
+
+
+async def _retire_deployments(gh: GitHubInstallation, facts: TeardownHint) -> None:
+    # GitHub's own listing is the truth: it includes ids whose bookkeeping was lost and leaves
+    # out the ones already deleted.
+    listed = await gh.find_deployments(facts.repository, environment=facts.github_environment)
+    ids = sorted(d.id for d in listed)
+    for deployment_id in ids:
+        if await gh.latest_deployment_state(facts.repository, deployment_id) != "inactive":
+            await _set_inactive(gh, facts.repository, deployment_id, "Preview torn down")
+    if (await gh.permissions()).get("administration") != "write":
+        return
+    for deployment_id in ids:
+        await gh.delete_deployment(facts.repository, deployment_id)
+    if ids:
+        await gh.delete_environment(facts.repository, facts.github_environment)
