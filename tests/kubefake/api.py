@@ -12,7 +12,7 @@ from typing import Any
 
 from . import objects as o
 from . import patching
-from .crds import check_crd, established_status
+from .crds import check_crd, crd_key, established_status
 from .errors import ApiError, conflict, not_found
 from .resources import CRD_KEY, NAMESPACE_KEY, Registry, ResourceType
 from .store import Store
@@ -114,7 +114,7 @@ class Api:
         if self.store.entry(rtype.key, None, o.name_of(old)) is None:
             self._forget_crd(old)
             return stored
-        self.registry.remove_key(types[0].key)
+        self.registry.remove_key(crd_key(old))
         for crd_type in types:
             self.registry.add(crd_type)
         return stored
@@ -145,10 +145,8 @@ class Api:
         return self.store.delete(rtype, obj)
 
     def _forget_crd(self, crd: Obj) -> None:
-        spec = crd.get("spec") or {}
-        key = (str(spec.get("group", "")), str((spec.get("names") or {}).get("plural", "")))
-        self.registry.remove_key(key)
-        self.store.drop_key(key)
+        self.registry.remove_key(crd_key(crd))
+        self.store.drop_key(crd_key(crd))
 
 
 def _check_delete_preconditions(rtype: ResourceType, obj: Obj, options: Obj) -> None:

@@ -265,7 +265,9 @@ class Controllers:
         remaining = list(store.in_namespace(name))
         for key, obj in remaining:
             rtype = self.api.registry.for_key(key)
-            if rtype is not None and not o.is_deleting(obj):
+            if rtype is None:
+                store.remove(key, obj)
+            elif not o.is_deleting(obj):
                 store.delete(rtype, obj)
         if not remaining and not o.finalizers(namespace):
             store.remove(NAMESPACE_KEY, namespace)

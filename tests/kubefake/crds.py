@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .objects import name_of
-from .resources import ResourceType, types_from_crd
+from .resources import GroupKind, ResourceType, types_from_crd
 from .validation import reject
 
 Obj = dict[str, Any]
@@ -53,6 +53,12 @@ def check_crd(crd_type: ResourceType, crd: Obj) -> list[ResourceType]:
             crd_type, name_of(crd), "metadata.name", 'must be spec.names.plural+"."+spec.group'
         )
     return types_from_crd(crd)
+
+
+def crd_key(crd: Obj) -> GroupKind:
+    """The (group, plural) storage key of the resource a CRD defines."""
+    spec = crd.get("spec") or {}
+    return str(spec.get("group", "")), str((spec.get("names") or {}).get("plural", ""))
 
 
 def established_status(crd: Obj) -> Obj:

@@ -4,11 +4,14 @@
   ``crds/*.yaml`` registered when those files exist. Controllers off, validation on.
 * ``kube_api_client``: a ``kubernetes.client.ApiClient`` for that server.
 * ``kubefake_kubeconfig``: path of a kubeconfig file for that server (in ``tmp_path``).
+* ``kubefake_factory``: ``make(**options)`` starts another server with other options
+  (``history_size=3``, ``controllers=["jobs"]``, ``validate=False`` ...); all are stopped after
+  the test. The repository CRDs are included unless ``crds=`` is given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +39,19 @@ def kube_api_client(kubefake: KubeFake) -> Any:
 def kubefake_kubeconfig(kubefake: KubeFake, tmp_path: Path) -> Path:
     """A kubeconfig file that points at ``kubefake``."""
     return kubefake.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def kubefake_factory() -> Iterator[Callable[..., KubeFake]]:
+    """Start extra servers with custom options; each is stopped after the test."""
+    started: list[KubeFake] = []
+
+    def make(**options: Any) -> KubeFake:
+        options.setdefault("crds", [REPO_CRDS])
+        fake = KubeFake(options.pop("crds"), **options).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()

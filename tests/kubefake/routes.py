@@ -19,7 +19,8 @@ from starlette.responses import Response
 from .api import Api
 from .errors import ApiError
 from .resources import RETURNS_DELETED_OBJECT, ResourceType
-from .selectors import combine, field_matcher, label_matcher
+from .selectors import Matcher, combine, field_matcher, label_matcher
+from .store import Store
 from .watch import WatchResponse, encode_event
 
 Obj = dict[str, Any]
@@ -123,11 +124,7 @@ async def read_json(request: Request, required: bool = True) -> Obj:
 def list_body(api: Api, target: Target, request: Request) -> bytes:
     """A ``<Kind>List`` body; served straight from the cached JSON of each object."""
     rtype = _served(target)
-    matcher = combine(
-        label_matcher(request.query_params.get("labelSelector")),
-        field_matcher(request.query_params.get("fieldSelector")),
-    )
-    entries, rv = api.store.select(rtype.key, target.namespace, matcher)
+    entries, rv = api.store.select(rtype.key, target.namespace, selector_of(request))
     items = b",".join(_raw(rtype, e.obj, e.raw) for e in entries)
     head = {"apiVersion": rtype.api_version, "kind": rtype.list_kind}
     prefix = json.dumps(head, separators=(",", ":"))[:-1]
@@ -230,39 +227,52 @@ class Handlers:
         return Response(body, media_type=JSON)
 
     def watch(self, request: Request, target: Target) -> Response:
-        rtype = _served(target)
-        params = request.query_params
-        matcher = combine(
-            label_matcher(params.get("labelSelector")), field_matcher(params.get("fieldSelector"))
-        )
-        store = self.api.store
+        rtype, params, store = _served(target), request.query_params, self.api.store
+        matcher = selector_of(request)
+        since, loop = params.get("resourceVersion"), asyncio.get_running_loop()
         try:
-            initial, sub = store.subscribe(
-                rtype,
-                target.namespace,
-                matcher,
-                params.get("resourceVersion"),
-                asyncio.get_running_loop(),
-            )
-        except ApiError as error:
+            initial, sub = store.subscribe(rtype, target.namespace, matcher, since, loop)
+        except ApiError as error:  # 410 Expired arrives as an ERROR event, like the real server
             return Response(encode_event("ERROR", error.status()), media_type=JSON)
-
-        def render(event_type: str, obj: Obj) -> bytes:
-            return encode_event(event_type, _render(rtype, obj))
-
-        bookmark = None
-        if params.get("allowWatchBookmarks", "").lower() in ("true", "1"):
-
-            def bookmark() -> bytes:
-                meta = {"resourceVersion": str(store.rv)}
-                return encode_event(
-                    "BOOKMARK",
-                    {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta},
-                )
-
+        encoder = EventEncoder(rtype, store)
+        wants_bookmark = params.get("allowWatchBookmarks", "").lower() in ("true", "1")
         timeout = float(params.get("timeoutSeconds") or self.settings.watch_timeout)
-        lines = [render(t, o) for t, o in initial]
-        return WatchResponse(lines, sub, timeout, render, bookmark, lambda: store.unsubscribe(sub))
+        return WatchResponse(
+            [encoder.event(t, o) for t, o in initial],
+            sub,
+            timeout,
+            encoder.event,
+            encoder.bookmark if wants_bookmark else None,
+            lambda: store.unsubscribe(sub),
+        )
+
+
+class EventEncoder:
+    """Watch lines for one resource type."""
+
+    def __init__(self, rtype: ResourceType, store: Store) -> None:
+        self.rtype = rtype
+        self.store = store
+
+    def event(self, event_type: str, obj: Obj) -> bytes:
+        """An ADDED/MODIFIED/DELETED line."""
+        return encode_event(event_type, _render(self.rtype, obj))
+
+    def bookmark(self) -> bytes:
+        """A BOOKMARK line carrying the current resourceVersion."""
+        meta = {"resourceVersion": str(self.store.rv)}
+        rtype = self.rtype
+        return encode_event(
+            "BOOKMARK", {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta}
+        )
+
+
+def selector_of(request: Request) -> Matcher:
+    """The combined label and field selector of a list or watch request."""
+    params = request.query_params
+    return combine(
+        label_matcher(params.get("labelSelector")), field_matcher(params.get("fieldSelector"))
+    )
 
 
 def _named(target: Target) -> str:

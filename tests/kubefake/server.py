@@ -94,7 +94,14 @@ async def _fast_shutdown(server: Any, grace: float = 0.5) -> None:
 
 
 class KubeFake:
-    """A fake Kubernetes API server for tests (use as a context manager)."""
+    """A fake Kubernetes API server for tests (use as a context manager).
+
+    ``crds``: CRD dicts, YAML files or directories to serve. ``namespaces``: created up front
+    (like a real cluster's ``default``). ``validate``: schema checks (422) on writes.
+    ``history_size``: watch events kept; resuming from older gives 410. ``controllers``:
+    simulated controllers to enable (``"jobs"``, ``"deployments"``, ``"namespaces"``).
+    ``watch_timeout``: server-side watch length when the client sends no timeoutSeconds.
+    """
 
     def __init__(
         self,
@@ -108,6 +115,7 @@ class KubeFake:
         controllers: Iterable[str] = (),
         watch_timeout: float = 1800.0,
         controller_interval: float = 0.02,
+        namespaces: Iterable[str] = ("default",),
     ) -> None:
         self.registry = Registry()
         self.store = Store(history_size)
@@ -124,6 +132,10 @@ class KubeFake:
         self._clients: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._exit: asyncio.Event | None = None
+        for namespace in namespaces:
+            self.put_object(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            )
         self.register_crds(crds)
         if controllers:
             self.controllers.enable(*controllers)

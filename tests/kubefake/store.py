@@ -177,6 +177,10 @@ class Store:
     def delete(self, rtype: ResourceType, obj: Obj) -> tuple[Obj, bool]:
         """Delete or, with finalizers, mark deleting. Returns (object, deleted now)."""
         with self.lock:
+            current = self.entry(rtype.key, obj["metadata"].get("namespace"), o.name_of(obj))
+            if current is None:
+                return obj, True
+            obj = current.obj
             if o.finalizers(obj):
                 if o.is_deleting(obj):
                     return obj, False

@@ -8,13 +8,11 @@ import pytest
 
 from tests.kubefake import KubeFake
 
-from .helpers import environment_crd, make_namespace
+from .helpers import environment_crd
 
 
 @pytest.fixture
 def kf() -> Iterator[KubeFake]:
-    """A fresh server with the Environment CRD and namespace ``default``."""
+    """A fresh server with the Environment CRD (and, as always, namespace ``default``)."""
     with KubeFake([environment_crd()]) as fake:
-        make_namespace(fake, "default")
-        fake.clear_requests()
         yield fake

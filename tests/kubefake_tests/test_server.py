@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,18 @@ def test_default_fixture(
     assert len(kubefake.list("customresourcedefinitions")) >= (1 if repo_crds else 0)
 
 
+def test_factory_fixture(kubefake_factory: Callable[..., KubeFake]) -> None:
+    fake = kubefake_factory(history_size=2, controllers=["jobs"], crds=[])
+    assert fake.store._history.maxlen == 2 and fake.controllers.enabled == {"jobs"}
+    assert fake.get("namespaces", "default") is not None
+
+
 def test_two_servers_are_independent() -> None:
     with KubeFake() as a, KubeFake() as b:
         typed(client.CoreV1Api, a).create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name="only-a"))
         )
-        assert a.port != b.port and b.list("namespaces") == []
+        assert a.port != b.port and b.get("namespaces", "only-a") is None
 
 
 def test_command_line_serves_and_writes_kubeconfig(tmp_path: Path) -> None:

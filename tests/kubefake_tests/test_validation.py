@@ -23,7 +23,6 @@ from .helpers import (
     custom,
     environment,
     environment_crd,
-    make_namespace,
     new_dynamic,
 )
 
@@ -115,7 +114,6 @@ def test_invalid_names_and_labels(kf: KubeFake) -> None:
 
 def test_validation_can_be_switched_off() -> None:
     with KubeFake([environment_crd()], validate=False) as fake:
-        make_namespace(fake, "default")
         created = custom(fake).create_namespaced_custom_object(*ARGS, environment("e", pr="x"))
         assert created["spec"]["pr"] == "x"
         fake.validator.enabled = True

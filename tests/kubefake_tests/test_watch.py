@@ -22,7 +22,6 @@ from .helpers import (
     custom,
     environment,
     environment_crd,
-    make_namespace,
     new_watch,
     typed,
 )
@@ -132,7 +131,6 @@ def test_bookmark_at_end_of_watch(kf: KubeFake) -> None:
 @pytest.fixture
 def small() -> Any:
     with KubeFake([environment_crd()], history_size=3) as fake:
-        make_namespace(fake, "default")
         yield fake
 
 
