@@ -121,8 +121,11 @@ def _convert_type(out: dict[str, Any]) -> None:
     if out.pop("x-kubernetes-int-or-string", False):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if out.pop("nullable", False) and "type" in out:
-        out["type"] = [out["type"], "null"]
+    if out.pop("nullable", False):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [*out["enum"], None]
 
 
 def _convert_children(out: dict[str, Any]) -> None:
@@ -186,6 +189,8 @@ def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
                 value[key] = copy.deepcopy(sub["default"])
             if key in value:
                 value[key] = apply_defaults(sub, value[key])
+    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        value = {k: apply_defaults(schema["additionalProperties"], v) for k, v in value.items()}
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         value = [apply_defaults(schema["items"], item) for item in value]
     return value

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 from kubernetes import client
@@ -13,7 +14,7 @@ from kubernetes.client import ApiException
 from kubernetes.dynamic.exceptions import DynamicApiError
 
 from tests.kubefake import KubeFake
-from tests.kubefake.validation import validate_builtin
+from tests.kubefake.validation import apply_defaults, root_jsonschema, validate_builtin
 
 from .helpers import (
     GROUP,
@@ -146,3 +147,26 @@ def test_cached_validation_is_fast() -> None:
     for _ in range(200):
         validate_builtin(obj, "1.29")
     assert (time.perf_counter() - started) / 200 < 0.002
+
+
+def test_crd_schema_conversion_rules() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "mode": {"type": "string", "enum": ["a"], "nullable": True},
+            "apps": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"port": {"type": "integer", "default": 80}},
+                },
+            },
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
+        "x-kubernetes-validations": [{"rule": "true"}],
+    }
+    converted = root_jsonschema(schema)
+    validator = jsonschema.Draft7Validator(converted)
+    assert not list(validator.iter_errors({"mode": None, "free": {"x": 1}, "metadata": {"a": 1}}))
+    assert list(validator.iter_errors({"unknown": 1}))
+    assert apply_defaults(schema, {"apps": {"web": {}}}) == {"apps": {"web": {"port": 80}}}
