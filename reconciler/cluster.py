@@ -1,0 +1,265 @@
+"""Adapter: every Kubernetes API call the reconciler makes, over the official `kubernetes` client.
+
+Objects travel as plain dicts (the wire JSON). Every call has a timeout. Third-party errors are
+mapped into `core.errors` by HTTP status (404 NotFound, 409 Conflict/AlreadyExists, 410 Gone,
+400/422 Invalid, 429 RateLimited, 5xx and connection failures TemporaryError).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+
+from core.errors import (
+    CatalystError,
+    Conflict,
+    Invalid,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+)
+from core.model import ENVIRONMENT_PLURAL, GROUP_VERSION, PROJECT_PLURAL
+
+Manifest = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+CALL_TIMEOUT = 10.0
+
+
+class AlreadyExists(Conflict):
+    """A create found an object of that name."""
+
+
+class Gone(TemporaryError):
+    """A watch or list resumed from a resourceVersion that is too old (410): relist."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the REST API."""
+
+    prefix: str
+    plural: str
+    namespaced: bool = True
+
+
+KINDS: dict[str, Kind] = {
+    "Namespace": Kind("/api/v1", "namespaces", namespaced=False),
+    "ResourceQuota": Kind("/api/v1", "resourcequotas"),
+    "LimitRange": Kind("/api/v1", "limitranges"),
+    "Secret": Kind("/api/v1", "secrets"),
+    "ServiceAccount": Kind("/api/v1", "serviceaccounts"),
+    "Service": Kind("/api/v1", "services"),
+    "PersistentVolumeClaim": Kind("/api/v1", "persistentvolumeclaims"),
+    "ConfigMap": Kind("/api/v1", "configmaps"),
+    "NetworkPolicy": Kind("/apis/networking.k8s.io/v1", "networkpolicies"),
+    "Ingress": Kind("/apis/networking.k8s.io/v1", "ingresses"),
+    "Deployment": Kind("/apis/apps/v1", "deployments"),
+    "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
+    "Job": Kind("/apis/batch/v1", "jobs"),
+    "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
+    "Environment": Kind(f"/apis/{GROUP_VERSION}", ENVIRONMENT_PLURAL),
+    "Project": Kind(f"/apis/{GROUP_VERSION}", PROJECT_PLURAL),
+}
+
+
+def path_of(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """REST path of a collection (name None) or one object."""
+    spec = KINDS[kind]
+    path = spec.prefix
+    if spec.namespaced and namespace is not None:
+        path += f"/namespaces/{namespace}"
+    path += f"/{spec.plural}"
+    return path if name is None else f"{path}/{name}"
+
+
+def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
+    """The core.errors exception for an HTTP error answer."""
+    try:
+        decoded = json.loads(body or b"{}")
+    except ValueError:
+        decoded = {}
+    message = f"{status} {decoded.get('reason', '')}: {decoded.get('message', '')}".strip()
+    if status == 404:
+        return NotFound(message)
+    if status == 409:
+        return (
+            AlreadyExists(message)
+            if decoded.get("reason") == "AlreadyExists"
+            else Conflict(message)
+        )
+    if status == 410:
+        return Gone(message)
+    if status in (400, 422):
+        return Invalid(message)
+    if status == 429:
+        retry = (headers or {}).get("Retry-After")
+        return RateLimited(message, delay=float(retry) if retry and retry.isdigit() else 1.0)
+    if status >= 500:
+        return TemporaryError(message)
+    return PermanentError(message)
+
+
+class Cluster:
+    """Dict-in, dict-out Kubernetes API calls with timeouts and mapped errors."""
+
+    def __init__(self, api_client: Any, *, timeout: float = CALL_TIMEOUT) -> None:
+        self.api_client = api_client
+        self.timeout = timeout
+
+    # --- transport -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | tuple[float, float] | None = None,
+        stream: bool = False,
+    ) -> Any:
+        """One HTTP call; the decoded JSON answer (or the raw response when `stream`)."""
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        method, url, headers, body, _ = self.api_client.param_serialize(
+            method,
+            path,
+            query_params=params,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(
+                method,
+                url,
+                header_params=headers,
+                body=body,
+                _request_timeout=timeout or self.timeout,
+            )
+        except (urllib3.exceptions.HTTPError, OSError, k8s.ApiException) as exc:
+            raise TemporaryError(f"kubernetes API unreachable: {exc}") from exc
+        if stream and 200 <= response.status < 300:
+            return response.response
+        return self._decode(response)
+
+    @staticmethod
+    def _decode(response: Any) -> Any:
+        try:
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TemporaryError(f"kubernetes API read failed: {exc}") from exc
+        if response.status >= 400:
+            raise error_for(response.status, data, response.headers)
+        return json.loads(data) if data else {}
+
+    # --- verbs -----------------------------------------------------------------------------
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Manifest:
+        """GET one object; NotFound when absent."""
+        return dict(self.request("GET", path_of(kind, namespace, name)))
+
+    def get_or_none(self, kind: str, name: str, namespace: str | None = None) -> Manifest | None:
+        """GET one object, None when absent."""
+        try:
+            return self.get(kind, name, namespace)
+        except NotFound:
+            return None
+
+    def list_raw(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> Manifest:
+        """LIST a collection: the raw List (items, metadata.resourceVersion/continue)."""
+        query = {"labelSelector": label_selector, "limit": limit, "continue": continue_token}
+        return dict(self.request("GET", path_of(kind, namespace), query=query))
+
+    def list_items(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Manifest]:
+        """Every item of a collection."""
+        page = self.list_raw(kind, namespace, label_selector=label_selector)
+        return [dict(i) for i in page.get("items") or []]
+
+    def create(self, obj: Manifest) -> Manifest:
+        """POST `obj`; AlreadyExists when the name is taken."""
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        return dict(self.request("POST", path_of(obj["kind"], namespace), body=obj))
+
+    def replace(self, obj: Manifest) -> Manifest:
+        """PUT `obj` (carries metadata.resourceVersion: Conflict when stale)."""
+        meta = obj["metadata"]
+        path = path_of(obj["kind"], meta.get("namespace"), meta["name"])
+        return dict(self.request("PUT", path, body=obj))
+
+    def patch(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Manifest,
+        *,
+        subresource: str | None = None,
+    ) -> Manifest:
+        """JSON merge patch (a metadata.resourceVersion in it makes the write conditional)."""
+        path = path_of(kind, namespace, name) + (f"/{subresource}" if subresource else "")
+        return dict(self.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """DELETE with background propagation; False when it was already gone."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        try:
+            self.request("DELETE", path_of(kind, namespace, name), body=body)
+        except NotFound:
+            return False
+        return True
+
+    def watch(
+        self, kind: str, *, resource_version: str, label_selector: str | None, timeout_seconds: int
+    ) -> Iterator[Manifest]:
+        """Watch events (`{type, object}`) from `resource_version`; Gone when it is too old."""
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "labelSelector": label_selector,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        response = self.request(
+            "GET", path_of(kind), query=query, timeout=(5.0, timeout_seconds + 10.0), stream=True
+        )
+        try:
+            yield from _events(response)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TemporaryError(f"watch broken: {exc}") from exc
+        finally:
+            response.release_conn()
+
+
+def _events(response: Any) -> Iterator[Manifest]:
+    buffer = b""
+    for chunk in response.stream(65536, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield _event(json.loads(line))
+
+
+def _event(event: Manifest) -> Manifest:
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        raise error_for(int(status.get("code") or 500), json.dumps(status).encode())
+    return event

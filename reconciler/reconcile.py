@@ -1,0 +1,291 @@
+"""Flow: reconcile one Environment: read everything, plan one step, do it, write status.
+
+A pass reads the Environment (always live), its Project, namespace, build Jobs and workloads,
+asks the pure planner for the next writes, does them, and loops while the plan says "go on
+now". The status is written once, at the end, and only when it changed; every status change
+enqueues the GitHub `publish_status` task by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from core import conditions, jobs, naming
+from core.clients.queue import Enqueuer
+from core.errors import ConfigError, Conflict, Invalid, NotFound, TemporaryError
+from core.model import Environment, EnvironmentStatus, Project
+from reconciler import manifests
+from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.modes import ModeIO, ModeSettings
+from reconciler.plan import (
+    AddFinalizer,
+    Apply,
+    CreateBuild,
+    Delete,
+    ModeApply,
+    ModeTeardown,
+    Observed,
+    Plan,
+    RemoveFinalizer,
+    failed,
+    key_of,
+    namespaces_of,
+    plan_with_reads,
+)
+from reconciler.reads import Reads
+from reconciler.tokens import TokenSource
+
+log = logging.getLogger(__name__)
+MAX_PASSES = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a reconcile ended: look again after `requeue_after` seconds (None: on events)."""
+
+    requeue_after: float | None
+    status_written: bool = False
+
+
+class Reconciler:
+    """Reconciles Environments with injected adapters (cluster, reads, tokens, queue)."""
+
+    def __init__(
+        self,
+        *,
+        cluster: Cluster,
+        reads: Reads,
+        settings: ModeSettings,
+        tokens: TokenSource,
+        enqueue: Enqueuer,
+        mode_io: ModeIO | None = None,
+        clock: Callable[[], str] = conditions.now_rfc3339,
+    ) -> None:
+        self.cluster, self.reads, self.settings = cluster, reads, settings
+        self.tokens, self.enqueue, self.clock = tokens, enqueue, clock
+        self.mode_io = mode_io or ModeIO(cluster=cluster)
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def reconcile(self, namespace: str, name: str) -> Outcome:
+        """Converge one Environment as far as possible now; say when to look again."""
+        pending: tuple[Environment, EnvironmentStatus] | None = None
+        for _ in range(MAX_PASSES):
+            env = self._read_environment(namespace, name)
+            if env is None:
+                return Outcome(None)
+            obs = self.observe(env)
+            step = plan_with_reads(obs)
+            if step.needs_children:
+                step = plan_with_reads(self.observe_children(obs))
+            plan = self._act_or_fail(obs, step.plan)
+            if plan.release:
+                self._write_status(env, plan.status)
+                self._remove_finalizer(env)
+                return Outcome(None, True)
+            pending = (env, plan.status)
+            if not (plan.actions and plan.requeue_after == 0.0):
+                return Outcome(plan.requeue_after, self._write_status(*pending))
+        written = self._write_status(*pending) if pending else False
+        return Outcome(0.5, written)
+
+    def _read_environment(self, namespace: str, name: str) -> Environment | None:
+        raw = self.reads.environment(namespace, name)
+        if raw is None:
+            return None
+        try:
+            return Environment.model_validate(raw)
+        except ValidationError as exc:
+            log.error("environment %s/%s is malformed: %s", namespace, name, exc)
+            return None
+
+    # --- observe ---------------------------------------------------------------------------
+
+    def observe(self, env: Environment) -> Observed:
+        """Read the Project, namespaces, build Jobs and workloads of one Environment."""
+        project = self._project(env)
+        names = set(namespaces_of(env))
+        if project is not None and (team := (env.metadata.labels or {}).get(naming.LABEL_TEAM)):
+            names.add(naming.environment_namespace(team, project.metadata.name, env.metadata.name))
+        namespaces = {n: self.reads.namespace(n) for n in sorted(names)}
+        target = env.status.namespace if env.status and env.status.namespace else None
+        target = next((n for n in sorted(names) if namespaces.get(n)), target)
+        jobs_by_name: dict[str, Manifest] = {}
+        children: dict[tuple[str, str], Manifest] = {}
+        if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
+            jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
+            children = {key_of(w): w for w in self.reads.workloads(target)}
+        return Observed(
+            environment=env,
+            project=project,
+            settings=self.settings,
+            namespaces=namespaces,
+            jobs=jobs_by_name,
+            children=children,
+            now=self.clock(),
+        )
+
+    def _project(self, env: Environment) -> Project | None:
+        team = (env.metadata.labels or {}).get(naming.LABEL_TEAM)
+        if not team:
+            return None
+        raw = self.reads.project(naming.team_namespace(team), env.spec.project_ref.name)
+        try:
+            return Project.model_validate(raw) if raw else None
+        except ValidationError as exc:
+            log.error("project of %s is malformed: %s", env.metadata.name, exc)
+            return None
+
+    def observe_children(self, obs: Observed) -> Observed:
+        """Also read every desired child object and the team's pull secret (slow path)."""
+        env, project = obs.environment, obs.project
+        assert project is not None
+        team = (env.metadata.labels or {}).get(naming.LABEL_TEAM, "")
+        ns = naming.environment_namespace(team, project.metadata.name, env.metadata.name)
+        secret = self.cluster.get_or_none(
+            "Secret", manifests.PULL_SECRET, project.metadata.namespace
+        )
+        children = dict(obs.children)
+        for kind, name in self._child_keys(obs, secret is not None):
+            found = self.cluster.get_or_none(kind, name, ns)
+            if found is not None:
+                children[(kind, name)] = found
+        return replace(obs, children=children, children_read=True, team_pull_secret=secret)
+
+    def _child_keys(self, obs: Observed, with_secret: bool) -> list[tuple[str, str]]:
+        keys = [
+            ("ResourceQuota", manifests.QUOTA_NAME),
+            ("LimitRange", manifests.LIMITS_NAME),
+            ("NetworkPolicy", manifests.POLICY_NAME),
+            ("NetworkPolicy", manifests.BUILD_POLICY_NAME),
+            ("Service", "web"),
+            ("Ingress", "web"),
+        ]
+        if with_secret:
+            keys += [("Secret", manifests.PULL_SECRET), ("ServiceAccount", "default")]
+        for volume in self._volumes(obs):
+            keys.append(("PersistentVolumeClaim", volume))
+        return [k for k in keys if k not in obs.children]
+
+    @staticmethod
+    def _volumes(obs: Observed) -> list[str]:
+        env, project = obs.environment, obs.project
+        template = project.template_for(env.spec.type) if project else None
+        configs = [template.config if template else None, env.spec.config]
+        return sorted({v.name for c in configs if c for v in c.volumes or []})
+
+    # --- act -------------------------------------------------------------------------------
+
+    def _act_or_fail(self, obs: Observed, plan: Plan) -> Plan:
+        try:
+            for action in plan.actions:
+                self.act(obs.environment, action)
+        except (Invalid, ConfigError) as exc:
+            log.warning("environment %s: write rejected: %s", obs.environment.metadata.name, exc)
+            return failed(obs, "Rejected", str(exc))
+        return plan
+
+    def act(self, env: Environment, action: Any) -> None:
+        """Do one planned write."""
+        if isinstance(action, AddFinalizer):
+            self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
+        elif isinstance(action, RemoveFinalizer):
+            self._remove_finalizer(env)
+        elif isinstance(action, Apply):
+            self.apply(action.desired, action.live)
+        elif isinstance(action, Delete):
+            self.cluster.delete(action.kind, action.name, action.namespace)
+        elif isinstance(action, CreateBuild):
+            self.create_build(action)
+        elif isinstance(action, ModeApply):
+            action.mode.apply(action.ctx, self.mode_io)
+        elif isinstance(action, ModeTeardown):
+            action.mode.teardown(action.ctx, self.mode_io)
+
+    def apply(self, desired: Manifest, live: Manifest | None) -> None:
+        """Create `desired`, or merge-patch it over the live object."""
+        meta = desired["metadata"]
+        if live is None:
+            try:
+                self.reads.remember(self.cluster.create(desired))
+            except AlreadyExists:
+                pass  # created by an earlier pass or a racing writer; compared next pass
+            return
+        patched = self.cluster.patch(desired["kind"], meta["name"], meta.get("namespace"), desired)
+        self.reads.remember(patched)
+
+    def create_build(self, action: CreateBuild) -> None:
+        """Store a fresh git token in the build's Secret, then create (or adopt) the Job."""
+        job = action.job
+        meta = job["metadata"]
+        if action.installation_id is not None:
+            token = self.tokens.installation_token(action.installation_id, action.repository)
+            secret = manifests.git_token_secret(
+                meta["namespace"], meta["labels"], meta["name"], token
+            )
+            self._upsert_secret(secret)
+        try:
+            self.reads.remember(self.cluster.create(job))
+        except AlreadyExists:
+            pass  # a restarted reconciler adopts the Job it created before
+
+    def _upsert_secret(self, secret: Manifest) -> None:
+        try:
+            self.cluster.create(secret)
+        except AlreadyExists:
+            meta = secret["metadata"]
+            self.cluster.patch("Secret", meta["name"], meta["namespace"], {"data": secret["data"]})
+
+    # --- Environment writes ----------------------------------------------------------------
+
+    def _set_finalizers(self, env: Environment, finalizers: list[str]) -> None:
+        patch = {
+            "metadata": {"finalizers": finalizers, "resourceVersion": env.metadata.resource_version}
+        }
+        self.cluster.patch("Environment", env.metadata.name, env.metadata.namespace, patch)
+
+    def _remove_finalizer(self, env: Environment) -> None:
+        kept = [f for f in env.metadata.finalizers or [] if f != naming.FINALIZER]
+        if kept == (env.metadata.finalizers or []):
+            return
+        try:
+            self._set_finalizers(env, kept)
+        except NotFound:
+            pass
+
+    def _write_status(self, env: Environment, status: EnvironmentStatus) -> bool:
+        """Write `status` when it differs from the stored one; then publish it to GitHub."""
+        old = env.status.to_wire() if env.status else None
+        new = status.to_wire()
+        if old == new:
+            return False
+        body = {**{k: None for k in old or {} if k not in new}, **new}
+        patch = {"metadata": {"resourceVersion": env.metadata.resource_version}, "status": body}
+        try:
+            self.cluster.patch(
+                "Environment",
+                env.metadata.name,
+                env.metadata.namespace,
+                patch,
+                subresource="status",
+            )
+        except NotFound:
+            return False
+        self._publish(env)
+        return True
+
+    def _publish(self, env: Environment) -> None:
+        kwargs = {"namespace": env.metadata.namespace, "name": env.metadata.name}
+        try:
+            self.enqueue(jobs.TASK_PUBLISH_STATUS, kwargs)
+        except TemporaryError as exc:
+            # The status is on the CR (the source of truth); the GitHub resync will catch up.
+            log.warning("publish_status for %s not enqueued: %s", env.metadata.name, exc)
+
+
+__all__ = ["Conflict", "Outcome", "Reconciler"]

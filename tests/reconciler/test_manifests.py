@@ -1,0 +1,159 @@
+"""Every manifest the reconciler builds validates strictly against the Kubernetes 1.29 schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from core.model import Environment, Project
+from reconciler import manifests
+from reconciler.config import resolve_config
+from reconciler.modes.docker import DockerMode
+from reconciler.plan import Observed, build_context, build_job, infra_objects, namespace_manifest
+from tests.reconciler.support import SETTINGS, SHA1, environment_obj, project_obj
+
+
+def rich_project() -> dict[str, Any]:
+    project = project_obj()
+    config = project["spec"]["templates"]["development"]["config"]
+    config.update(
+        {
+            "command": ["/app/serve"],
+            "args": ["--port", "8080"],
+            "workingDir": "/app",
+            "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}},
+            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+            "livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 10},
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            "volumes": [{"name": "data", "storage": {"size": "2Gi"}}],
+            "initContainers": [{"name": "migrate", "command": ["/app/migrate"]}],
+        }
+    )
+    config["env"].append(
+        {"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}
+    )
+    return project
+
+
+def all_manifests() -> list[dict[str, Any]]:
+    env = Environment.model_validate(environment_obj(redeployNonce="n1"))
+    project = Project.model_validate(rich_project())
+    source_secret = {
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": "e30="},
+    }
+    obs = Observed(env, project, SETTINGS, team_pull_secret=source_secret)
+    ctx, _ = build_context(obs)
+    image = manifests.image_ref(SETTINGS.registry, "acme", "shop", "app", SHA1)
+    build = (project.spec.templates.development.builds or [])[0]  # type: ignore[union-attr]
+    job = build_job(ctx, build, image)
+    deploy_ctx = type(ctx)(**{**ctx.__dict__, "images": {"app": image}})
+    return [
+        namespace_manifest(ctx),
+        *infra_objects(ctx, obs),
+        job,
+        manifests.git_token_secret(ctx.namespace, ctx.labels, job["metadata"]["name"], "t"),
+        *DockerMode().desired_objects(deploy_ctx),
+    ]
+
+
+@pytest.mark.parametrize(
+    "manifest", all_manifests(), ids=lambda m: f"{m['kind']}/{m['metadata']['name']}"
+)
+def test_manifest_is_valid_for_kubernetes_1_29(manifest: dict[str, Any]) -> None:
+    kubernetes_validate.validate(manifest, "1.29", strict=True)
+
+
+def test_every_kind_is_covered() -> None:
+    kinds = {m["kind"] for m in all_manifests()}
+    assert kinds >= {
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "NetworkPolicy",
+        "Secret",
+        "ServiceAccount",
+        "Job",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "PersistentVolumeClaim",
+    }
+
+
+def test_build_job_pins_the_commit_and_has_no_retries() -> None:
+    job = next(m for m in all_manifests() if m["kind"] == "Job")
+    spec = job["spec"]
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (0, 1800)
+    assert spec["ttlSecondsAfterFinished"] == 3600
+    args = spec["template"]["spec"]["containers"][0]["args"]
+    assert f"--context=git://github.com/acme/shop.git#refs/pull/1/head#{SHA1}" in args
+    assert "--context-sub-path=services/app" in args and "--cache=true" in args
+    assert f"--destination=registry.local:5000/acme/shop/app:{SHA1}" in args
+    assert job["metadata"]["name"] == "build-app-aaaaaaa"
+
+
+def test_network_policy_denies_by_default_and_limits_build_egress() -> None:
+    policies = {m["metadata"]["name"]: m for m in all_manifests() if m["kind"] == "NetworkPolicy"}
+    default = policies["default-policy"]["spec"]
+    assert default["policyTypes"] == ["Ingress", "Egress"]
+    peers = default["ingress"][0]["from"]
+    assert peers[0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ingress-nginx"
+    }
+    build = policies["build-egress"]["spec"]["egress"][0]
+    assert build["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    assert [p["port"] for p in build["ports"]] == [443, 5000]
+
+
+def test_quota_uses_project_resources_over_defaults() -> None:
+    quota = next(m for m in all_manifests() if m["kind"] == "ResourceQuota")
+    assert quota["spec"]["hard"] == {
+        "requests.cpu": "2",
+        "requests.memory": "4Gi",
+        "limits.cpu": "6",
+        "limits.memory": "8Gi",
+        "pods": "30",
+    }
+
+
+@pytest.mark.parametrize(
+    ("template", "override", "expected"),
+    [
+        pytest.param(
+            {"env": [{"name": "A", "value": "1"}]}, None, [("A", "1")], id="template-only"
+        ),
+        pytest.param(
+            {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+            {"env": [{"name": "B", "value": "3"}, {"name": "C", "value": "4"}]},
+            [("A", "1"), ("B", "3"), ("C", "4")],
+            id="merge-by-name",
+        ),
+        pytest.param(
+            None, {"env": [{"name": "C", "value": "4"}]}, [("C", "4")], id="override-only"
+        ),
+    ],
+)
+def test_resolve_config_merges_env_by_name(
+    template: dict[str, Any] | None,
+    override: dict[str, Any] | None,
+    expected: list[tuple[str, str]],
+) -> None:
+    from core.model import EnvironmentConfig
+
+    resolved = resolve_config(
+        EnvironmentConfig.model_validate(template) if template else None,
+        EnvironmentConfig.model_validate(override) if override else None,
+    )
+    assert [(v.name, v.value) for v in resolved.env or []] == expected
+
+
+def test_resolve_config_override_fields_replace() -> None:
+    from core.model import EnvironmentConfig
+
+    template = EnvironmentConfig.model_validate({"image": "a:1", "command": ["x"]})
+    override = EnvironmentConfig.model_validate({"image": "b:2"})
+    resolved = resolve_config(template, override)
+    assert (resolved.image, resolved.command) == ("b:2", ["x"])
