@@ -19,6 +19,9 @@ Run standalone (kubeconfig for kubectl or the real processes)::
     python -m tests.kubefake --port 8001 --kubeconfig-out /tmp/kubefake.kubeconfig \\
         --crds crds/ --controllers all
     KUBECONFIG=/tmp/kubefake.kubeconfig kubectl get namespaces
+
+``kubectl get/create/delete`` work as is; ``kubectl apply`` needs ``--validate=false`` because
+the fake serves no ``/openapi/v2`` or ``/openapi/v3`` documents.
 """
 
 from __future__ import annotations

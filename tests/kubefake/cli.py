@@ -5,6 +5,7 @@
 prints its path; then ``KUBECONFIG=/tmp/kubefake.kubeconfig kubectl get ns`` or the real
 processes can talk to it. ``--controllers jobs,deployments,namespaces`` (or ``all``) turns
 on the simulated controllers; ``--no-validate`` turns off schema validation. Ctrl-C stops.
+No OpenAPI documents are served, so use ``kubectl apply --validate=false``.
 """
 
 from __future__ import annotations

@@ -48,14 +48,40 @@ class ResourceType:
         return f"{self.kind}List"
 
 
+SHORT_NAMES: dict[str, tuple[str, ...]] = {
+    "namespaces": ("ns",),
+    "configmaps": ("cm",),
+    "serviceaccounts": ("sa",),
+    "services": ("svc",),
+    "endpoints": ("ep",),
+    "pods": ("po",),
+    "persistentvolumeclaims": ("pvc",),
+    "persistentvolumes": ("pv",),
+    "resourcequotas": ("quota",),
+    "limitranges": ("limits",),
+    "nodes": ("no",),
+    "deployments": ("deploy",),
+    "statefulsets": ("sts",),
+    "daemonsets": ("ds",),
+    "replicasets": ("rs",),
+    "cronjobs": ("cj",),
+    "ingresses": ("ing",),
+    "networkpolicies": ("netpol",),
+    "poddisruptionbudgets": ("pdb",),
+    "customresourcedefinitions": ("crd", "crds"),
+}
+
+
 def _core(plural: str, kind: str, namespaced: bool = True, status: bool = False) -> ResourceType:
-    return ResourceType("", "v1", plural, kind, namespaced, status)
+    short = SHORT_NAMES.get(plural, ())
+    return ResourceType("", "v1", plural, kind, namespaced, status, short)
 
 
 def _grp(
     group: str, plural: str, kind: str, namespaced: bool = True, status: bool = False
 ) -> ResourceType:
-    return ResourceType(group, "v1", plural, kind, namespaced, status)
+    short = SHORT_NAMES.get(plural, ()) if plural != "events" else ()
+    return ResourceType(group, "v1", plural, kind, namespaced, status, short)
 
 
 BUILTIN: tuple[ResourceType, ...] = (

@@ -147,6 +147,15 @@ def test_kubectl_can_use_the_fake(kf: KubeFake, tmp_path: Path) -> None:
     )
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["data"] == {"a": "b"}
+    short = subprocess.run(
+        [*kubectl, "get", "cm", "-n", "default", "-o", "name"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert short.stdout.strip() == "configmap/hello", short.stderr
 
 
 def test_request_latency_is_about_a_millisecond(kf: KubeFake) -> None:
