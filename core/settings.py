@@ -8,6 +8,7 @@ instead of failing later.
 from __future__ import annotations
 
 import sys
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -71,6 +72,23 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("build_egress_ports")
+    @classmethod
+    def _port_list(cls, value: str) -> str:
+        ports = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() and 1 <= int(p) <= 65535 for p in ports):
+            raise ValueError("must be comma-separated port numbers (1-65535)")
+        return value
+
+    @field_validator("build_egress_cidrs")
+    @classmethod
+    def _cidr_list(cls, value: str) -> str:
+        try:
+            [ip_network(c.strip()) for c in value.split(",") if c.strip()]
+        except ValueError:
+            raise ValueError("must be comma-separated CIDRs (e.g. 10.0.0.0/8)") from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
