@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, get_origin, get_type_hints
 
 # Task names (wire contract between processes).
 TASK_PULL_REQUEST = "catalyst.github.pull_request"
@@ -39,8 +39,16 @@ class Job:
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Self:
         """Rebuild the job from task keyword arguments, ignoring unknown keys."""
+        hints = get_type_hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in kwargs.items() if k in names})
+        return cls(**{k: _from_json(hints[k], v) for k, v in kwargs.items() if k in names})
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    """JSON turns tuples into lists; give tuple fields their tuples back (jobs stay hashable)."""
+    if get_origin(hint) is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
