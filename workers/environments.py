@@ -114,6 +114,8 @@ async def converge_pull_request(
     repository: str,
 ) -> Environment | None:
     """Preview an open PR the policy allows; tear down anything else. Safe to run twice."""
+    if ctx.admission is not None:
+        return await ctx.admission(ctx, gh, project, source, pr, repository)
     target = pr_target(
         project, source, pr, repository=repository, installation_id=gh.installation_id
     )
