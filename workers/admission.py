@@ -1,0 +1,285 @@
+"""Flows: admit a pull request's preview under the Project's trust policy and capacity.
+
+Replaces the minimal policy of `workers.policy` when set as `Context.admission`: gathers the facts
+(`core.policy.PrFacts`) from GitHub's PR, the Environment CR and the capacity queue, asks
+`core.policy.preview_decision`, and applies the answer. State lives where it survives restarts:
+fork approval and command opt-in as CR annotations, teardown-by-command as `spec.suspended`, the
+capacity queue as a Redis sorted set (score: when the PR started waiting). A Redis lock per
+Project keeps two workers from both taking the last slot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from core import naming, projection
+from core.clients.github import GitHubInstallation, PullRequest
+from core.errors import Conflict
+from core.model import Environment, Project, ProjectSource
+from core.policy import Action, Decision, PrFacts, preview_decision
+from workers import comments, statuses
+from workers.context import Context
+from workers.environments import Target, pr_target, teardown_environment, upsert_environment
+
+log = logging.getLogger("catalyst.worker.admission")
+
+APPROVED_SHA = "catalyst.dev/approved-sha"
+OPTED_IN = "catalyst.dev/opted-in"
+LOCK_SECONDS = 60
+INTENT_SECONDS = 30 * 24 * 3600
+CONFLICT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A `/catalyst deploy` recorded for a PR that has no Environment yet."""
+
+    opted_in: bool = False
+    approved_sha: str | None = None
+
+
+# --- Redis keys ---------------------------------------------------------------------------------
+
+
+def queue_key(target: Target) -> str:
+    """The Project's capacity queue (sorted set of PR numbers)."""
+    return f"catalyst:queue:{target.namespace}:{target.project.metadata.name}"
+
+
+def _intent_key(target: Target) -> str:
+    return f"catalyst:intent:{target.namespace}:{target.name}"
+
+
+def _lock_key(target: Target) -> str:
+    return f"catalyst:admission:{target.namespace}:{target.project.metadata.name}"
+
+
+async def save_intent(ctx: Context, target: Target, intent: Intent) -> None:
+    """Remember a deploy/approval until the Environment exists to carry it."""
+    data = json.dumps({"opted_in": intent.opted_in, "approved_sha": intent.approved_sha})
+    await ctx.redis.set(_intent_key(target), data, ex=INTENT_SECONDS)
+
+
+async def load_intent(ctx: Context, target: Target) -> Intent:
+    """The recorded intent (none recorded: an empty one)."""
+    raw = await ctx.redis.get(_intent_key(target))
+    if raw is None:
+        return Intent()
+    data = json.loads(raw)
+    return Intent(bool(data.get("opted_in")), data.get("approved_sha"))
+
+
+async def queued_prs(ctx: Context, target: Target) -> list[int]:
+    """PR numbers waiting for a slot, first come first."""
+    members = await ctx.redis.zrange(queue_key(target), 0, -1)
+    return [int(str(m.decode() if isinstance(m, bytes) else m)) for m in members]
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+async def converge(
+    ctx: Context,
+    gh: GitHubInstallation,
+    project: Project,
+    source: ProjectSource,
+    pr: PullRequest,
+    repository: str,
+) -> Environment | None:
+    """Decide and apply one PR's preview; a slot it frees goes to the longest-waiting PR."""
+    _, env, freed = await _converge_one(ctx, gh, project, source, pr, repository)
+    if freed:
+        await admit_waiting(ctx, gh, project, source, repository=repository)
+    return env
+
+
+async def _converge_one(
+    ctx: Context,
+    gh: GitHubInstallation,
+    project: Project,
+    source: ProjectSource,
+    pr: PullRequest,
+    repository: str,
+) -> tuple[Decision, Environment | None, bool]:
+    """The decision, the resulting Environment, and whether a slot was freed."""
+    target = pr_target(
+        project, source, pr, repository=repository, installation_id=gh.installation_id
+    )
+    lock = ctx.redis.lock(_lock_key(target), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
+    async with lock:
+        current = ctx.kube.get_environment(target.namespace, target.name)
+        decision = await decide(ctx, target, pr, current)
+        log.info("%s#%s %s: %s", repository, pr.number, decision.action, decision.reason)
+        env = await _apply(ctx, gh, target, current, decision)
+    freed = decision.action == Action.REMOVE and current is not None and _holds_slot(current)
+    return decision, env, freed
+
+
+async def decide(
+    ctx: Context, target: Target, pr: PullRequest, current: Environment | None
+) -> Decision:
+    """The policy's decision for this PR now."""
+    facts = await gather_facts(ctx, target, pr, current)
+    return preview_decision(target.project.spec.previews, facts)
+
+
+async def gather_facts(
+    ctx: Context, target: Target, pr: PullRequest, current: Environment | None
+) -> PrFacts:
+    """Everything the pure decision needs."""
+    annotations = (current.metadata.annotations or {}) if current else {}
+    intent = await load_intent(ctx, target)
+    waiting = await queued_prs(ctx, target)
+    ahead = waiting.index(pr.number) if pr.number in waiting else len(waiting)
+    return PrFacts(
+        open=pr.is_open,
+        draft=pr.draft,
+        labels=pr.labels,
+        fork=pr.is_fork,
+        head_sha=pr.head_sha,
+        current_sha=current.primary_source.commit_sha if current else None,
+        suspended=bool(current and current.spec.suspended),
+        approved_sha=annotations.get(APPROVED_SHA) or intent.approved_sha,
+        opted_in=annotations.get(OPTED_IN) == "true" or intent.opted_in,
+        active_previews=active_previews(ctx, target),
+        waiting_ahead=ahead,
+    )
+
+
+def active_previews(ctx: Context, target: Target) -> int:
+    """Other PR previews of the Project that hold a slot (running, not suspended or deleting)."""
+    selector = f"{naming.LABEL_PROJECT}={naming.sanitize_label_value(target.project.metadata.name)}"
+    envs = ctx.kube.list_environments(target.namespace, label_selector=selector)
+    return sum(1 for env in envs if _holds_slot(env) and env.metadata.name != target.name)
+
+
+def _holds_slot(env: Environment) -> bool:
+    return (
+        env.spec.type == "development"
+        and not env.spec.suspended
+        and not env.metadata.deletion_timestamp
+    )
+
+
+# --- applying the decision ----------------------------------------------------------------------
+
+
+async def _apply(
+    ctx: Context,
+    gh: GitHubInstallation,
+    target: Target,
+    current: Environment | None,
+    decision: Decision,
+) -> Environment | None:
+    if decision.action == Action.WAIT:
+        await _join_queue(ctx, target)
+        await _post_notice(ctx, gh, target, "Waiting for a free preview slot", decision)
+        return current
+    await ctx.redis.zrem(queue_key(target), str(target.pr_number))
+    if decision.action == Action.DEPLOY:
+        return await _deploy(ctx, gh, target)
+    if decision.action == Action.AWAIT_APPROVAL:
+        await _post_notice(ctx, gh, target, "Awaiting approval", decision)
+        return None
+    if decision.action == Action.REMOVE:
+        await teardown_environment(ctx, gh, target)
+        await ctx.redis.delete(_intent_key(target))
+        return None
+    return current  # HOLD
+
+
+async def _join_queue(ctx: Context, target: Target) -> None:
+    # NX: a PR keeps its place however often it is re-examined.
+    await ctx.redis.zadd(queue_key(target), {str(target.pr_number): time.time()}, nx=True)
+
+
+async def _deploy(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
+    env = await upsert_environment(ctx, gh, target)
+    intent = await load_intent(ctx, target)
+    env = mark(ctx, env, suspended=False, intent=intent)
+    await ctx.redis.delete(_intent_key(target))
+    await statuses.publish_environment(ctx, gh, env)
+    return env
+
+
+def mark(
+    ctx: Context, env: Environment, *, suspended: bool | None = None, intent: Intent | None = None
+) -> Environment:
+    """Write `spec.suspended` and the intent's annotations onto the CR (retrying conflicts)."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        changed = _marked(env, suspended, intent)
+        if changed is None:
+            return env
+        try:
+            return ctx.kube.replace_environment(changed)
+        except Conflict:
+            fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
+            if fresh is None or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            env = fresh
+    raise AssertionError("unreachable")
+
+
+def _marked(env: Environment, suspended: bool | None, intent: Intent | None) -> Environment | None:
+    """A copy with the changes applied, or None when there is nothing to change."""
+    changed = env.model_copy(deep=True)
+    annotations = dict(changed.metadata.annotations or {})
+    if intent and intent.opted_in:
+        annotations[OPTED_IN] = "true"
+    if intent and intent.approved_sha:
+        annotations[APPROVED_SHA] = intent.approved_sha
+    changed.metadata.annotations = annotations or None
+    if suspended is not None:
+        changed.spec.suspended = suspended
+    same = changed.metadata.annotations == env.metadata.annotations
+    return None if same and changed.spec.suspended == env.spec.suspended else changed
+
+
+async def _post_notice(
+    ctx: Context, gh: GitHubInstallation, target: Target, phase: str, decision: Decision
+) -> None:
+    """The sticky comment for a PR without a running preview, saying why and what next."""
+    if target.pr_number is None:
+        return
+    name = target.project.metadata.name
+    view = projection.CommentView(name, phase, target.sha, None, None, None, "")
+    body = projection.render_comment(view).replace(
+        "<details>", f"{notice(decision)}\n\n<details>", 1
+    )
+    await comments.upsert_comment(
+        ctx, gh, target.repository, target.pr_number, project=name, body=body, known_id=None
+    )
+
+
+def notice(decision: Decision) -> str:
+    """The sentence the sticky comment shows for a waiting or unapproved PR."""
+    if decision.action == Action.WAIT:
+        return (
+            f"All preview slots of this project are in use. This pull request is number "
+            f"**{decision.queue_position}** in the queue and starts when a slot frees."
+        )
+    return (
+        "This pull request comes from a fork, so it is not built automatically. A user with "
+        "write access can approve this exact commit with `/catalyst deploy`; each new push "
+        "needs a new approval. Fork previews never receive repository secrets."
+    )
+
+
+async def admit_waiting(
+    ctx: Context,
+    gh: GitHubInstallation,
+    project: Project,
+    source: ProjectSource,
+    *,
+    repository: str,
+) -> None:
+    """Give free slots to waiting PRs, longest-waiting first, until one has to wait again."""
+    placeholder = Target(project, source, "", "development", "", "", repository, 0)
+    for number in await queued_prs(ctx, placeholder):
+        pr = await gh.get_pull(repository, number)
+        decision, _, _ = await _converge_one(ctx, gh, project, source, pr, repository)
+        if decision.action == Action.WAIT:
+            return
