@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from core import naming, projection
 from core.clients.github import GitHubInstallation
 from core.errors import Conflict, NotFound
-from core.model import Environment
+from core.model import Environment, Project
 from workers import comments
-from workers.bookkeeping import Bookkeeping, load_teardown
+from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 
@@ -151,21 +151,9 @@ async def finish_teardown(
 ) -> None:
     """Inactivate (and, with Administration write, delete) every deployment; edit the comment."""
     record = await load_teardown(ctx.redis, namespace, name)
-    facts = hint or (
-        None
-        if record is None
-        else TeardownHint(
-            record.repository,
-            record.installation_id,
-            record.project,
-            record.pr_number,
-            record.bookkeeping().github_environment,
-        )
-    )
+    facts = hint or _facts_from_record(record) or await _facts_from_projects(ctx, namespace, name)
     if facts is None:
-        log.warning(
-            "Environment %s/%s is gone and nothing says where it was reported", namespace, name
-        )
+        log.warning("Environment %s/%s is gone and no Project owns its namespace", namespace, name)
         return
     gh = ctx.github.installation(facts.installation_id)
     await _retire_deployments(gh, facts)
@@ -174,6 +162,50 @@ async def finish_teardown(
         await comments.sync_torn_down_comment(
             ctx, gh, facts.repository, facts.pr_number, project=facts.project, sha=sha
         )
+
+
+def _facts_from_record(record: TeardownRecord | None) -> TeardownHint | None:
+    if record is None:
+        return None
+    return TeardownHint(
+        record.repository,
+        record.installation_id,
+        record.project,
+        record.pr_number,
+        record.bookkeeping().github_environment,
+    )
+
+
+async def _facts_from_projects(ctx: Context, namespace: str, name: str) -> TeardownHint | None:
+    """Rebuild the facts from the Project owning `namespace` (Redis was flushed)."""
+    for project, _source, repository in ctx.projects.all():
+        team = project.metadata.namespace or "default"
+        if naming.project_namespace(team, project.metadata.name) != namespace:
+            continue
+        installation_id = project.spec.github_installation_id or (
+            await ctx.github.installation_id_for(repository)
+        )
+        number = pr_number_of(name)
+        environment = (
+            naming.github_environment(project.metadata.name, name)
+            if number is not None
+            else _tracked_environment(project, name)
+        )
+        return TeardownHint(repository, installation_id, project.metadata.name, number, environment)
+    return None
+
+
+def pr_number_of(name: str) -> int | None:
+    """`pr-12` → 12; None for any other Environment name."""
+    prefix, _, digits = name.partition("-")
+    return int(digits) if prefix == "pr" and digits.isdigit() else None
+
+
+def _tracked_environment(project: Project, name: str) -> str:
+    for tracked in project.spec.tracked_branches or []:
+        if naming.hashed_name(tracked.environment) == name:
+            return tracked.environment
+    return name
 
 
 async def _retire_deployments(gh: GitHubInstallation, facts: TeardownHint) -> None:

@@ -89,9 +89,14 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
 
 
 def run_flow(task: Task[Any, Any], name: str, flow: Callable[[Context], Awaitable[None]]) -> None:
-    """Run a flow; turn its errors into a Celery retry or a visible, final failure."""
+    """Run a flow with real adapters (see `execute`)."""
+    execute(task, name, lambda: _with_context(flow))
+
+
+def execute(task: Task[Any, Any], name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run a coroutine; turn its errors into a Celery retry or a visible, final failure."""
     try:
-        asyncio.run(_with_context(flow))
+        asyncio.run(_as_coroutine(run))
     except TemporaryError as exc:
         retries = int(task.request.retries or 0)
         limit = None if isinstance(exc, RateLimited) else MAX_RETRIES
@@ -102,6 +107,10 @@ def run_flow(task: Task[Any, Any], name: str, flow: Callable[[Context], Awaitabl
         raise task.retry(exc=exc, countdown=countdown, max_retries=limit) from exc
     except PermanentError as exc:
         _give_up(name, "permanent", exc)
+
+
+async def _as_coroutine(run: Callable[[], Awaitable[None]]) -> None:
+    await run()
 
 
 def _give_up(name: str, kind: str, exc: Exception) -> None:

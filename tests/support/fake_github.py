@@ -56,6 +56,8 @@ class Recorded:
     path: str
     status: int
     body: Any = None
+    at: float = 0.0
+    timeout: dict[str, float | None] | None = None
 
 
 @dataclass
@@ -166,6 +168,10 @@ class FakeGitHub:
         """Writes that change what GitHub shows (token mints excluded)."""
         return [r for r in self.writes() if "/access_tokens" not in r.path]
 
+    def revoke_tokens(self) -> None:
+        """Invalidate every installation token (GitHub answers 401 until a new one is minted)."""
+        self.state.tokens.clear()
+
     def fail(self, method: str, pattern: str, status: int = 500, **kwargs: Any) -> Fault:
         """Inject a fault for requests whose path matches `pattern` (a regex)."""
         fault = Fault(method, pattern, status, **kwargs)
@@ -206,7 +212,16 @@ class FakeGitHub:
         self, request: httpx.Request, path: str, response: httpx.Response
     ) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
-        self.log.append(Recorded(request.method, path, response.status_code, body))
+        self.log.append(
+            Recorded(
+                request.method,
+                path,
+                response.status_code,
+                body,
+                self.state.clock(),
+                request.extensions.get("timeout"),
+            )
+        )
         return response
 
     def _check_auth(self, request: httpx.Request, path: str) -> httpx.Response | None:

@@ -6,7 +6,9 @@ from core import naming
 from core.jobs import PullRequestJob
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, PROJECT_NS, REPO, Harness
+from workers.context import Context
 from workers.environments import handle_pull_request
+from workers.statuses import publish_status
 
 ENV = "pr-7"
 GH_ENV = f"{PROJECT}/pr-7"
@@ -116,3 +118,39 @@ def test_closed_then_late_synchronize_then_reopened(harness: Harness) -> None:
     env = harness.environment(ENV)
     assert env is not None and env.primary_source.commit_sha == a
     assert len(harness.github.state.comments_on(REPO, 7)) == 1
+
+
+def test_teardown_waits_for_the_finalizer_and_survives_a_redis_flush(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    deliver(harness, "opened", a)
+    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    assert obj is not None
+    obj["metadata"]["finalizers"] = [naming.FINALIZER]
+    harness.kubefake.put_object(obj)
+    harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
+    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", a)
+
+    deleting = harness.environment(ENV)
+    assert deleting is not None and deleting.metadata.deletion_timestamp
+    [deployment] = harness.github.state.deployments_of(REPO)
+    assert harness.github.state.states_of(deployment["id"])[-1] == "success"
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "Deleting" in comment["body"]
+
+    # The reconciler finishes, Redis loses everything, then it reports the Environment gone.
+    harness.kubefake.remove_finalizers("environments", ENV, PROJECT_NS)
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    _flush(harness)
+    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    assert harness.github.state.deployments_of(REPO) == []
+    assert "torn down" in harness.github.state.comments_on(REPO, 7)[0]["body"]
+
+
+def _flush(harness: Harness) -> None:
+    async def flush(ctx: Context) -> None:
+        await ctx.redis.flushall()
+
+    harness.run(flush)

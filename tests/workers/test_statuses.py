@@ -1,0 +1,166 @@
+"""publish_status against the fakes: each phase, no duplicate posts, superseded commits dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.fake_github import sha_of
+from tests.workers.conftest import PROJECT_NS, REPO, Harness
+from tests.workers.test_pull_requests import deliver
+from workers.statuses import publish_status
+
+ENV = "pr-7"
+NOW = "2026-11-26T10:00:00Z"
+
+
+def condition(type_: str, status: str, reason: str, message: str = "") -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": NOW,
+    }
+
+
+def publish(harness: Harness) -> None:
+    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+
+
+def deployment_states(harness: Harness, sha: str) -> list[str]:
+    [deployment] = [d for d in harness.github.state.deployments_of(REPO) if d["sha"] == sha]
+    return harness.github.state.states_of(deployment["id"])
+
+
+def opened(harness: Harness, sha: str) -> None:
+    harness.github.state.open_pull(REPO, 7, sha)
+    deliver(harness, "opened", sha)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        pytest.param({"phase": "Pending"}, ["queued"], id="pending"),
+        pytest.param({"phase": "Building"}, ["queued", "in_progress"], id="building"),
+        pytest.param({"phase": "Deploying"}, ["queued", "in_progress"], id="deploying"),
+        pytest.param(
+            {"phase": "Ready", "url": "https://p.example/"}, ["queued", "success"], id="ready"
+        ),
+        pytest.param(
+            {
+                "phase": "Failed",
+                "message": "Dockerfile: no such file",
+                "conditions": [condition("Built", "False", "BuildFailed", "x")],
+            },
+            ["queued", "failure"],
+            id="failed-user",
+        ),
+        pytest.param(
+            {
+                "phase": "Failed",
+                "message": "quota exceeded",
+                "conditions": [condition("Deployed", "False", "QuotaExceeded", "q")],
+            },
+            ["queued", "error"],
+            id="failed-platform",
+        ),
+    ],
+)
+def test_each_phase_maps_to_one_deployment_status(
+    harness: Harness, status: dict[str, Any], expected: list[str]
+) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(ENV, {"targetCommitSha": a, "namespace": "acme-shop-pr-7", **status})
+    publish(harness)
+    publish(harness)  # the same state again: nothing more is posted
+    assert deployment_states(harness, a) == expected
+
+
+def test_ready_posts_environment_and_log_urls_and_comment_shows_url(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(
+        ENV,
+        {
+            "phase": "Ready",
+            "targetCommitSha": a,
+            "commitSha": a,
+            "url": "https://acme-shop-pr-7.preview.example/",
+            "namespace": "acme-shop-pr-7",
+            "builds": [
+                {"name": "web", "job": "build-web-abc1234", "commitSha": a, "state": "Succeeded"}
+            ],
+            "conditions": [condition("Ready", "True", "RolloutComplete")],
+        },
+    )
+    publish(harness)
+    [deployment] = harness.github.state.deployments_of(REPO)
+    last = harness.github.state.statuses[deployment["id"]][-1]
+    assert last["environment_url"] == "https://acme-shop-pr-7.preview.example/"
+    assert last["log_url"] == "https://logs.example/acme-shop-pr-7/build-web-abc1234"
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "https://acme-shop-pr-7.preview.example/" in comment["body"]
+    assert "Ready" in comment["body"]
+
+
+def test_failure_comment_shows_reason_without_secrets(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    message = (
+        "step 3 failed: token=ghp_abcdefghijklmnopqrstuvwxyz012345\n"
+        "Traceback (most recent call last):\n  File 'x.py'"
+    )
+    harness.set_status(ENV, {"phase": "Failed", "targetCommitSha": a, "message": message})
+    publish(harness)
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "step 3 failed" in comment["body"]
+    assert "ghp_" not in comment["body"] and "Traceback" not in comment["body"]
+    [deployment] = harness.github.state.deployments_of(REPO)
+    last = harness.github.state.statuses[deployment["id"]][-1]
+    assert len(last["description"]) < 140 and "ghp_" not in last["description"]
+
+
+def test_newer_success_inactivates_older_and_superseded_results_are_dropped(
+    harness: Harness,
+) -> None:
+    a, b = sha_of("A"), sha_of("B")
+    opened(harness, a)
+    harness.set_status(
+        ENV, {"phase": "Ready", "targetCommitSha": a, "commitSha": a, "url": "https://p.example/"}
+    )
+    publish(harness)
+    harness.github.state.push_pull(REPO, 7, b)
+    deliver(harness, "synchronize", b)
+    # The reconciler still reports A (old pods serving): nothing is posted for A or as B success.
+    publish(harness)
+    assert deployment_states(harness, a) == ["queued", "success"]
+    assert deployment_states(harness, b) == ["queued"]
+    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": b, "commitSha": a})
+    publish(harness)
+    harness.set_status(
+        ENV, {"phase": "Ready", "targetCommitSha": b, "commitSha": b, "url": "https://p.example/"}
+    )
+    publish(harness)
+    publish(harness)
+    assert deployment_states(harness, b) == ["queued", "in_progress", "success"]
+    assert deployment_states(harness, a) == ["queued", "success", "inactive"]
+
+
+def test_comment_is_found_by_marker_on_a_later_page(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    for i in range(65):
+        harness.github.state.comments[i] = {"id": i, "repo": REPO, "issue": 7, "body": f"n{i}"}
+    harness.github.state.comments[500] = {
+        "id": 500,
+        "repo": REPO,
+        "issue": 7,
+        "body": "old\n<!-- catalyst-preview:shop -->",
+    }
+    deliver(harness, "opened", a)
+    ours = [c for c in harness.github.state.comments_on(REPO, 7) if "catalyst-preview" in c["body"]]
+    assert [c["id"] for c in ours] == [500]
+    assert a[:7] in ours[0]["body"]

@@ -1,0 +1,93 @@
+"""Tracked-branch pushes and deletions; the periodic resync repairing missed webhooks."""
+
+from __future__ import annotations
+
+from core.jobs import PushJob
+from tests.support.fake_github import sha_of
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
+from workers.resync import resync
+from workers.tracked import handle_push
+
+
+def push(harness: Harness, sha: str, *, deleted: bool = False, branch: str = "main") -> None:
+    job = PushJob(
+        delivery_id=f"p-{sha[:4]}",
+        installation_id=INSTALLATION,
+        repository=REPO,
+        branch=branch,
+        after_sha=sha,
+        deleted=deleted,
+    )
+    harness.run(lambda ctx: handle_push(ctx, job))
+
+
+def test_tracked_branch_push_upserts_deployment_environment(harness: Harness) -> None:
+    a, b = sha_of("main-A"), sha_of("main-B")
+    harness.github.state.branches[(REPO, "main")] = a
+    push(harness, a)
+    harness.github.state.branches[(REPO, "main")] = b
+    push(harness, b)
+    env = harness.environment("staging")
+    assert env is not None and env.spec.type == "deployment"
+    assert env.primary_source.commit_sha == b and env.primary_source.branch == "main"
+    deployments = harness.github.state.deployments_of(REPO, "staging")
+    assert [d["sha"] for d in deployments] == [a, b]
+    assert all(d["transient_environment"] is False for d in deployments)
+    assert harness.github.state.comments == {}
+
+
+def test_push_to_untracked_branch_does_nothing(harness: Harness) -> None:
+    harness.github.state.branches[(REPO, "feature")] = sha_of("F")
+    push(harness, sha_of("F"), branch="feature")
+    assert harness.environment("staging") is None
+    assert harness.github.content_writes() == []
+
+
+def test_tracked_branch_deletion_tears_down(harness: Harness) -> None:
+    a = sha_of("main-A")
+    harness.github.state.branches[(REPO, "main")] = a
+    push(harness, a)
+    del harness.github.state.branches[(REPO, "main")]
+    push(harness, "0" * 40, deleted=True)
+    assert harness.environment("staging") is None
+    assert harness.github.state.deployments_of(REPO, "staging") == []
+    assert (REPO, "staging") in harness.github.state.environments_deleted
+
+
+def test_resync_repairs_a_pr_whose_webhook_never_arrived(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 9, a)
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    harness.run(resync)
+    env = harness.environment("pr-9")
+    assert env is not None and env.primary_source.commit_sha == a
+    assert [d["environment"] for d in harness.github.state.deployments_of(REPO)] == [
+        f"{PROJECT}/pr-9"
+    ]
+    # A second pass changes nothing.
+    writes = len(harness.github.content_writes())
+    harness.run(resync)
+    assert len(harness.github.content_writes()) == writes
+
+
+def test_resync_tears_down_previews_of_prs_closed_while_webhooks_were_lost(
+    harness: Harness,
+) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 9, a)
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    harness.run(resync)
+    harness.github.state.close_pull(REPO, 9, merged=True)
+    harness.run(resync)
+    assert harness.environment("pr-9") is None
+
+
+def test_failed_deliveries_are_redelivered_at_most_once(harness: Harness) -> None:
+    harness.github.state.deliveries = [
+        {"id": 1, "guid": "g-1", "status": "Invalid HTTP Response: 503", "status_code": 503},
+        {"id": 2, "guid": "g-2", "status": "OK", "status_code": 202},
+        {"id": 3, "guid": "g-3", "status": "timed out", "status_code": 0},
+    ]
+    harness.run(resync)
+    harness.run(resync)
+    assert harness.github.state.redelivered == [1, 3]
