@@ -1,0 +1,158 @@
+"""Process shell: `python -m reconciler` runs the whole reconciler runtime in one process.
+
+Threads: a Lease elector, one informer per watched kind plus the resync loop (every replica
+keeps the caches; only the leader feeds the queue), and in the main thread a Celery worker
+consuming queue `reconcile` with a small thread pool, whose tasks read from those caches.
+SIGTERM makes Celery shut down warmly; then the watches stop and the Lease is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from typing import Any
+
+import redis
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from core.clients.queue import CeleryEnqueuer
+from core.errors import ConfigError
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
+from reconciler.celery_app import Runtime, create_app, install_runtime
+from reconciler.cluster import Cluster
+from reconciler.feeder import Feeder
+from reconciler.keys import KeyGate
+from reconciler.lease import LeaderElector
+from reconciler.modes import ModeSettings
+from reconciler.projects import ProjectReconciler
+from reconciler.reconcile import Reconciler
+from reconciler.tokens import GitHubAppTokens, TokenSource
+from reconciler.watch import CachedReads, Watcher
+
+log = logging.getLogger("reconciler")
+LEASE_NAME = "catalyst-reconciler"
+CONCURRENCY = "4"
+
+
+class NoGitHubApp:
+    """Token source used when no GitHub App is configured: builds fail with a clear reason."""
+
+    def installation_token(self, installation_id: int, repository: str | None) -> str:
+        raise ConfigError("CATALYST_GITHUB_APP_ID and a private key are needed to build")
+
+
+def mode_settings(settings: Settings) -> ModeSettings:
+    """The pure settings the planner and modes use."""
+    return ModeSettings(
+        registry=settings.registry,
+        builder_image=settings.builder_image,
+        preview_domain=settings.preview_domain,
+        ingress_class=settings.ingress_class,
+        ingress_namespace=settings.ingress_namespace,
+        tls_secret=settings.tls_secret,
+        build_egress_cidrs=tuple(settings.egress_cidrs),
+        build_egress_ports=tuple(settings.egress_ports),
+    )
+
+
+def kube_api_client() -> Any:
+    """An ApiClient from the in-cluster config, else KUBECONFIG."""
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = 16
+    return k8s.ApiClient(configuration)
+
+
+def token_source(settings: Settings) -> TokenSource:
+    """GitHub App tokens when the App is configured."""
+    try:
+        settings.require_github_app()
+    except SettingsError as exc:
+        log.warning("no GitHub App (%s): builds will fail until it is configured", exc)
+        return NoGitHubApp()
+    assert settings.github_app_id is not None
+    return GitHubAppTokens(
+        app_id=settings.github_app_id,
+        private_key=settings.private_key(),
+        api_url=settings.github_api_url,
+    )
+
+
+def main() -> int:
+    """Start the reconciler runtime; returns the exit code."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, "reconciler")
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        cluster = Cluster(kube_api_client())
+    except (k8s_config.ConfigException, OSError) as exc:
+        print(f"catalyst-preview reconciler: no Kubernetes access: {exc}", file=sys.stderr)
+        return 2
+    identity = f"{socket.gethostname()}-{os.getpid()}"
+    app = create_app(settings.redis_url)
+    gate = KeyGate(redis.Redis.from_url(settings.redis_url, socket_timeout=2.0))
+    feeder = Feeder(gate, CeleryEnqueuer(app))
+    elector = LeaderElector(
+        cluster,
+        namespace=os.environ.get("POD_NAMESPACE", "default"),
+        name=LEASE_NAME,
+        identity=identity,
+    )
+    watcher = Watcher(
+        cluster,
+        feeder,
+        is_leader=elector.is_leader,
+        resync_seconds=settings.resync_interval_seconds,
+    )
+    reconciler = Reconciler(
+        cluster=cluster,
+        reads=CachedReads(cluster, watcher.informers),
+        settings=mode_settings(settings),
+        tokens=token_source(settings),
+        enqueue=CeleryEnqueuer(app),
+    )
+    install_runtime(Runtime(reconciler, ProjectReconciler(cluster), gate, feeder))
+    elector.start()
+    watcher.start()
+    log.info("reconciler %s started", identity)
+    argv = [
+        "worker",
+        "-Q",
+        "reconcile",
+        "-P",
+        "threads",
+        "-c",
+        CONCURRENCY,
+        "-n",
+        f"reconciler-{identity}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        settings.log_level,
+    ]
+    try:
+        app.worker_main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    else:
+        code = 0
+    finally:
+        watcher.stop()
+        elector.stop()
+        install_runtime(None)
+    log.info("reconciler %s stopped", identity)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

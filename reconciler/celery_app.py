@@ -1,0 +1,111 @@
+"""Process wiring: the Celery app of the reconciler and its two tasks on queue `reconcile`.
+
+Tasks are thin: they find the process runtime (installed by `python -m reconciler`) and call
+`run_environment` / `run_project`, which apply the key discipline (lock while running, backoff
+on failure, requeue after the delay the reconcile asked for) around the reconcile flows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+from core import jobs
+from core.clients.queue import make_celery_app
+from core.errors import CatalystError, TemporaryError
+from reconciler.feeder import Feeder, env_key
+from reconciler.keys import KeyGate
+from reconciler.projects import ProjectReconciler
+from reconciler.reconcile import Reconciler
+
+log = logging.getLogger(__name__)
+LOCKED_RETRY = 0.5
+
+
+@dataclass
+class Runtime:
+    """What the tasks of one reconciler process use."""
+
+    reconciler: Reconciler
+    projects: ProjectReconciler
+    gate: KeyGate
+    feeder: Feeder
+
+
+_runtime: Runtime | None = None
+
+
+def install_runtime(runtime: Runtime | None) -> None:
+    """Make `runtime` the one the tasks of this process use."""
+    global _runtime
+    _runtime = runtime
+
+
+def current_runtime() -> Runtime:
+    """The installed runtime; RuntimeError when the process did not install one."""
+    if _runtime is None:
+        raise RuntimeError("reconciler runtime not installed (start with `python -m reconciler`)")
+    return _runtime
+
+
+def run_environment(rt: Runtime, namespace: str, name: str) -> float | None:
+    """Reconcile one Environment under its key lock; returns the requeue delay it scheduled."""
+    key = env_key(namespace, name)
+    delay = _locked(rt, key, lambda: rt.reconciler.reconcile(namespace, name).requeue_after)
+    if delay is not None:
+        rt.feeder.environment(namespace, name, delay)
+    return delay
+
+
+def run_project(rt: Runtime, namespace: str, name: str) -> float | None:
+    """Reconcile one Project under its key lock."""
+    key = "project:" + env_key(namespace, name)
+    delay = _locked(rt, key, lambda: rt.projects.reconcile(namespace, name))
+    if delay is not None:
+        rt.feeder.project(namespace, name, delay)
+    return delay
+
+
+def _locked(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | None:
+    rt.gate.unmark_queued(key)
+    with rt.gate.lock(key) as held:
+        if not held:
+            return LOCKED_RETRY  # another worker runs this key: look again shortly
+        return _attempt(rt, key, work)
+
+
+def _attempt(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | None:
+    try:
+        delay = work()
+    except TemporaryError as exc:
+        backoff = rt.gate.failure_delay(key)
+        log.info("reconcile %s: %s; retrying in %.1fs", key, exc, exc.delay or backoff)
+        return exc.delay if exc.delay is not None else backoff
+    except CatalystError as exc:
+        log.warning("reconcile %s failed: %s", key, exc)
+        return rt.gate.failure_delay(key)
+    except Exception:
+        log.exception("reconcile %s crashed", key)
+        return rt.gate.failure_delay(key)
+    rt.gate.succeeded(key)
+    return delay
+
+
+def create_app(redis_url: str) -> Celery:
+    """The reconciler's Celery app with its tasks registered (routed to queue `reconcile`)."""
+    app = make_celery_app(redis_url, name="catalyst-reconciler")
+
+    @app.task(name=jobs.TASK_RECONCILE, ignore_result=True)
+    def reconcile_environment_task(namespace: str, name: str, **_: Any) -> None:
+        run_environment(current_runtime(), namespace, name)
+
+    @app.task(name=jobs.TASK_RECONCILE_PROJECT, ignore_result=True)
+    def reconcile_project_task(namespace: str, name: str, **_: Any) -> None:
+        run_project(current_runtime(), namespace, name)
+
+    del reconcile_environment_task, reconcile_project_task
+    return app
