@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         sp.add_argument("--log-level", default="INFO")
     add_replay_parser(sub)
+    sub.add_parser("doctor", help="check settings, Redis, Kubernetes, CRDs, RBAC and GitHub")
     return parser
 
 
@@ -136,10 +137,20 @@ def run_process(ns: argparse.Namespace) -> None:
     os.execvp(argv[0], argv)
 
 
+def run_doctor(ns: argparse.Namespace) -> int:
+    """Check the deployment and print one line per finding."""
+    from core.doctor import run_doctor as doctor
+
+    return doctor()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `catalyst-preview` console script."""
     ns = build_parser().parse_args(argv)
     if ns.command in PROCESSES:
         run_process(ns)
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {"replay": run_replay}
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "replay": run_replay,
+        "doctor": run_doctor,
+    }
     raise SystemExit(commands[ns.command](ns))

@@ -1,0 +1,224 @@
+"""Shell helper: `catalyst-preview doctor` checks a deployment's configuration and reach.
+
+Each check prints one line as soon as it finishes (✓ fine, ✗ wrong, and why in plain words):
+settings, Redis, Kubernetes access and RBAC, the CRDs, GitHub App auth and its installations.
+Checks that need something an earlier check found missing are reported as skipped, not crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr, ValidationError, field_validator
+
+from core.model import API_GROUP, ENVIRONMENT_PLURAL, PROJECT_PLURAL
+from core.settings import ENV_PREFIX, Settings, SettingsError, describe_validation_error
+
+OK, BAD, SKIP = "✓", "✗", "-"
+
+# (verb, group, resource) the worker and the reconciler need; checked with SelfSubjectAccessReview.
+RBAC_NEEDS: tuple[tuple[str, str, str], ...] = (
+    ("create", API_GROUP, ENVIRONMENT_PLURAL),
+    ("watch", API_GROUP, ENVIRONMENT_PLURAL),
+    ("patch", API_GROUP, f"{ENVIRONMENT_PLURAL}/status"),
+    ("list", API_GROUP, PROJECT_PLURAL),
+    ("create", "", "namespaces"),
+    ("create", "batch", "jobs"),
+    ("create", "apps", "deployments"),
+    ("create", "networking.k8s.io", "networkpolicies"),
+    ("create", "coordination.k8s.io", "leases"),
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check."""
+
+    mark: str
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        """The printed line."""
+        return f"{self.mark} {self.subject}: {self.detail}"
+
+
+class LenientSettings(Settings):
+    """Settings where the webhook secret may be absent, so doctor can check everything else."""
+
+    webhook_secret: SecretStr | None = None  # type: ignore[assignment]
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secrets_not_blank(cls, value: SecretStr | None) -> SecretStr | None:  # type: ignore[override]
+        return value if value is None else Settings._secrets_not_blank(value)
+
+
+def check_settings() -> tuple[list[Check], LenientSettings | None]:
+    """Every missing or malformed setting, one check each; the settings when they parse."""
+    try:
+        settings = LenientSettings()
+    except ValidationError as exc:
+        problems = describe_validation_error(exc).split("; ")
+        return [Check(BAD, "settings", p) for p in problems], None
+    return missing_settings(settings), settings
+
+
+def missing_settings(settings: LenientSettings) -> list[Check]:
+    """Checks for required settings that are absent."""
+    checks = []
+    if settings.webhook_secret is None:
+        checks.append(Check(BAD, "settings", f"{ENV_PREFIX}WEBHOOK_SECRET is missing"))
+    try:
+        settings.require_github_app()
+    except SettingsError as exc:
+        checks += [Check(BAD, "settings", p) for p in str(exc).split("; ")]
+    return checks or [Check(OK, "settings", "all required settings are present")]
+
+
+def check_redis(settings: LenientSettings) -> Check:
+    """Redis answers PING at CATALYST_REDIS_URL."""
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, OSError) as exc:
+        return Check(BAD, "redis", f"cannot reach {settings.redis_url}: {exc}")
+    return Check(OK, "redis", f"{settings.redis_url} answers")
+
+
+def load_kube_client() -> Any:
+    """An ApiClient from the in-cluster service account, else KUBECONFIG."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        # Read KUBECONFIG now: the client captures its default path at import time.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+def check_kubernetes() -> Iterator[Check]:
+    """API server reachable, CRDs installed, and the RBAC the processes need."""
+    try:
+        api = load_kube_client()
+        version = _kube_version(api)
+    except Exception as exc:  # any config or transport failure is the finding itself
+        yield Check(BAD, "kubernetes", f"no cluster access (in-cluster or KUBECONFIG): {exc}")
+        return
+    yield Check(OK, "kubernetes", f"API server {version} reachable")
+    yield from (_check_crd(api, plural) for plural in (PROJECT_PLURAL, ENVIRONMENT_PLURAL))
+    yield from _check_rbac(api)
+
+
+def _kube_version(api: Any) -> str:
+    from kubernetes import client
+
+    info = client.VersionApi(api).get_code(_request_timeout=5)
+    return str(info.git_version)
+
+
+def _check_crd(api: Any, plural: str) -> Check:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    name = f"{plural}.{API_GROUP}"
+    try:
+        client.ApiextensionsV1Api(api).read_custom_resource_definition(name, _request_timeout=5)
+    except ApiException as exc:
+        hint = "install crds/ (kubectl apply -f crds/)" if exc.status == 404 else exc.reason
+        return Check(BAD, "crd", f"{name}: {hint}")
+    return Check(OK, "crd", f"{name} installed")
+
+
+def _check_rbac(api: Any) -> Iterator[Check]:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    authz = client.AuthorizationV1Api(api)
+    for verb, group, resource in RBAC_NEEDS:
+        what = f"{verb} {resource}" + (f".{group}" if group else "")
+        try:
+            allowed = _can(authz, verb, group, resource)
+        except ApiException as exc:
+            yield Check(
+                BAD, "rbac", f"{what}: cannot ask the API server ({exc.status} {exc.reason})"
+            )
+            continue
+        yield Check(OK if allowed else BAD, "rbac", what + (" allowed" if allowed else " denied"))
+
+
+def _can(authz: Any, verb: str, group: str, resource: str) -> bool:
+    from kubernetes import client
+
+    plural, _, sub = resource.partition("/")
+    attrs = client.V1ResourceAttributes(
+        verb=verb, group=group, resource=plural, subresource=sub or None
+    )
+    review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+        resource_attributes=attrs
+    ))  # fmt: skip
+    result = authz.create_self_subject_access_review(review, _request_timeout=5)
+    return bool(result.status.allowed)
+
+
+async def check_github(settings: LenientSettings) -> list[Check]:
+    """The App JWT is accepted and the App's installations are listed."""
+    import httpx
+    import redis.asyncio
+
+    from core.clients.github import AppCredentials, GitHubApp
+
+    creds = AppCredentials(
+        app_id=int(settings.github_app_id or 0), private_key=settings.private_key()
+    )
+    async with httpx.AsyncClient() as http:
+        store = redis.asyncio.Redis.from_url(settings.redis_url)
+        app = GitHubApp(creds, http=http, redis=store, base_url=settings.github_api_url)
+        try:
+            me = await app.app_call("GET", "/app")
+            installs = await app.app_iter("/app/installations")
+        finally:
+            await store.aclose()
+    names = ", ".join(str(i.get("account", {}).get("login", i.get("id"))) for i in installs)
+    return [
+        Check(OK, "github", f"authenticated as App {me.get('slug', me.get('id'))}"),
+        Check(
+            OK if installs else BAD, "github", f"{len(installs)} installation(s): {names or 'none'}"
+        ),
+    ]
+
+
+def run_github_check(settings: LenientSettings | None) -> list[Check]:
+    """GitHub checks, or one skipped line when the App is not configured."""
+    if settings is None or settings.github_app_id is None:
+        return [Check(SKIP, "github", "skipped: the GitHub App settings are missing")]
+    try:
+        return asyncio.run(check_github(settings))
+    except Exception as exc:  # the failure is the finding; say it plainly
+        return [Check(BAD, "github", f"App authentication failed: {exc}")]
+
+
+def run_doctor(echo: Callable[[str], None] = print) -> int:
+    """Run every check, printing each line as it completes; 0 when nothing is wrong."""
+    checks: list[Check] = []
+
+    def report(found: list[Check] | Iterator[Check]) -> None:
+        for check in found:
+            checks.append(check)
+            echo(check.line())
+
+    found, settings = check_settings()
+    report(found)
+    redis_check = check_redis(settings) if settings else Check(SKIP, "redis", "skipped")
+    report([redis_check])
+    report(check_kubernetes())
+    report(run_github_check(settings))
+    bad = sum(c.mark == BAD for c in checks)
+    echo(f"{bad} problem(s) found" if bad else "everything looks fine")
+    return 1 if bad else 0
