@@ -1,0 +1,86 @@
+"""Pure: pieces the prebuilt, helm and compose modes share (no I/O).
+
+Managed services of the resolved config, the source a template reads at the target commit, and
+readiness of every workload in the environment namespace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from core.errors import ConfigError
+from core.model import EnvironmentSource, ProjectSource
+from reconciler import services
+from reconciler.modes import Manifest, ModeContext, Readiness, WorkloadKey, deployment_rolled_out
+from reconciler.sources import SourceRef
+
+
+def service_target(ctx: ModeContext) -> services.ServiceTarget:
+    """Where managed services go; the Environment's uid seeds their passwords."""
+    seed = ctx.environment.metadata.uid or ctx.namespace
+    return services.ServiceTarget(ctx.namespace, ctx.labels, seed)
+
+
+def managed_objects(ctx: ModeContext) -> list[Manifest]:
+    """Secret, Service and StatefulSet of every managed service in the config."""
+    return services.service_objects(service_target(ctx), list(ctx.config.services or []))
+
+
+def with_service_env(ctx: ModeContext) -> ModeContext:
+    """`ctx` whose config env also carries the managed services' connection variables."""
+    managed = list(ctx.config.services or [])
+    if not managed:
+        return ctx
+    config = ctx.config.model_copy(deep=True)
+    config.env = services.with_connection_env(config.env, managed)
+    return dataclasses.replace(ctx, config=config)
+
+
+def template_source(ctx: ModeContext) -> tuple[ProjectSource, EnvironmentSource]:
+    """The project source the template reads (its `sourceRef`, else the first) and its commit."""
+    name = ctx.template.source_ref or ctx.project.spec.sources[0].name
+    source = next((s for s in ctx.project.spec.sources if s.name == name), None)
+    if source is None:
+        raise ConfigError(f"template sourceRef {name!r} is not a source of the project")
+    env_source = next(
+        (s for s in ctx.environment.spec.sources if s.name == name),
+        ctx.environment.primary_source,
+    )
+    return source, env_source
+
+
+def source_ref(ctx: ModeContext) -> SourceRef:
+    """The template's source at its exact target commit, with the installation to read it."""
+    source, env_source = template_source(ctx)
+    github = ctx.environment.spec.github
+    installation = github.installation_id if github else ctx.project.spec.github_installation_id
+    return SourceRef(source.repository_url, env_source.commit_sha, installation)
+
+
+def statefulset_ready(live: Manifest) -> bool:
+    """Every wanted replica of a StatefulSet is ready and updated."""
+    spec, status = live.get("spec") or {}, live.get("status") or {}
+    wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    generation = (live.get("metadata") or {}).get("generation")
+    if generation is not None and int(status.get("observedGeneration") or 0) < generation:
+        return False
+    return int(status.get("readyReplicas") or 0) >= wanted
+
+
+def workloads_ready(workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
+    """Every Deployment rolled out and every StatefulSet ready."""
+    for (kind, name), live in sorted(workloads.items()):
+        if kind == "Deployment":
+            state = deployment_rolled_out(live)
+            if not state.ready:
+                return state
+        elif kind == "StatefulSet" and not statefulset_ready(live):
+            return Readiness(False, "RolloutInProgress", f"StatefulSet {name} is not ready yet")
+    return Readiness(True, "RolloutComplete", f"{len(workloads)} workload(s) available")
+
+
+def services_ready(ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness | None:
+    """None when every managed service is ready, else the not-ready Readiness."""
+    waiting = services.statefulsets_ready(list(ctx.config.services or []), workloads)
+    return Readiness(False, "ServicesStarting", waiting) if waiting else None

@@ -1,0 +1,135 @@
+"""The `docker-compose` deploy mode: a compose file from the source, translated to objects.
+
+The compose file (`compose.yaml`, `compose.yml`, `docker-compose.yml`, `docker-compose.yaml`,
+first found, under the template's `path`) is read at the exact target commit through the mode's
+`SourceFetcher` and cached per commit, so one pass reads it at most once. The pure translation is
+`reconciler.compose`; compose keys it could not translate are reported in the readiness message.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import ConfigError, NotFound
+from core.model import BuildSpec
+from reconciler.compose import (
+    COMPOSE_FILENAMES,
+    ComposeTarget,
+    ComposeTranslation,
+    compose_builds,
+    parse_compose,
+    translate,
+)
+from reconciler.modes import Manifest, ModeContext, ModeIO, Readiness, WorkloadKey, fingerprint_of
+from reconciler.modes.common import (
+    managed_objects,
+    services_ready,
+    source_ref,
+    template_source,
+    with_service_env,
+    workloads_ready,
+)
+from reconciler.modes.docker import COMMIT_ANNOTATION, REDEPLOY_ANNOTATION
+from reconciler.sources import SourceFetcher, SourceRef, clean_path
+
+CACHE_SIZE = 64
+
+
+class ComposeMode:
+    """Deploy a docker-compose application as Deployments, Services, PVCs and Ingress `web`."""
+
+    def __init__(self, fetcher: SourceFetcher) -> None:
+        self.fetcher = fetcher
+        self._cache: OrderedDict[tuple[SourceRef, str], dict[str, Any]] = OrderedDict()
+
+    def compose_document(self, ctx: ModeContext) -> dict[str, Any]:
+        """The parsed compose file at the target commit (cached per source, commit and path)."""
+        ref, base = source_ref(ctx), clean_path(ctx.template.path)
+        key = (ref, base)
+        if key not in self._cache:
+            self._cache[key] = self._read(ref, base)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return self._cache[key]
+
+    def _read(self, ref: SourceRef, base: str) -> dict[str, Any]:
+        for filename in COMPOSE_FILENAMES:
+            path = f"{base}/{filename}" if base else filename
+            try:
+                data = self.fetcher.read_file(ref, path)
+            except NotFound as exc:
+                raise ConfigError(str(exc)) from None
+            if data is not None:
+                return parse_compose(data, path)
+        names = ", ".join(COMPOSE_FILENAMES)
+        where = f"{ref.repository_url}@{ref.commit_sha[:7]}"
+        raise ConfigError(f"no compose file ({names}) in {base or '/'} of {where}")
+
+    def target(self, ctx: ModeContext) -> ComposeTarget:
+        """Where the translation deploys to, from the mode context."""
+        app = with_service_env(ctx)
+        source, _ = template_source(ctx)
+        annotations = {COMMIT_ANNOTATION: ctx.commit_sha}
+        if ctx.redeploy_nonce:
+            annotations[REDEPLOY_ANNOTATION] = ctx.redeploy_nonce
+        return ComposeTarget(
+            namespace=ctx.namespace,
+            labels=ctx.labels,
+            source_ref=source.name,
+            base_path=clean_path(ctx.template.path) or None,
+            images=ctx.images,
+            expose=ctx.template.expose,
+            host=ctx.host,
+            ingress_class=ctx.settings.ingress_class,
+            tls_secret=ctx.settings.tls_secret,
+            env=tuple(app.config.env or ()),
+            resources=ctx.config.resources,
+            pod_annotations=annotations,
+        )
+
+    def translation(self, ctx: ModeContext) -> ComposeTranslation:
+        """The full translation (needs every build's image)."""
+        return translate(self.compose_document(ctx), self.target(ctx))
+
+    def builds(self, ctx: ModeContext) -> list[BuildSpec]:
+        """One build per compose service with `build:`."""
+        return compose_builds(self.compose_document(ctx), self.target(ctx))
+
+    def desired_objects(self, ctx: ModeContext) -> list[Manifest]:
+        """Managed services plus the translated PVCs, Deployments, Services and Ingress."""
+        return [*managed_objects(ctx), *self.translation(ctx).objects]
+
+    def apply(self, ctx: ModeContext, io: ModeIO) -> None:
+        """Nothing imperative."""
+
+    def readiness(self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
+        """Every service rolled out; untranslated compose keys are named in the message."""
+        translation = self.translation(ctx)
+        state = services_ready(ctx, workloads) or _compose_ready(translation, workloads)
+        if not translation.unsupported:
+            return state
+        skipped = "; ".join(translation.unsupported)
+        return Readiness(state.ready, state.reason, f"{state.message}; not translated: {skipped}")
+
+    def teardown(self, ctx: ModeContext, io: ModeIO) -> None:
+        """Nothing: deleting the namespace removes every object."""
+
+    def fingerprint(self, ctx: ModeContext) -> str:
+        """Hash of the desired objects."""
+        return fingerprint_of(self.desired_objects(ctx))
+
+
+def _compose_ready(
+    translation: ComposeTranslation, workloads: Mapping[WorkloadKey, Manifest]
+) -> Readiness:
+    wanted = [
+        ("Deployment", o["metadata"]["name"])
+        for o in translation.objects
+        if o["kind"] == "Deployment"
+    ]
+    missing = [name for kind, name in wanted if (kind, name) not in workloads]
+    if missing:
+        return Readiness(False, "WorkloadMissing", f"Deployment {missing[0]} not created yet")
+    return workloads_ready({k: workloads[k] for k in wanted})

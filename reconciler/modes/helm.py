@@ -1,0 +1,231 @@
+"""Helm deploy mode: `helm upgrade --install` of a chart, managed or passthrough.
+
+Pure parts build the values and the chart location; `apply` and `teardown` drive the helm CLI
+through `io.helm` (a `reconciler.helm.Helm`) and fetch a chart kept in a project source at the
+exact target commit through the `SourceFetcher` the mode was built with.
+
+Managed values = template values, then `global.images.<build>.{repository,tag}`, the resolved
+env as an `env` map (plain values) and as `global.catalyst.env` (full Kubernetes env list, with
+`valueFrom` and managed-service connection variables), the standard labels as `global.labels`,
+and the preview's host/URL/namespace/commit under `global.catalyst`. Passthrough
+(`valuesPassthrough: true`) passes the template's values untouched and injects nothing.
+
+The release description records the fingerprint of what was deployed: `apply` upgrades only
+when the latest revision is not `deployed` from that same fingerprint, so passes that change
+nothing make no new revision. A release left `pending-*` by a crash is rolled back (or
+uninstalled when it never installed) before the upgrade.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core import naming
+from core.errors import ConfigError, NotFound
+from core.model import BuildSpec
+from reconciler.helm import (
+    DESCRIPTION_PREFIX,
+    PENDING_STATES,
+    ChartSource,
+    Helm,
+    ReleaseSpec,
+    is_current,
+)
+from reconciler.modes import Manifest, ModeContext, ModeIO, Readiness, WorkloadKey, fingerprint_of
+from reconciler.modes.common import (
+    managed_objects,
+    services_ready,
+    source_ref,
+    template_source,
+    with_service_env,
+    workloads_ready,
+)
+from reconciler.sources import SourceFetcher, clean_path
+
+HELM_TIMEOUT_SECONDS = 300
+
+
+def split_image(ref: str) -> dict[str, str]:
+    """`repository`/`tag` of an image ref, split at the last colon (a port is not a tag)."""
+    if "@" in ref:
+        repository, digest = ref.split("@", 1)
+        return {"repository": repository, "tag": "", "digest": digest}
+    head, sep, tail = ref.rpartition(":")
+    if not sep or "/" in tail:
+        return {"repository": ref, "tag": "latest"}
+    return {"repository": head, "tag": tail}
+
+
+def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overlay` merged in (maps merge recursively, anything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def catalyst_values(ctx: ModeContext) -> dict[str, Any]:
+    """What we tell a chart about the preview under `global.catalyst`."""
+    app = with_service_env(ctx)
+    values: dict[str, Any] = {
+        "host": ctx.host,
+        "url": f"https://{ctx.host}/",
+        "namespace": ctx.namespace,
+        "environment": ctx.environment.metadata.name,
+        "commitSha": ctx.commit_sha,
+        "ingressClass": ctx.settings.ingress_class,
+        "env": [v.model_dump(by_alias=True, exclude_none=True) for v in app.config.env or []],
+    }
+    if ctx.settings.tls_secret:
+        values["tlsSecret"] = ctx.settings.tls_secret
+    return values
+
+
+def injected_values(ctx: ModeContext) -> dict[str, Any]:
+    """Only what catalyst-preview adds on top of the template's values."""
+    plain_env = {v.name: v.value for v in ctx.config.env or [] if v.value is not None}
+    overlay: dict[str, Any] = {
+        "global": {
+            "images": {name: split_image(ref) for name, ref in sorted(ctx.images.items())},
+            "labels": dict(ctx.labels),
+            "catalyst": catalyst_values(ctx),
+        }
+    }
+    if plain_env:
+        overlay["env"] = plain_env
+    return overlay
+
+
+def helm_values(ctx: ModeContext) -> dict[str, Any]:
+    """The values of the release: the template's alone (passthrough) or with ours merged in."""
+    base = copy.deepcopy(ctx.template.values or {})
+    if ctx.template.values_passthrough:
+        return base
+    return deep_merge(base, injected_values(ctx))
+
+
+def values_document(ctx: ModeContext) -> str:
+    """The values file (JSON, which helm reads as YAML), byte-stable for equal values."""
+    return json.dumps(helm_values(ctx), ensure_ascii=False, separators=(",", ":"))
+
+
+def remote_chart(ctx: ModeContext) -> ChartSource | None:
+    """The chart of `template.chart` (https repository or OCI), None for a chart in a source."""
+    ref = ctx.template.chart
+    if ref is None:
+        return None
+    if ref.repository.startswith("oci://"):
+        chart = f"{ref.repository.rstrip('/')}/{ref.name}" if ref.name else ref.repository
+        return ChartSource(chart, version=ref.version)
+    if not ref.name:
+        raise ConfigError("chart.name is required for a chart repository (only oci:// omits it)")
+    if not ref.repository.startswith(("https://", "http://")):
+        raise ConfigError(f"chart.repository {ref.repository!r} must be https:// or oci://")
+    return ChartSource(ref.name, repo=ref.repository, version=ref.version)
+
+
+def chart_identity(ctx: ModeContext) -> dict[str, Any]:
+    """What identifies the chart: its reference, or the source, commit and path it lives at."""
+    remote = remote_chart(ctx)
+    if remote is not None:
+        return {"chart": remote.chart, "repo": remote.repo, "version": remote.version}
+    source, env_source = template_source(ctx)
+    return {
+        "repository": source.repository_url,
+        "commit": env_source.commit_sha,
+        "path": clean_path(ctx.template.path),
+    }
+
+
+class HelmMode:
+    """Deploy a Helm chart as release `<environment name>` in the environment namespace."""
+
+    def __init__(self, fetcher: SourceFetcher | None, timeout_seconds: int = HELM_TIMEOUT_SECONDS):
+        self.fetcher = fetcher
+        self.timeout_seconds = timeout_seconds
+
+    def builds(self, ctx: ModeContext) -> list[BuildSpec]:
+        """The template's builds; their images go to `global.images.<build>`."""
+        return list(ctx.template.builds or [])
+
+    def desired_objects(self, ctx: ModeContext) -> list[Manifest]:
+        """Managed services only; the chart's objects belong to helm."""
+        return managed_objects(ctx)
+
+    def fingerprint(self, ctx: ModeContext) -> str:
+        """Hash of chart identity, values, release and redeploy nonce."""
+        return fingerprint_of(
+            chart_identity(ctx),
+            values_document(ctx),
+            naming.release_name(ctx.environment.metadata.name),
+            ctx.redeploy_nonce,
+            self.timeout_seconds,
+            managed_objects(ctx),
+        )
+
+    def apply(self, ctx: ModeContext, io: ModeIO) -> None:
+        """Repair a pending release, then upgrade unless this exact state is already deployed."""
+        helm = _helm_of(io)
+        release, fingerprint = (
+            naming.release_name(ctx.environment.metadata.name),
+            self.fingerprint(ctx),
+        )
+        revisions = helm.history(release, ctx.namespace)
+        if revisions and revisions[-1].status in PENDING_STATES:
+            helm.repair_pending(release, ctx.namespace)
+        elif is_current(revisions, fingerprint):
+            return
+        with tempfile.TemporaryDirectory(prefix="catalyst-chart-") as tmp:
+            workdir = Path(tmp)
+            values_file = workdir / "values.json"
+            values_file.write_text(values_document(ctx), encoding="utf-8")
+            spec = ReleaseSpec(
+                release=release,
+                namespace=ctx.namespace,
+                chart=self.chart(ctx, workdir),
+                values_file=values_file,
+                timeout_seconds=self.timeout_seconds,
+                description=DESCRIPTION_PREFIX + fingerprint,
+                labels=dict(ctx.labels),
+            )
+            helm.upgrade_install(spec)
+
+    def chart(self, ctx: ModeContext, workdir: Path) -> ChartSource:
+        """The remote chart, or the chart directory fetched from the source at the commit."""
+        remote = remote_chart(ctx)
+        if remote is not None:
+            return remote
+        if self.fetcher is None:
+            raise ConfigError("helm mode has no source fetcher configured")
+        ref, path = source_ref(ctx), clean_path(ctx.template.path)
+        try:
+            chart_dir = self.fetcher.export(ref, path, workdir / "chart")
+        except NotFound:
+            raise ConfigError(
+                f"chart not found at {path or '/'} in {ref.repository_url}@{ref.commit_sha[:7]}"
+            ) from None
+        if not (chart_dir / "Chart.yaml").is_file():
+            raise ConfigError(f"{path or '/'} at {ref.commit_sha[:7]} has no Chart.yaml")
+        return ChartSource(str(chart_dir))
+
+    def readiness(self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
+        """Managed services ready, then every Deployment/StatefulSet rolled out."""
+        return services_ready(ctx, workloads) or workloads_ready(workloads)
+
+    def teardown(self, ctx: ModeContext, io: ModeIO) -> None:
+        """`helm uninstall` (a missing release is fine)."""
+        _helm_of(io).uninstall(naming.release_name(ctx.environment.metadata.name), ctx.namespace)
+
+
+def _helm_of(io: ModeIO) -> Helm:
+    if not isinstance(io.helm, Helm):
+        raise ConfigError("helm mode needs a Helm client in ModeIO.helm")
+    return io.helm

@@ -1,0 +1,167 @@
+"""Adapter: fetch files of a project source at one exact commit (charts, compose files).
+
+`SourceFetcher` is what the deploy modes use. `GitHubTarballFetcher` downloads GitHub's tarball
+of the commit (`GET /repos/{owner}/{repo}/tarball/{sha}`) with a short-lived installation token,
+so private repositories work and the content is exactly that SHA, never a moving branch. It
+extracts safely (no absolute paths, `..` or links leaving the target) and keeps the most recent
+tarball in memory, since one pass reads a compose file and its neighbours from the same commit.
+Tests use a fake that serves a local directory.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from core.errors import ConfigError, NotFound, PermanentError, TemporaryError
+from reconciler.tokens import TokenSource
+
+MAX_TARBALL = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One repository at one commit, and the installation whose token may read it."""
+
+    repository_url: str
+    commit_sha: str
+    installation_id: int | None = None
+
+
+class SourceFetcher(Protocol):
+    """Reads files of a source at an exact commit."""
+
+    def read_file(self, ref: SourceRef, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist at that commit."""
+        ...
+
+    def export(self, ref: SourceRef, path: str, dest: Path) -> Path:
+        """Copy directory `path` into `dest`; returns the copy. NotFound when absent."""
+        ...
+
+
+def clean_path(path: str | None) -> str:
+    """A repository-relative path without `.`/empty parts; ConfigError when it escapes."""
+    parts = [p for p in (path or "").replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ConfigError(f"path {path!r} leaves the repository")
+    return "/".join(parts)
+
+
+def repository_of(url: str) -> tuple[str, str]:
+    """(owner, name) of a GitHub repository URL (https, ssh or `owner/name`)."""
+    tail = url.strip().removesuffix("/").removesuffix(".git")
+    tail = tail.split("github.com", 1)[-1].lstrip(":/") if "github.com" in tail else tail
+    parts = tail.split("/")
+    if len(parts) < 2 or not parts[-2] or not parts[-1]:
+        raise ConfigError(f"not a GitHub repository URL: {url!r}")
+    return parts[-2], parts[-1]
+
+
+class TarballSource:
+    """The members of one commit's tarball, addressed by repository-relative path."""
+
+    def __init__(self, data: bytes) -> None:
+        self.archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        self.members = {self._relative(m.name): m for m in self.archive.getmembers()}
+
+    @staticmethod
+    def _relative(name: str) -> str:
+        # GitHub prefixes every member with `<owner>-<repo>-<sha>/`.
+        return name.split("/", 1)[1] if "/" in name else ""
+
+    def read(self, path: str) -> bytes | None:
+        """A regular file's bytes (None when missing or not a file)."""
+        member = self.members.get(clean_path(path))
+        if member is None or not member.isfile():
+            return None
+        handle = self.archive.extractfile(member)
+        return handle.read() if handle else None
+
+    def export(self, path: str, dest: Path) -> Path:
+        """Write the regular files and directories under `path` into `dest` (links skipped)."""
+        prefix = clean_path(path)
+        root = dest.resolve()
+        found = False
+        for rel, member in self.members.items():
+            if prefix and rel != prefix and not rel.startswith(prefix + "/"):
+                continue
+            inner = posixpath.relpath(rel, prefix) if prefix else rel
+            target = (root / inner).resolve()
+            if target != root and root not in target.parents:
+                raise PermanentError(f"archive member {rel!r} leaves the target directory")
+            found = found or member.isdir() or member.isfile()
+            self._write(member, target)
+        if not found:
+            raise NotFound(f"{prefix or '/'} not found in the source")
+        return root
+
+    def _write(self, member: tarfile.TarInfo, target: Path) -> None:
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif member.isfile():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.archive.extractfile(member)
+            target.write_bytes(handle.read() if handle else b"")
+
+
+class GitHubTarballFetcher:
+    """Reads sources through GitHub's tarball API with an installation token."""
+
+    def __init__(
+        self,
+        api_url: str,
+        tokens: TokenSource,
+        client: httpx.Client | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.tokens = tokens
+        self.client = client or httpx.Client(timeout=timeout, follow_redirects=True)
+        self._cached: tuple[SourceRef, TarballSource] | None = None
+
+    def _tarball(self, ref: SourceRef) -> TarballSource:
+        if self._cached is not None and self._cached[0] == ref:
+            return self._cached[1]
+        source = TarballSource(self._download(ref))
+        self._cached = (ref, source)
+        return source
+
+    def _download(self, ref: SourceRef) -> bytes:
+        owner, name = repository_of(ref.repository_url)
+        url = f"{self.api_url}/repos/{owner}/{name}/tarball/{ref.commit_sha}"
+        headers = {"Accept": "application/vnd.github+json"}
+        if ref.installation_id is not None:
+            token = self.tokens.installation_token(ref.installation_id, f"{owner}/{name}")
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self.client.get(url, headers=headers, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise TemporaryError(f"fetching {owner}/{name}@{ref.commit_sha[:7]}: {exc}") from exc
+        return self._body(response, f"{owner}/{name}@{ref.commit_sha[:7]}")
+
+    @staticmethod
+    def _body(response: httpx.Response, what: str) -> bytes:
+        if response.status_code == 404:
+            raise NotFound(f"{what}: repository or commit not found (or not readable by the App)")
+        if response.status_code in (401, 403, 429) or response.status_code >= 500:
+            raise TemporaryError(f"{what}: GitHub answered {response.status_code}")
+        if response.status_code != 200:
+            raise PermanentError(f"{what}: GitHub answered {response.status_code}")
+        if len(response.content) > MAX_TARBALL:
+            raise PermanentError(f"{what}: source archive larger than {MAX_TARBALL} bytes")
+        return response.content
+
+    def read_file(self, ref: SourceRef, path: str) -> bytes | None:
+        """The file at `path` in the commit, or None."""
+        return self._tarball(ref).read(path)
+
+    def export(self, ref: SourceRef, path: str, dest: Path) -> Path:
+        """Directory `path` of the commit copied into `dest`."""
+        return self._tarball(ref).export(path, dest)

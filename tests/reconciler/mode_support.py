@@ -1,0 +1,47 @@
+"""Building a ModeContext for mode tests from the sample CRs (through the real planner)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from core import naming
+from core.model import Environment, Project
+from reconciler.modes import ModeContext
+from reconciler.modes.install import install_modes
+from reconciler.plan import Observed, build_context
+from tests.reconciler.support import SETTINGS, SHA1, environment_obj, project_obj
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HELM_BIN = str(REPO_ROOT / ".tools" / "bin" / "helm")
+CHARTS = REPO_ROOT / "tests" / "charts"
+
+
+def project_with(template: dict[str, Any]) -> dict[str, Any]:
+    """The sample Project with `template` as its development template."""
+    project = project_obj()
+    project["spec"]["templates"]["development"] = template
+    return project
+
+
+def context(
+    template: dict[str, Any],
+    *,
+    sha: str = SHA1,
+    images: dict[str, str] | None = None,
+    uid: str | None = "uid-1",
+    **env_spec: Any,
+) -> ModeContext:
+    """The ModeContext the planner builds for the sample Environment and this template."""
+    env_raw = environment_obj(sha, **env_spec)
+    env_raw["metadata"]["uid"] = uid
+    env_raw["metadata"]["finalizers"] = [naming.FINALIZER]
+    install_modes(None)
+    obs = Observed(
+        environment=Environment.model_validate(env_raw),
+        project=Project.model_validate(project_with(template)),
+        settings=SETTINGS,
+    )
+    ctx, _ = build_context(obs)
+    return dataclasses.replace(ctx, images=images or {})

@@ -1,0 +1,151 @@
+"""A recording fake `HelmRunner`: keeps releases in memory and simulates helm's outcomes.
+
+It understands the argv `reconciler.helm.Helm` builds (`history`, `upgrade --install`,
+`rollback`, `uninstall`, `template`, `lint`), records every argv, and can be told how the next
+upgrades end: success, a timeout (release left `failed`), a crash that leaves the release
+`pending-upgrade`/`pending-install`, or a chart error with helm's own stderr. `template`/`lint`
+are delegated to a real runner when one is given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reconciler.helm import HelmResult, HelmRunner
+
+Outcome = Literal["success", "timeout", "crash", "chart-error"]
+CHART_ERROR = (
+    "Error: UPGRADE FAILED: execution error at (app/templates/deployment.yaml:20:20): "
+    "global.images.web is required\n"
+)
+
+
+@dataclass
+class FakeRevision:
+    """One stored revision of a fake release."""
+
+    revision: int
+    status: str
+    description: str
+    chart: str
+    values: str
+
+
+@dataclass
+class FakeHelm:
+    """In-memory helm: releases keyed (namespace, name); `calls` holds every argv."""
+
+    delegate: HelmRunner | None = None
+    calls: list[list[str]] = field(default_factory=list)
+    releases: dict[tuple[str, str], list[FakeRevision]] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> HelmResult:
+        """Simulate one invocation."""
+        args = list(argv)
+        self.calls.append(args)
+        verb = args[1]
+        if verb in ("template", "lint") and self.delegate is not None:
+            return self.delegate.run(args, timeout=timeout)
+        handler = getattr(self, "_" + verb, None)
+        if handler is None:
+            return HelmResult(1, "", f"Error: fake helm does not know {verb!r}\n")
+        return handler(args)  # type: ignore[no-any-return]
+
+    def verbs(self) -> list[str]:
+        """The helm subcommand of every call, in order."""
+        return [c[1] for c in self.calls]
+
+    def upgrades(self) -> list[list[str]]:
+        """Every `upgrade` argv."""
+        return [c for c in self.calls if c[1] == "upgrade"]
+
+    @staticmethod
+    def flag(argv: list[str], name: str) -> str | None:
+        """The value after `name` in `argv`."""
+        return argv[argv.index(name) + 1] if name in argv else None
+
+    def _key(self, argv: list[str]) -> tuple[str, str]:
+        release = argv[3] if argv[2] == "--install" else argv[2]
+        return (self.flag(argv, "--namespace") or "default", release)
+
+    def _history(self, argv: list[str]) -> HelmResult:
+        revisions = self.releases.get(self._key(argv))
+        if not revisions:
+            return HelmResult(1, "", "Error: release: not found\n")
+        out = [
+            {
+                "revision": r.revision,
+                "status": r.status,
+                "description": r.description,
+                "chart": r.chart,
+                "updated": "2024-01-01T00:00:00Z",
+                "app_version": "1.0",
+            }
+            for r in revisions
+        ]
+        return HelmResult(0, json.dumps(out), "")
+
+    def _upgrade(self, argv: list[str]) -> HelmResult:
+        key = self._key(argv)
+        revisions = self.releases.setdefault(key, [])
+        if revisions and revisions[-1].status.startswith("pending-"):
+            return HelmResult(
+                1,
+                "",
+                "Error: UPGRADE FAILED: another operation "
+                "(install/upgrade/rollback) is in progress\n",
+            )
+        outcome = self.outcomes.pop(0) if self.outcomes else "success"
+        if outcome == "chart-error":
+            if not revisions:
+                del self.releases[key]
+            return HelmResult(1, "", CHART_ERROR)
+        values_file = self.flag(argv, "--values")
+        values = Path(values_file).read_text() if values_file else ""
+        status = {"success": "deployed", "timeout": "failed", "crash": ""}[outcome]
+        if outcome == "crash":
+            status = "pending-upgrade" if revisions else "pending-install"
+        for old in revisions:
+            if old.status == "deployed" and status == "deployed":
+                old.status = "superseded"
+        revisions.append(
+            FakeRevision(
+                len(revisions) + 1, status, self.flag(argv, "--description") or "", argv[4], values
+            )
+        )
+        if outcome == "timeout":
+            return HelmResult(1, "", "Error: UPGRADE FAILED: context deadline exceeded\n")
+        if outcome == "crash":
+            return HelmResult(-9, "", "")
+        return HelmResult(0, json.dumps({"name": key[1], "info": {"status": status}}), "")
+
+    def _rollback(self, argv: list[str]) -> HelmResult:
+        revisions = self.releases.get(self._key(argv)) or []
+        target = next((r for r in revisions if r.revision == int(argv[3])), None)
+        if target is None:
+            return HelmResult(1, "", "Error: release has no revision\n")
+        for old in revisions:
+            if old.status in ("deployed", "pending-upgrade"):
+                old.status = "superseded"
+        revisions.append(
+            FakeRevision(
+                len(revisions) + 1,
+                "deployed",
+                f"Rollback to {target.revision}",
+                target.chart,
+                target.values,
+            )
+        )
+        return HelmResult(0, "Rollback was a success!\n", "")
+
+    def _uninstall(self, argv: list[str]) -> HelmResult:
+        if self.releases.pop(self._key(argv), None) is None:
+            return HelmResult(
+                1, "", f"Error: uninstall: Release not loaded: {argv[2]}: release: not found\n"
+            )
+        return HelmResult(0, f'release "{argv[2]}" uninstalled\n', "")

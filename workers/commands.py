@@ -1,0 +1,286 @@
+"""Flows: `/catalyst` PR comment commands (the TASK_COMMENT task and its flow).
+
+Order: ignore bots (ourselves first) → parse (core.commands) → 👀 reaction → per-verb permission
+from GitHub's collaborator-permission API (cached briefly in Redis) → effect through the
+Environment CR → at most one reply, only when a verb produces text (help, status, usage,
+refusals). Effects are CR writes the reconciler acts on, so they survive restarts: new
+`redeployNonce` / `rebuildNonce` values, `spec.suspended`, and the fork approval annotation.
+Nonces derive from the comment id, so a retried task repeats the same request instead of
+asking for a second rollout; Redis markers keep the reaction and the reply to one each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+
+from core import jobs, projection
+from core.clients.github import GitHubInstallation, PullRequest
+from core.commands import (
+    Command,
+    NotACommand,
+    UsageReply,
+    canonical_verb,
+    help_text,
+    parse_comment,
+)
+from core.errors import Conflict
+from core.model import Environment, Phase, Project, ProjectSource
+from core.policy import (
+    Action,
+    command_permissions,
+    has_permission,
+    is_bot,
+    required_permission,
+)
+from workers import admission, statuses
+from workers.celery_app import app, worker_settings
+from workers.context import Context
+from workers.environments import Target, pr_target
+from workers.tasks import run_flow
+
+log = logging.getLogger("catalyst.worker.commands")
+
+REACTION = "eyes"
+PERMISSION_TTL = 60
+MARKER_TTL = 7 * 24 * 3600
+CONFLICT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One command about to run against one Project's preview of the PR."""
+
+    ctx: Context
+    gh: GitHubInstallation
+    job: jobs.CommentJob
+    command: Command
+    project: Project
+    source: ProjectSource
+    pr: PullRequest
+    target: Target
+
+
+Effect = Callable[[Run], Awaitable[str | None]]
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | None) -> None:
+    """Run the commands of one newly created PR comment."""
+    if is_bot(job.author, job.author_type, app_slug):
+        return  # never answer a bot, least of all ourselves: two bots can never loop
+    parsed = parse_comment(job.body)
+    if isinstance(parsed, NotACommand):
+        return
+    gh = ctx.github.installation(job.installation_id)
+    await _once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
+    if isinstance(parsed, UsageReply):
+        await reply_once(ctx, gh, job, [parsed.text])
+        return
+    matches = ctx.projects.for_repository(job.repository)
+    if not matches:
+        return
+    pr = await gh.get_pull(job.repository, job.pr_number)
+    texts = [
+        text
+        for command in parsed.commands
+        for project, source in matches
+        if (text := await run_command(ctx, gh, job, command, project, source, pr))
+    ]
+    await reply_once(ctx, gh, job, texts)
+
+
+async def run_command(
+    ctx: Context,
+    gh: GitHubInstallation,
+    job: jobs.CommentJob,
+    command: Command,
+    project: Project,
+    source: ProjectSource,
+    pr: PullRequest,
+) -> str | None:
+    """Check the author's permission, then apply one command; returns reply text, if any."""
+    required = required_permission(command.verb, project.spec.previews)
+    actual = await permission_of(ctx, gh, job.repository, job.author)
+    if not has_permission(actual, required):
+        return (
+            f"`/catalyst {command.verb}` needs **{required}** access to {job.repository}; "
+            f"your access is **{actual}**, so nothing was changed."
+        )
+    target = pr_target(
+        project, source, pr, repository=job.repository, installation_id=job.installation_id
+    )
+    run = Run(ctx, gh, job, command, project, source, pr, target)
+    return await EFFECTS[command.verb](run)
+
+
+async def permission_of(ctx: Context, gh: GitHubInstallation, repository: str, user: str) -> str:
+    """The user's repository permission, cached for PERMISSION_TTL seconds."""
+    key = f"catalyst:permission:{repository.lower()}:{user.lower()}"
+    cached = await ctx.redis.get(key)
+    if cached is not None:
+        return cached.decode() if isinstance(cached, bytes) else str(cached)
+    level = await gh.collaborator_permission(repository, user)
+    await ctx.redis.set(key, level, ex=PERMISSION_TTL)
+    return level
+
+
+# --- acknowledgement and the one reply ----------------------------------------------------------
+
+
+async def _react(gh: GitHubInstallation, job: jobs.CommentJob) -> None:
+    await gh.add_reaction(job.repository, job.comment_id, REACTION)
+
+
+async def _once(ctx: Context, marker: str, action: Callable[[], Awaitable[object]]) -> None:
+    """Run `action` unless a previous attempt of this task already did it."""
+    key = f"catalyst:command:{marker}"
+    if not await ctx.redis.set(key, "1", nx=True, ex=MARKER_TTL):
+        return
+    try:
+        await action()
+    except BaseException:
+        await ctx.redis.delete(key)  # not done: let the retry do it
+        raise
+
+
+async def reply_once(
+    ctx: Context, gh: GitHubInstallation, job: jobs.CommentJob, texts: list[str]
+) -> None:
+    """Post the single reply of this comment (texts joined, duplicates dropped), if any."""
+    unique = list(dict.fromkeys(texts))
+    if not unique:
+        return
+    body = f"@{job.author} " + "\n\n".join(unique)
+    await _once(
+        ctx,
+        f"replied:{job.repository}:{job.comment_id}",
+        lambda: gh.create_comment(job.repository, job.pr_number, body),
+    )
+
+
+# --- effects ------------------------------------------------------------------------------------
+
+
+async def do_help(run: Run) -> str:
+    """The command reference, with this Project's permission levels."""
+    levels = command_permissions(run.project.spec.previews)
+    only = canonical_verb(run.command.args[0]) if run.command.args else None
+    return help_text(levels, only=only)
+
+
+async def do_status(run: Run) -> str:
+    """Phase, URL, commit and last failure of the preview (or why there is none)."""
+    env = _environment(run)
+    name = run.project.metadata.name
+    if env is None:
+        decision = await admission.decide(run.ctx, run.target, run.pr, None)
+        return f"**{name}**: no preview for this pull request ({decision.reason})."
+    view = projection.comment_view(env, log_url_template=run.ctx.log_url_template)
+    phase = "Suspended (torn down by command)" if env.spec.suspended else view.phase
+    lines = [f"**{name}**: {phase} at `{view.sha[:7]}`"]
+    status_url = env.status.url if env.status else None
+    if status_url:
+        lines.append(f"URL: {status_url}")
+    reason = projection.failure_reason(env.status) if env.status else None
+    if env.status and env.status.phase == Phase.FAILED and reason:
+        lines.append(f"Last failure: {projection.short_description(reason)}")
+    return "\n".join(lines)
+
+
+async def do_redeploy(run: Run) -> str | None:
+    """Ask the reconciler to roll the current commit out again."""
+    return _bump(run, "redeploy_nonce", "redeploy")
+
+
+async def do_rebuild(run: Run) -> str | None:
+    """Ask the reconciler for a fresh build of the current commit (the old Job is replaced)."""
+    return _bump(run, "rebuild_nonce", "rebuild")
+
+
+def _bump(run: Run, field: str, verb: str) -> str | None:
+    env = _environment(run)
+    if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
+        return f"There is no running **{run.project.metadata.name}** preview to {verb}."
+    nonce = f"comment-{run.job.comment_id}"
+    _update_spec(run, env, lambda e: setattr(e.spec, field, nonce))
+    return None
+
+
+async def do_teardown(run: Run) -> str | None:
+    """Suspend the preview (the CR stays) until the next push or `/catalyst deploy`."""
+    await run.ctx.redis.zrem(admission.queue_key(run.target), str(run.pr.number))
+    env = _environment(run)
+    if env is None or env.spec.suspended:
+        return None
+    env = admission.mark(run.ctx, env, suspended=True)
+    await statuses.publish_environment(run.ctx, run.gh, env)
+    await admission.admit_waiting(
+        run.ctx, run.gh, run.project, run.source, repository=run.job.repository
+    )
+    return None
+
+
+async def do_deploy(run: Run) -> str | None:
+    """Opt the PR in (and approve a fork PR's current head commit), then converge it."""
+    policy = run.project.spec.previews
+    if run.pr.is_fork and policy.fork_policy == "never":
+        return f"**{run.project.metadata.name}** does not preview pull requests from forks."
+    approved = run.pr.head_sha if run.pr.is_fork else None
+    intent = admission.Intent(opted_in=True, approved_sha=approved)
+    env = _environment(run)
+    if env is not None and not env.metadata.deletion_timestamp:
+        admission.mark(run.ctx, env, suspended=False, intent=intent)
+    else:
+        await admission.save_intent(run.ctx, run.target, intent)
+    await admission.converge(run.ctx, run.gh, run.project, run.source, run.pr, run.job.repository)
+    decision = await admission.decide(run.ctx, run.target, run.pr, _environment(run))
+    if decision.action == Action.REMOVE:
+        return f"**{run.project.metadata.name}** was not deployed: {decision.reason}."
+    return None
+
+
+EFFECTS: dict[str, Effect] = {
+    "help": do_help,
+    "status": do_status,
+    "redeploy": do_redeploy,
+    "rebuild": do_rebuild,
+    "deploy": do_deploy,
+    "teardown": do_teardown,
+}
+
+
+def _environment(run: Run) -> Environment | None:
+    return run.ctx.kube.get_environment(run.target.namespace, run.target.name)
+
+
+def _update_spec(run: Run, env: Environment, change: Callable[[Environment], None]) -> None:
+    """Apply `change` to a fresh copy and replace the CR, retrying on conflicts."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        changed = env.model_copy(deep=True)
+        change(changed)
+        try:
+            run.ctx.kube.replace_environment(changed)
+            return
+        except Conflict:
+            fresh = _environment(run)
+            if fresh is None or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            env = fresh
+
+
+# --- the task -----------------------------------------------------------------------------------
+
+
+@app.task(name=jobs.TASK_COMMENT, bind=True, acks_late=True)
+def comment_task(self: Task[Any, Any], /, **kwargs: Any) -> None:
+    """Run the `/catalyst` commands of one new PR comment."""
+    job = jobs.CommentJob.from_kwargs(kwargs)
+    slug = worker_settings().github_app_slug
+    run_flow(self, jobs.TASK_COMMENT, lambda ctx: handle_comment(ctx, job, app_slug=slug))
