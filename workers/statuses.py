@@ -52,7 +52,15 @@ async def publish_status(
 
 
 async def publish_environment(ctx: Context, gh: GitHubInstallation, env: Environment) -> None:
-    """Post the head commit's state and refresh the comment; save bookkeeping if it changed."""
+    """Post the head commit's state and refresh the comment; save bookkeeping if it changed.
+
+    The CR is read again first: a caller's copy may predate bookkeeping another step saved, and
+    stale bookkeeping would repeat writes GitHub already shows.
+    """
+    fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
+    if fresh is None:
+        return
+    env = fresh
     for attempt in range(CONFLICT_ATTEMPTS):
         book = Bookkeeping.of(env, default_environment=_default_environment(env))
         if not env.metadata.deletion_timestamp:

@@ -58,6 +58,7 @@ class Recorded:
     body: Any = None
     at: float = 0.0
     timeout: dict[str, float | None] | None = None
+    redundant: bool = False
 
 
 @dataclass
@@ -153,6 +154,7 @@ class FakeGitHub:
         self.base_url = base_url.rstrip("/")
         self.log: list[Recorded] = []
         self.faults: list[Fault] = []
+        self._last_redundant = False
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -171,6 +173,10 @@ class FakeGitHub:
     def revoke_tokens(self) -> None:
         """Invalidate every installation token (GitHub answers 401 until a new one is minted)."""
         self.state.tokens.clear()
+
+    def redundant_writes(self) -> list[Recorded]:
+        """Writes that did not change what GitHub shows (same status again, same comment body)."""
+        return [r for r in self.log if r.method in ("POST", "PATCH") and r.redundant]
 
     def fail(self, method: str, pattern: str, status: int = 500, **kwargs: Any) -> Fault:
         """Inject a fault for requests whose path matches `pattern` (a regex)."""
@@ -195,8 +201,10 @@ class FakeGitHub:
         denied = self._check_auth(request, path)
         if denied is not None:
             return self._record(request, path, denied)
+        self._last_redundant = False
         response = self._route(request, path)
         self._record(request, path, response)
+        self.log[-1].redundant = self._last_redundant
         if fault is not None:
             raise httpx.ReadTimeout("fake timeout after store", request=request)
         return response
@@ -364,6 +372,7 @@ class FakeGitHub:
         body = json.loads(request.content)
         if len(body.get("description", "")) > 140:
             return _error(422, "description is too long")
+        self._last_redundant = bool(items) and items[-1]["state"] == body["state"]
         items.append({"id": next(self.state.ids), **body})
         return httpx.Response(201, json=items[-1])
 
@@ -395,7 +404,9 @@ class FakeGitHub:
         comment = self.state.comments.get(int(m["id"]))
         if comment is None:
             return _error(404, "Not Found")
-        comment["body"] = json.loads(request.content)["body"]
+        new_body = json.loads(request.content)["body"]
+        self._last_redundant = comment["body"] == new_body
+        comment["body"] = new_body
         return httpx.Response(200, json=comment)
 
     def _react(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
