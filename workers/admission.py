@@ -276,10 +276,8 @@ async def admit_waiting(
     *,
     repository: str,
 ) -> None:
-    """Give free slots to waiting PRs, longest-waiting first, until one has to wait again."""
+    """Give free slots to waiting PRs, longest-waiting first; the rest see their new position."""
     placeholder = Target(project, source, "", "development", "", "", repository, 0)
     for number in await queued_prs(ctx, placeholder):
         pr = await gh.get_pull(repository, number)
-        decision, _, _ = await _converge_one(ctx, gh, project, source, pr, repository)
-        if decision.action == Action.WAIT:
-            return
+        await _converge_one(ctx, gh, project, source, pr, repository)
