@@ -8,7 +8,7 @@ mapped into `core.errors` by HTTP status (404 NotFound, 409 Conflict/AlreadyExis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,7 +227,13 @@ class Cluster:
         return True
 
     def watch(
-        self, kind: str, *, resource_version: str, label_selector: str | None, timeout_seconds: int
+        self,
+        kind: str,
+        *,
+        resource_version: str,
+        label_selector: str | None,
+        timeout_seconds: int,
+        on_open: Callable[[Any], None] | None = None,
     ) -> Iterator[Manifest]:
         """Watch events (`{type, object}`) from `resource_version`; Gone when it is too old."""
         query = {
@@ -240,6 +246,8 @@ class Cluster:
         response = self.request(
             "GET", path_of(kind), query=query, timeout=(5.0, timeout_seconds + 10.0), stream=True
         )
+        if on_open is not None:
+            on_open(response)  # lets the owner shut the stream down from another thread
         try:
             yield from _events(response)
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -56,6 +56,8 @@ class Informer:
         self.synced = threading.Event()
         self.resource_version = ""
         self.relists = 0
+        self._response: Any = None
+        self._closed = False
 
     def items(self) -> list[Manifest]:
         """A snapshot of the cached objects."""
@@ -97,9 +99,25 @@ class Informer:
             resource_version=self.resource_version,
             label_selector=self.selector,
             timeout_seconds=self.watch_timeout,
+            on_open=self._opened,
         )
         for event in events:
             self.apply(event)
+
+    def _opened(self, response: Any) -> None:
+        self._response = response
+        if self._closed:
+            self.close()
+
+    def close(self) -> None:
+        """Break the current watch stream (used on shutdown; `run` then sees its stop flag)."""
+        self._closed = True
+        response = self._response
+        if response is not None:
+            try:
+                response.shutdown()
+            except Exception as exc:  # already closed or never opened
+                log.debug("closing watch of %s: %s", self.kind, exc)
 
     def apply(self, event: Manifest) -> None:
         """Fold one watch event into the cache and report it."""
@@ -128,6 +146,8 @@ class Informer:
                 log.info("watch of %s expired (410): relisting", self.kind)
                 self.synced.clear()
             except Exception as exc:
+                if stop.is_set():
+                    return
                 log.warning("watch of %s failed: %s", self.kind, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -238,9 +258,13 @@ class Watcher:
         thread.start()
         self.threads.append(thread)
 
-    def stop(self) -> None:
-        """Ask every thread to stop (watches end at their next event or timeout)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every thread: break the watch streams and wait for the threads to end."""
         self.stop_event.set()
+        for informer in self.informers.values():
+            informer.close()
+        for thread in self.threads:
+            thread.join(timeout=timeout)
 
     def wait_synced(self, timeout: float) -> bool:
         """Whether every informer finished its first list within `timeout`."""

@@ -1,0 +1,196 @@
+"""The runtime pieces against the fake API server: informers, cached reads, Lease, watcher."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from core import jobs
+from reconciler.cluster import Cluster
+from reconciler.feeder import Feeder
+from reconciler.keys import KeyGate
+from reconciler.lease import LeaderElector
+from reconciler.projects import ProjectReconciler
+from reconciler.watch import CachedReads, Informer, Watcher
+from tests.kubefake import KubeFake
+from tests.reconciler.support import (
+    ENV_NS,
+    PROJECT_NS,
+    RecordingEnqueuer,
+    environment_obj,
+    make_rig,
+    seed,
+)
+from tests.support.redis_server import RedisServer
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_informer_relists_after_410_and_misses_nothing(kubefake: KubeFake) -> None:
+    seed(kubefake)
+    informer = Informer(Cluster(kubefake.api_client()), "Environment", watch_timeout=2)
+    informer.relist()
+    kubefake.put_object(environment_obj(name="pr-1"))
+    kubefake.put_object(environment_obj(name="pr-2"))
+    kubefake.expire_watch_history()  # resuming from the old resourceVersion now answers 410
+    stop = threading.Event()
+    thread = threading.Thread(target=informer.run, args=(stop,), daemon=True)
+    thread.start()
+    eventually(lambda: informer.relists == 2)
+    assert {n for _, n in informer.store} == {"pr-1", "pr-2"}
+    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    eventually(lambda: informer.get(PROJECT_NS, "pr-1") is None)
+    stop.set()
+    informer.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def make_watcher(
+    kubefake: KubeFake, server: RedisServer, leader: Callable[[], bool]
+) -> tuple[Watcher, RecordingEnqueuer]:
+    sent = RecordingEnqueuer()
+    feeder = Feeder(KeyGate(redis.Redis.from_url(server.url), prefix=f"t{id(sent)}"), sent)
+    return Watcher(Cluster(kubefake.api_client()), feeder, is_leader=leader, watch_timeout=5), sent
+
+
+def env_tasks(sent: RecordingEnqueuer) -> list[dict[str, Any]]:
+    return [k for t, k, _ in sent.sent if t == jobs.TASK_RECONCILE]
+
+
+def test_only_the_leader_feeds_and_status_writes_do_not_refeed(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    seed(kubefake)
+    leader, sent = make_watcher(kubefake, redis_server, lambda: True)
+    standby, standby_sent = make_watcher(kubefake, redis_server, lambda: False)
+    for w in (leader, standby):
+        w.start()
+        assert w.wait_synced(10)
+    eventually(lambda: leader.resyncs >= 1)  # the first resync after winning the Lease
+    kubefake.put_object(environment_obj())
+    eventually(lambda: len(env_tasks(sent)) == 1)
+    assert env_tasks(sent) == [{"namespace": PROJECT_NS, "name": "pr-1"}]
+    leader.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
+    env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
+    kubefake.put_object({**env, "status": {"phase": "Building"}})
+    time.sleep(0.3)
+    assert len(env_tasks(sent)) == 1
+    assert standby_sent.sent == []
+    assert standby.informers["Environment"].get(PROJECT_NS, "pr-1") is not None
+    for w in (leader, standby):
+        w.stop()
+
+
+def test_child_events_feed_their_environment(kubefake: KubeFake, redis_server: RedisServer) -> None:
+    seed(kubefake)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    watcher, sent = make_watcher(kubefake, redis_server, lambda: True)
+    watcher.start()
+    assert watcher.wait_synced(10)
+    sent.sent.clear()
+    watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
+    deployment: Any = kubefake.get("deployments", "web", ENV_NS)
+    deployment["spec"]["replicas"] = 2
+    kubefake.put_object(deployment)
+    eventually(lambda: env_tasks(sent) == [{"namespace": PROJECT_NS, "name": "pr-1"}])
+    watcher.stop()
+
+
+def test_converged_reconcile_from_the_cache_reads_once_and_writes_nothing(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    seed(kubefake)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    watcher, _ = make_watcher(kubefake, redis_server, lambda: False)
+    watcher.start()
+    assert watcher.wait_synced(10)
+    cluster = Cluster(kubefake.api_client())
+    rig = make_rig(kubefake, reads=CachedReads(cluster, watcher.informers))
+    rig.run_until(rig.phase_is("Ready"))
+    time.sleep(0.2)
+    rig.run()
+    kubefake.clear_requests()
+    rig.run()
+    served = [r for r in kubefake.requests() if r.verb != "watch"]
+    assert [r for r in served if r.is_write] == []
+    assert len(served) == 1 and served[0].resource == "environments"
+    watcher.stop()
+
+
+def elector(kubefake: KubeFake, identity: str) -> LeaderElector:
+    return LeaderElector(
+        Cluster(kubefake.api_client()),
+        namespace="default",
+        name="catalyst-reconciler",
+        identity=identity,
+        lease_seconds=1.0,
+        renew_deadline=0.8,
+        retry_period=0.1,
+    )
+
+
+def test_lease_has_one_leader_and_a_standby_takes_over(kubefake: KubeFake) -> None:
+    kubefake.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+    a, b = elector(kubefake, "a"), elector(kubefake, "b")
+    a.start()
+    eventually(a.is_leader)
+    b.start()
+    time.sleep(0.5)
+    assert a.is_leader() and not b.is_leader()
+    killed_at = time.monotonic()
+    a.stop(release=False)  # dies without releasing
+    eventually(b.is_leader, timeout=5)
+    assert time.monotonic() - killed_at < 3.0
+    lease: Any = kubefake.get("leases", "catalyst-reconciler", "default")
+    assert lease["spec"]["holderIdentity"] == "b"
+    assert lease["spec"]["leaseTransitions"] >= 1
+    c = elector(kubefake, "c")
+    c.start()
+    b.stop()  # releases: c takes over at once
+    eventually(c.is_leader, timeout=2)
+    c.stop()
+
+
+def test_project_gets_namespace_status_and_a_finalizer_that_waits(kubefake: KubeFake) -> None:
+    seed(kubefake)
+    kubefake.controllers.enable("namespaces")
+    projects = ProjectReconciler(Cluster(kubefake.api_client()))
+    kubefake.delete("namespaces", PROJECT_NS)
+    while projects.reconcile("acme", "shop") == 0.0:
+        pass
+    project: Any = kubefake.get("projects", "shop", "acme")
+    assert project["status"]["namespace"] == PROJECT_NS
+    assert project["status"]["conditions"][0]["status"] == "True"
+    ns: Any = kubefake.get("namespaces", PROJECT_NS)
+    assert ns["metadata"]["labels"]["catalyst.dev/namespace-type"] == "project"
+    kubefake.clear_requests()
+    projects.reconcile("acme", "shop")
+    assert kubefake.writes() == []
+    kubefake.put_object(environment_obj())
+    kubefake.delete("projects", "shop", "acme")
+    assert projects.reconcile("acme", "shop") == 5.0
+    assert kubefake.get("projects", "shop", "acme") is not None
+    kubefake.put_object(
+        {**environment_obj(), "metadata": {**environment_obj()["metadata"], "finalizers": []}}
+    )
+    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    eventually(
+        lambda: (
+            projects.reconcile("acme", "shop") is None
+            and kubefake.get("projects", "shop", "acme") is None
+        )
+    )
