@@ -33,6 +33,14 @@ def _json_map(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _json_list(raw: str | None) -> list[Any]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
 @dataclass
 class Bookkeeping:
     """What we told GitHub about one Environment."""
@@ -49,11 +57,7 @@ class Bookkeeping:
         """Read the annotations (unparseable values count as unknown, never as a crash)."""
         notes = env.metadata.annotations or {}
         comment = notes.get(ANNOTATION_COMMENT_ID, "")
-        superseded = (
-            json.loads(notes.get(ANNOTATION_SUPERSEDED, "[]") or "[]")
-            if notes.get(ANNOTATION_SUPERSEDED, "").startswith("[")
-            else []
-        )
+        superseded = _json_list(notes.get(ANNOTATION_SUPERSEDED))
         return cls(
             github_environment=notes.get(ANNOTATION_GITHUB_ENVIRONMENT) or default_environment,
             deployments={

@@ -154,3 +154,25 @@ def _flush(harness: Harness) -> None:
         await ctx.redis.flushall()
 
     harness.run(flush)
+
+
+def test_garbled_bookkeeping_annotations_are_treated_as_unknown(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    deliver(harness, "opened", a)
+    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    assert obj is not None
+    obj["metadata"]["annotations"].update(
+        {
+            "catalyst.dev/deployments": "{not json",
+            "catalyst.dev/published": "[1]",
+            "catalyst.dev/superseded": "42",
+            "catalyst.dev/comment-id": "abc",
+        }
+    )
+    harness.kubefake.put_object(obj)
+    deliver(harness, "opened", a)
+    # GitHub is asked instead: still one deployment, one queued status, one comment.
+    [deployment] = harness.github.state.deployments_of(REPO)
+    assert harness.github.state.states_of(deployment["id"]) == ["queued"]
+    assert len(harness.github.state.comments_on(REPO, 7)) == 1

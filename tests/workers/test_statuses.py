@@ -164,3 +164,22 @@ def test_comment_is_found_by_marker_on_a_later_page(harness: Harness) -> None:
     ours = [c for c in harness.github.state.comments_on(REPO, 7) if "catalyst-preview" in c["body"]]
     assert [c["id"] for c in ours] == [500]
     assert a[:7] in ours[0]["body"]
+
+
+def test_a_whole_pr_life_writes_nothing_github_already_shows(harness: Harness) -> None:
+    shas = [sha_of(f"life-{i}") for i in range(3)]
+    opened(harness, shas[0])
+    for index, sha in enumerate(shas):
+        if index:
+            harness.github.state.push_pull(REPO, 7, sha)
+            deliver(harness, "synchronize", sha)
+        for phase in ("Building", "Deploying", "Ready"):
+            harness.set_status(
+                ENV, {"phase": phase, "targetCommitSha": sha, "url": "https://p.example/"}
+            )
+            publish(harness)
+            publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", shas[-1])
+    assert harness.github.redundant_writes() == []
+    assert harness.github.state.mints == {42: 1}
