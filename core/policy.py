@@ -101,6 +101,7 @@ class Decision:
     sha: str | None = None
     queue_position: int | None = None
     secrets: bool = True
+    awaiting_approval: bool = False  # a fork commit a writer has not approved yet
 
     @property
     def preview(self) -> bool:
@@ -151,8 +152,8 @@ def _trust(policy: PreviewPolicy, pr: PrFacts) -> Decision | None:
         return None
     why = "a writer must approve this commit with `/catalyst deploy`"
     if pr.current_sha is not None:
-        return Decision(Action.HOLD, f"new commit of a fork PR: {why}")
-    return Decision(Action.AWAIT_APPROVAL, f"fork pull request: {why}")
+        return Decision(Action.HOLD, f"new commit of a fork PR: {why}", awaiting_approval=True)
+    return Decision(Action.AWAIT_APPROVAL, f"fork pull request: {why}", awaiting_approval=True)
 
 
 def _capacity(policy: PreviewPolicy, pr: PrFacts) -> Decision | None:

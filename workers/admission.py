@@ -181,9 +181,10 @@ async def _apply(
     await ctx.redis.zrem(queue_key(target), str(target.pr_number))
     if decision.action == Action.DEPLOY:
         return await _deploy(ctx, gh, target)
-    if decision.action == Action.AWAIT_APPROVAL:
+    if decision.awaiting_approval:
+        # The running preview (if any) stays on the last approved commit meanwhile.
         await _post_notice(ctx, gh, target, "Awaiting approval", decision)
-        return None
+        return current
     if decision.action == Action.REMOVE:
         await teardown_environment(ctx, gh, target)
         await ctx.redis.delete(_intent_key(target))

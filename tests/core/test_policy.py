@@ -154,3 +154,11 @@ def test_fork_preview_gets_no_secrets_and_pins_the_approved_sha() -> None:
     decision = preview_decision(PreviewPolicy(), facts(fork=True, approved_sha=HEAD))
     assert decision.preview and decision.sha == HEAD and decision.secrets is False
     assert preview_decision(PreviewPolicy(), facts()).secrets is True
+
+
+def test_unapproved_fork_commits_are_flagged_for_the_comment() -> None:
+    waiting = preview_decision(PreviewPolicy(), facts(fork=True, approved_sha=OLD, current_sha=OLD))
+    assert waiting.awaiting_approval and waiting.action == Action.HOLD
+    assert not preview_decision(
+        PreviewPolicy(), facts(suspended=True, current_sha=HEAD)
+    ).awaiting_approval

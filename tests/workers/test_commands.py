@@ -355,6 +355,7 @@ def test_fork_pr_waits_for_approval_of_each_head_commit(
     harness.github.state.push_pull(REPO, 7, B)
     pr_event(harness, "synchronize")
     assert env_of(harness).primary_source.commit_sha == A  # B is not built before approval
+    assert "Awaiting approval" in sticky(harness) and B[:7] in sticky(harness)
     receiver.comment("/catalyst deploy")
     env = env_of(harness)
     assert env.primary_source.commit_sha == B
