@@ -36,6 +36,7 @@ SECONDARY_LIMIT_DEFAULT = 60.0
 WRITE_SPACING = 1.0
 MAX_PACING_WAIT = 3.0
 _KEY = "catalyst:github"
+_LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
 
 _PACE_SCRIPT = """
 local now = tonumber(ARGV[1])
@@ -644,4 +645,6 @@ class GitHubInstallation:
             )
         except NotFound:
             return "none"
-        return str(data.get("role_name") or data.get("permission") or "none")
+        # A custom role's `role_name` is its own name; `permission` then holds its base level.
+        role = str(data.get("role_name") or "")
+        return role if role in _LEVELS else str(data.get("permission") or "none")
