@@ -445,3 +445,14 @@ def test_capacity_queue_positions_and_order(receiver: Receiver, harness: Harness
     receiver.comment("/catalyst teardown", pr=8)  # a torn-down preview frees its slot too
     assert harness.environment("pr-9") is not None
     assert env_of(harness, "pr-8").spec.suspended is True
+
+
+def test_custom_repository_role_counts_as_its_base_level(
+    receiver: Receiver, harness: Harness
+) -> None:
+    open_pr(harness)
+    custom = {"permission": "write", "role_name": "deployer"}
+    harness.github.fail("GET", r"/collaborators/alice/permission$", 200, body=custom)
+    comment_id = receiver.comment("/catalyst redeploy")
+    assert env_of(harness).spec.redeploy_nonce == f"comment-{comment_id}"
+    assert replies(harness) == []
