@@ -181,6 +181,7 @@ _PHASE_ICONS = {
     "Suspended": "⏸️",
     "Deleting": "⏳",
     "Torn down": "⚫",
+    "Sync failed": "⚠️",
 }
 
 
@@ -206,6 +207,11 @@ def comment_view(env: Environment, *, log_url_template: str | None) -> CommentVi
 def torn_down_view(project: str, sha: str, *, updated: str) -> CommentView:
     """The comment contents once the preview is gone."""
     return CommentView(project, "Torn down", sha, None, None, None, updated)
+
+
+def sync_failed_view(project: str, sha: str, reason: str) -> CommentView:
+    """The comment contents when catalyst gave up updating a preview (reason redacted)."""
+    return CommentView(project, "Sync failed", sha, None, None, None, "", reason=redact(reason))
 
 
 def last_update(env: Environment) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 
-from core import projection
+from core import naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import NotFound
-from core.model import Environment
-from workers.bookkeeping import Bookkeeping
+from core.errors import Conflict, NotFound
+from core.jobs import PullRequestJob
+from core.model import Environment, Project
+from workers.bookkeeping import ANNOTATION_COMMENT_DIGEST, Bookkeeping
 from workers.context import Context
 
 LOCK_SECONDS = 60
@@ -59,6 +60,40 @@ async def sync_torn_down_comment(
     body = projection.render_comment(projection.torn_down_view(project, sha, updated=""))
     if found.body != body:
         await gh.edit_comment(repository, found.id, body)
+
+
+async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None:
+    """Say on the PR that catalyst gave up updating its preview (best effort, per project)."""
+    gh = ctx.github.installation(job.installation_id)
+    for project, _source in ctx.projects.for_repository(job.repository):
+        view = projection.sync_failed_view(project.metadata.name, job.head_sha, reason)
+        await upsert_comment(
+            ctx,
+            gh,
+            job.repository,
+            job.pr_number,
+            project=view.project,
+            body=projection.render_comment(view),
+            known_id=None,
+        )
+        _forget_digest(ctx, project, naming.environment_name(job.pr_number))
+
+
+def _forget_digest(ctx: Context, project: Project, name: str) -> None:
+    """Make the next publish rewrite the comment (it no longer shows what the digest says)."""
+    namespace = naming.project_namespace(
+        project.metadata.namespace or "default", project.metadata.name
+    )
+    env = ctx.kube.get_environment(namespace, name)
+    notes = dict((env.metadata.annotations or {}) if env else {})
+    if env is None or notes.pop(ANNOTATION_COMMENT_DIGEST, None) is None:
+        return
+    updated = env.model_copy(deep=True)
+    updated.metadata.annotations = notes
+    try:
+        ctx.kube.replace_environment(updated)
+    except Conflict:
+        return  # a concurrent publish rewrote the bookkeeping (and so the comment) anyway
 
 
 def _sha_in(body: str) -> str:

@@ -23,9 +23,9 @@ from redis.asyncio import Redis
 from core import jobs
 from core.clients.github import AppCredentials, GitHubApp
 from core.clients.kube import KubeEnvironments
-from core.errors import PermanentError, RateLimited, TemporaryError
+from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
+from workers import comments, statuses, tracked
 from workers import resync as resync_flow
-from workers import statuses, tracked
 from workers.celery_app import app, worker_settings
 from workers.context import Context
 from workers.environments import handle_pull_request
@@ -88,12 +88,35 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
             await redis.aclose()
 
 
-def run_flow(task: Task[Any, Any], name: str, flow: Callable[[Context], Awaitable[None]]) -> None:
-    """Run a flow with real adapters (see `execute`)."""
-    execute(task, name, lambda: _with_context(flow))
+GiveUpHook = Callable[[str], Awaitable[None]]
 
 
-def execute(task: Task[Any, Any], name: str, run: Callable[[], Awaitable[None]]) -> None:
+def run_flow(
+    task: Task[Any, Any],
+    name: str,
+    flow: Callable[[Context], Awaitable[None]],
+    *,
+    report: Callable[[Context, str], Awaitable[None]] | None = None,
+) -> None:
+    """Run a flow with real adapters (see `execute`); `report` tells the PR when it gives up."""
+    on_give_up = None if report is None else _reporter(report)
+    execute(task, name, lambda: _with_context(flow), on_give_up=on_give_up)
+
+
+def _reporter(report: Callable[[Context, str], Awaitable[None]]) -> GiveUpHook:
+    async def run(reason: str) -> None:
+        await _with_context(lambda ctx: report(ctx, reason))
+
+    return run
+
+
+def execute(
+    task: Task[Any, Any],
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    on_give_up: GiveUpHook | None = None,
+) -> None:
     """Run a coroutine; turn its errors into a Celery retry or a visible, final failure."""
     try:
         asyncio.run(_as_coroutine(run))
@@ -101,28 +124,40 @@ def execute(task: Task[Any, Any], name: str, run: Callable[[], Awaitable[None]])
         retries = int(task.request.retries or 0)
         limit = None if isinstance(exc, RateLimited) else MAX_RETRIES
         if limit is not None and retries >= limit:
-            _give_up(name, "retries-exhausted", exc)
+            _give_up(name, "retries-exhausted", exc, on_give_up)
             return
         countdown = retry_countdown(exc, retries)
         raise task.retry(exc=exc, countdown=countdown, max_retries=limit) from exc
     except PermanentError as exc:
-        _give_up(name, "permanent", exc)
+        _give_up(name, "permanent", exc, on_give_up)
 
 
 async def _as_coroutine(run: Callable[[], Awaitable[None]]) -> None:
     await run()
 
 
-def _give_up(name: str, kind: str, exc: Exception) -> None:
+def _give_up(name: str, kind: str, exc: Exception, on_give_up: GiveUpHook | None) -> None:
     FAILURES.labels(task=name, kind=kind).inc()
     log.error("task %s failed for good (%s): %s", name, kind, exc)
+    if on_give_up is None:
+        return
+    try:
+        asyncio.run(_as_coroutine(lambda: on_give_up(str(exc))))
+    except CatalystError as report_exc:
+        # GitHub or the cluster is what failed: the log line and the metric must do.
+        log.warning("could not report the failure of %s on GitHub: %s", name, report_exc)
 
 
 @app.task(name=jobs.TASK_PULL_REQUEST, bind=True, acks_late=True)
 def pull_request_task(self: Task[Any, Any], /, **kwargs: Any) -> None:
     """Converge the previews of one pull request."""
     job = jobs.PullRequestJob.from_kwargs(kwargs)
-    run_flow(self, jobs.TASK_PULL_REQUEST, lambda ctx: handle_pull_request(ctx, job))
+    run_flow(
+        self,
+        jobs.TASK_PULL_REQUEST,
+        lambda ctx: handle_pull_request(ctx, job),
+        report=lambda ctx, reason: comments.report_failure(ctx, job, reason),
+    )
 
 
 @app.task(name=jobs.TASK_PUSH, bind=True, acks_late=True)

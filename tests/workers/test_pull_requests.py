@@ -6,6 +6,7 @@ from core import naming
 from core.jobs import PullRequestJob
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, PROJECT_NS, REPO, Harness
+from workers.comments import report_failure
 from workers.context import Context
 from workers.environments import handle_pull_request
 from workers.statuses import publish_status
@@ -176,3 +177,17 @@ def test_garbled_bookkeeping_annotations_are_treated_as_unknown(harness: Harness
     [deployment] = harness.github.state.deployments_of(REPO)
     assert harness.github.state.states_of(deployment["id"]) == ["queued"]
     assert len(harness.github.state.comments_on(REPO, 7)) == 1
+
+
+def test_failure_report_edits_the_comment_without_secrets(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    deliver(harness, "opened", a)
+    reason = "Kubernetes 500 talking to https://admin:hunter22@kube.example"
+    harness.run(lambda ctx: report_failure(ctx, job("synchronize", a), reason))
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "Sync failed" in comment["body"] and "Kubernetes 500" in comment["body"]
+    assert "hunter22" not in comment["body"]
+    # The next successful publish restores the normal view.
+    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    assert "Sync failed" not in harness.github.state.comments_on(REPO, 7)[0]["body"]

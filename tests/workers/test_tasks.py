@@ -137,3 +137,18 @@ def test_worker_reads_broker_and_beat_schedule_from_settings(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["redis://127.0.0.1:6399/3", "120.0", "True"]
+
+
+def test_giving_up_runs_the_report_hook_and_survives_its_failure() -> None:
+    reported: list[str] = []
+
+    async def report(reason: str) -> None:
+        reported.append(reason)
+
+    async def broken_report(reason: str) -> None:
+        raise TemporaryError("GitHub is down too")
+
+    task: Any = FakeTask()
+    tasks.execute(task, "t", failing(PermanentError("no Project namespace")), on_give_up=report)
+    tasks.execute(task, "t", failing(PermanentError("x")), on_give_up=broken_report)
+    assert reported == ["no Project namespace"]
