@@ -78,13 +78,13 @@ async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | 
     parsed = parse_comment(job.body)
     if isinstance(parsed, NotACommand):
         return
+    matches = ctx.projects.for_repository(job.repository)
+    if not matches:
+        return  # not onboarded: the App stays silent there
     gh = ctx.github.installation(job.installation_id)
     await _once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
     if isinstance(parsed, UsageReply):
         await reply_once(ctx, gh, job, [parsed.text])
-        return
-    matches = ctx.projects.for_repository(job.repository)
-    if not matches:
         return
     pr = await gh.get_pull(job.repository, job.pr_number)
     texts = [

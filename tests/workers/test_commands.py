@@ -456,3 +456,11 @@ def test_custom_repository_role_counts_as_its_base_level(
     comment_id = receiver.comment("/catalyst redeploy")
     assert env_of(harness).spec.redeploy_nonce == f"comment-{comment_id}"
     assert replies(harness) == []
+
+
+def test_repository_without_a_project_stays_silent(receiver: Receiver, harness: Harness) -> None:
+    harness.github.state.open_pull("octo/other", 7, A)
+    job = CommentJob("d-x", INSTALLATION, "octo/other", 7, 77, "alice", "User", "/catalyst hlep")
+    receiver.run(job)
+    assert harness.github.state.reactions == []
+    assert harness.github.state.comments_on("octo/other", 7) == []
