@@ -7,15 +7,18 @@ import asyncio
 import itertools
 import math
 
+import httpx
 import jwt as pyjwt
 import pytest
+import respx
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 
 from core.clients.github import AppCredentials, GitHubApp, make_app_jwt, rate_limit_delay
 from core.errors import RateLimited, TemporaryError
 from core.jobs import PullRequestJob
-from tests.support.fake_github import sha_of
+from tests.support.fake_github import FakeGitHub, sha_of
+from tests.support.redis_server import RedisServer
 from tests.workers.conftest import INSTALLATION, REPO, FakeClock, Harness
 from workers.context import Context
 from workers.environments import handle_pull_request
@@ -217,3 +220,32 @@ def test_every_request_has_a_timeout(harness: Harness) -> None:
     for request in harness.github.log:
         assert request.timeout is not None
         assert all(v is not None and v <= 10 for v in request.timeout.values())
+
+
+def test_enterprise_server_base_url(redis_server: RedisServer, private_key: str) -> None:
+    clock = FakeClock()
+    fake = FakeGitHub(clock.time, base_url="https://ghe.example.com/api/v3")
+    fake.state.open_pull(REPO, 7, sha_of("A"))
+
+    async def fetch() -> str:
+        redis = Redis.from_url(redis_server.url)
+        try:
+            async with httpx.AsyncClient() as http:
+                app = GitHubApp(
+                    AppCredentials(7, private_key),
+                    http=http,
+                    redis=redis,
+                    base_url="https://ghe.example.com/api/v3/",
+                    clock=clock,
+                )
+                return (await app.installation(INSTALLATION).get_pull(REPO, 7)).head_sha
+        finally:
+            await redis.aclose()
+
+    with respx.mock(assert_all_called=False) as router:
+        fake.mount(router)
+        assert asyncio.run(fetch()) == sha_of("A")
+    assert [r.path for r in fake.log] == [
+        f"/app/installations/{INSTALLATION}/access_tokens",
+        f"/repos/{REPO}/pulls/7",
+    ]
