@@ -158,6 +158,18 @@ def pull_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifes
     }
 
 
+def app_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest:
+    """Copy of a project-namespace Secret the application env references (same name)."""
+    name = str((source.get("metadata") or {}).get("name"))
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta(name, labels, ns),
+        "type": source.get("type", "Opaque"),
+        "data": dict(source.get("data") or {}),
+    }
+
+
 def default_service_account(ns: str, labels: Mapping[str, str]) -> Manifest:
     """The namespace's `default` ServiceAccount with the pull secret attached."""
     return {

@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 from core import conditions, naming
 from core.errors import ConfigError
-from core.model import BuildSpec, BuildStatus, Environment, EnvironmentStatus, Phase, Project
+from core.model import (
+    BuildSpec,
+    BuildStatus,
+    Environment,
+    EnvironmentConfig,
+    EnvironmentStatus,
+    Phase,
+    Project,
+)
 from reconciler import manifests
 from reconciler.config import resolve_config
 from reconciler.modes import (
@@ -120,6 +128,7 @@ class Observed:
     children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
     children_read: bool = False
     team_pull_secret: Manifest | None = None
+    app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
     now: str | None = None
 
 
@@ -265,7 +274,24 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
         objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
+    if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
+        for name in sorted(referenced_secrets(ctx.config)):
+            if name in obs.app_secrets:
+                objects.append(manifests.app_secret(ns, labels, obs.app_secrets[name]))
     return objects
+
+
+def referenced_secrets(config: EnvironmentConfig) -> set[str]:
+    """Names of the Secrets the container env references (`valueFrom.secretKeyRef`)."""
+    variables = list(config.env or [])
+    for init in config.init_containers or []:
+        variables.extend(init.env or [])
+    names = set()
+    for var in variables:
+        ref = (var.value_from or {}).get("secretKeyRef") or {}
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
+            names.add(ref["name"])
+    return names
 
 
 def service_account(ctx: ModeContext, live: Manifest | None) -> Manifest:

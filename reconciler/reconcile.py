@@ -21,6 +21,7 @@ from core.errors import ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.config import resolve_config
 from reconciler.modes import ModeIO, ModeSettings
 from reconciler.plan import (
     AddFinalizer,
@@ -36,6 +37,7 @@ from reconciler.plan import (
     key_of,
     namespaces_of,
     plan_with_reads,
+    referenced_secrets,
 )
 from reconciler.reads import Reads
 from reconciler.tokens import TokenSource
@@ -150,12 +152,33 @@ class Reconciler:
         secret = self.cluster.get_or_none(
             "Secret", manifests.PULL_SECRET, project.metadata.namespace
         )
+        app_secrets = self._app_secrets(obs, str(env.metadata.namespace))
         children = dict(obs.children)
-        for kind, name in self._child_keys(obs, secret is not None):
+        keys = self._child_keys(obs, secret is not None) + [("Secret", n) for n in app_secrets]
+        for kind, name in keys:
             found = self.cluster.get_or_none(kind, name, ns)
             if found is not None:
                 children[(kind, name)] = found
-        return replace(obs, children=children, children_read=True, team_pull_secret=secret)
+        return replace(
+            obs,
+            children=children,
+            children_read=True,
+            team_pull_secret=secret,
+            app_secrets=app_secrets,
+        )
+
+    def _app_secrets(self, obs: Observed, project_namespace: str) -> dict[str, Manifest]:
+        """The project-namespace Secrets the resolved config references (none for forks)."""
+        env, project = obs.environment, obs.project
+        template = project.template_for(env.spec.type) if project else None
+        if template is None or env.primary_source.fork:
+            return {}
+        config = resolve_config(template.config, env.spec.config)
+        found = {
+            n: self.cluster.get_or_none("Secret", n, project_namespace)
+            for n in referenced_secrets(config)
+        }
+        return {n: s for n, s in sorted(found.items()) if s is not None}
 
     def _child_keys(self, obs: Observed, with_secret: bool) -> list[tuple[str, str]]:
         keys = [

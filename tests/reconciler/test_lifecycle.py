@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core import naming
 from tests.kubefake import KubeFake
 from tests.reconciler.support import (
@@ -206,3 +208,44 @@ def test_unknown_template_type_fails_clearly(kubefake: KubeFake) -> None:
     rig.run_until(rig.phase_is("Failed"))
     ready = next(c for c in rig.status()["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "UnsupportedTemplateType"
+
+
+def put_app_secret(kubefake: KubeFake) -> None:
+    kubefake.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": PROJECT_NS},
+            "type": "Opaque",
+            "data": {"url": "cG9zdGdyZXM6Ly8="},
+        }
+    )
+
+
+DB_ENV = {"env": [{"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}]}
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["same-repo", "fork"])
+def test_referenced_app_secrets_are_copied_except_for_forks(kubefake: KubeFake, fork: bool) -> None:
+    seed(kubefake)
+    put_app_secret(kubefake)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    source = {"name": "main", "commitSha": SHA1, "branch": "x", "prNumber": 1, "fork": fork}
+    kubefake.put_object(environment_obj(sources=[source], config=DB_ENV))
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    copied = kubefake.get("secrets", "db", ENV_NS)
+    if fork:
+        assert copied is None
+    else:
+        assert copied is not None and copied["data"] == {"url": "cG9zdGdyZXM6Ly8="}
+
+
+def test_deletion_completes_with_labels_gone(kubefake: KubeFake) -> None:
+    rig = ready_rig(kubefake)
+    env: Any = rig.env()
+    env["metadata"]["labels"] = {}
+    kubefake.put_object(env)
+    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    rig.run_until(lambda: rig.env() is None)
+    assert kubefake.get("namespaces", ENV_NS) is None

@@ -55,6 +55,7 @@ def all_manifests() -> list[dict[str, Any]]:
         *infra_objects(ctx, obs),
         job,
         manifests.git_token_secret(ctx.namespace, ctx.labels, job["metadata"]["name"], "t"),
+        manifests.app_secret(ctx.namespace, ctx.labels, {"metadata": {"name": "db"}, "data": {}}),
         *DockerMode().desired_objects(deploy_ctx),
     ]
 
