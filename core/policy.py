@@ -83,6 +83,7 @@ class PrFacts:
     suspended: bool = False  # spec.suspended, set by `/catalyst teardown`
     approved_sha: str | None = None  # the fork commit a writer approved
     opted_in: bool = False  # a `/catalyst deploy` opted this PR in
+    resume: bool = False  # a `/catalyst deploy` asked a torn-down preview back
     active_previews: int = 0  # other PRs' previews holding a slot
     waiting_ahead: int = 0  # PRs that have waited longer for a slot
 
@@ -138,7 +139,7 @@ def _gate(policy: PreviewPolicy, pr: PrFacts) -> Decision | None:
 
 def _suspension(pr: PrFacts) -> Decision | None:
     # A teardown by command lasts until the next push (a new head) or `/catalyst deploy`.
-    if pr.suspended and pr.head_sha == pr.current_sha:
+    if pr.suspended and pr.head_sha == pr.current_sha and not pr.resume:
         return Decision(Action.HOLD, "torn down by command until the next push or deploy")
     return None
 

@@ -35,10 +35,11 @@ CONFLICT_ATTEMPTS = 5
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """A `/catalyst deploy` recorded for a PR that has no Environment yet."""
+    """A `/catalyst deploy` waiting for the policy to admit it (then moved onto the CR)."""
 
     opted_in: bool = False
     approved_sha: str | None = None
+    resume: bool = False
 
 
 # --- Redis keys ---------------------------------------------------------------------------------
@@ -59,7 +60,9 @@ def _lock_key(target: Target) -> str:
 
 async def save_intent(ctx: Context, target: Target, intent: Intent) -> None:
     """Remember a deploy/approval until the Environment exists to carry it."""
-    data = json.dumps({"opted_in": intent.opted_in, "approved_sha": intent.approved_sha})
+    data = json.dumps(
+        {"opted_in": intent.opted_in, "approved_sha": intent.approved_sha, "resume": intent.resume}
+    )
     await ctx.redis.set(_intent_key(target), data, ex=INTENT_SECONDS)
 
 
@@ -69,7 +72,12 @@ async def load_intent(ctx: Context, target: Target) -> Intent:
     if raw is None:
         return Intent()
     data = json.loads(raw)
-    return Intent(bool(data.get("opted_in")), data.get("approved_sha"))
+    return Intent(bool(data.get("opted_in")), data.get("approved_sha"), bool(data.get("resume")))
+
+
+async def clear_intent(ctx: Context, target: Target) -> None:
+    """Forget a recorded deploy (torn down, or carried by the CR now)."""
+    await ctx.redis.delete(_intent_key(target))
 
 
 async def queued_prs(ctx: Context, target: Target) -> list[int]:
@@ -142,8 +150,9 @@ async def gather_facts(
         head_sha=pr.head_sha,
         current_sha=current.primary_source.commit_sha if current else None,
         suspended=bool(current and current.spec.suspended),
-        approved_sha=annotations.get(APPROVED_SHA) or intent.approved_sha,
+        approved_sha=intent.approved_sha or annotations.get(APPROVED_SHA),  # newest first
         opted_in=annotations.get(OPTED_IN) == "true" or intent.opted_in,
+        resume=intent.resume,
         active_previews=active_previews(ctx, target),
         waiting_ahead=ahead,
     )
@@ -187,7 +196,7 @@ async def _apply(
         return current
     if decision.action == Action.REMOVE:
         await teardown_environment(ctx, gh, target)
-        await ctx.redis.delete(_intent_key(target))
+        await clear_intent(ctx, target)
         return None
     return current  # HOLD
 
@@ -201,7 +210,7 @@ async def _deploy(ctx: Context, gh: GitHubInstallation, target: Target) -> Envir
     env = await upsert_environment(ctx, gh, target)
     intent = await load_intent(ctx, target)
     env = mark(ctx, env, suspended=False, intent=intent)
-    await ctx.redis.delete(_intent_key(target))
+    await clear_intent(ctx, target)
     await statuses.publish_environment(ctx, gh, env)
     return env
 

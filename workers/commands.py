@@ -216,6 +216,7 @@ def _bump(run: Run, field: str, verb: str) -> str | None:
 async def do_teardown(run: Run) -> str | None:
     """Suspend the preview (the CR stays) until the next push or `/catalyst deploy`."""
     await run.ctx.redis.zrem(admission.queue_key(run.target), str(run.pr.number))
+    await admission.clear_intent(run.ctx, run.target)
     env = _environment(run)
     if env is None or env.spec.suspended:
         return None
@@ -233,12 +234,9 @@ async def do_deploy(run: Run) -> str | None:
     if run.pr.is_fork and policy.fork_policy == "never":
         return f"**{run.project.metadata.name}** does not preview pull requests from forks."
     approved = run.pr.head_sha if run.pr.is_fork else None
-    intent = admission.Intent(opted_in=True, approved_sha=approved)
-    env = _environment(run)
-    if env is not None and not env.metadata.deletion_timestamp:
-        admission.mark(run.ctx, env, suspended=False, intent=intent)
-    else:
-        await admission.save_intent(run.ctx, run.target, intent)
+    intent = admission.Intent(opted_in=True, approved_sha=approved, resume=True)
+    # Recorded, not applied: the policy (capacity above all) decides when it takes effect.
+    await admission.save_intent(run.ctx, run.target, intent)
     await admission.converge(run.ctx, run.gh, run.project, run.source, run.pr, run.job.repository)
     decision = await admission.decide(run.ctx, run.target, run.pr, _environment(run))
     if decision.action == Action.REMOVE:

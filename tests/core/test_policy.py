@@ -104,6 +104,13 @@ def test_is_bot(author: str, author_type: str, bot: bool) -> None:
         (PreviewPolicy(), facts(draft=True, opted_in=True), Action.DEPLOY, ""),
         (PreviewPolicy(), facts(suspended=True, current_sha=HEAD), Action.HOLD, "torn down"),
         (PreviewPolicy(), facts(suspended=True, current_sha=OLD), Action.DEPLOY, ""),
+        (PreviewPolicy(), facts(suspended=True, current_sha=HEAD, resume=True), Action.DEPLOY, ""),
+        (
+            PreviewPolicy(max_environments=1),
+            facts(suspended=True, current_sha=HEAD, resume=True, active_previews=1),
+            Action.WAIT,
+            "position 1",
+        ),
         (PreviewPolicy(fork_policy="never"), facts(fork=True), Action.REMOVE, "fork"),
         (PreviewPolicy(), facts(fork=True), Action.AWAIT_APPROVAL, "approve"),
         (PreviewPolicy(), facts(fork=True, approved_sha=HEAD, current_sha=HEAD), Action.DEPLOY, ""),

@@ -445,6 +445,12 @@ def test_capacity_queue_positions_and_order(receiver: Receiver, harness: Harness
     receiver.comment("/catalyst teardown", pr=8)  # a torn-down preview frees its slot too
     assert harness.environment("pr-9") is not None
     assert env_of(harness, "pr-8").spec.suspended is True
+    receiver.comment("/catalyst deploy", pr=8)  # wants its slot back: waits, never overbooks
+    assert env_of(harness, "pr-8").spec.suspended is True
+    assert "number **1** in the queue" in sticky(harness, 8)
+    harness.github.state.close_pull(REPO, 9)
+    pr_event(harness, "closed", 9)
+    assert env_of(harness, "pr-8").spec.suspended is False
 
 
 def test_custom_repository_role_counts_as_its_base_level(
