@@ -12,9 +12,11 @@ import logging
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+from celery import Celery
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -85,28 +87,24 @@ def token_source(settings: Settings) -> TokenSource:
     )
 
 
-def main() -> int:
-    """Start the reconciler runtime; returns the exit code."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        exit_on_bad_settings(exc, "reconciler")
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        cluster = Cluster(kube_api_client())
-    except (k8s_config.ConfigException, OSError) as exc:
-        print(f"catalyst-preview reconciler: no Kubernetes access: {exc}", file=sys.stderr)
-        return 2
+@dataclass
+class Process:
+    """The long-lived parts of one reconciler process."""
+
+    app: Celery
+    elector: LeaderElector
+    watcher: Watcher
+    identity: str
+
+
+def build_process(settings: Settings, cluster: Cluster) -> Process:
+    """Wire the adapters, the runtime the tasks use, the elector and the watcher."""
     identity = f"{socket.gethostname()}-{os.getpid()}"
     app = create_app(settings.redis_url)
     gate = KeyGate(redis.Redis.from_url(settings.redis_url, socket_timeout=2.0))
     feeder = Feeder(gate, CeleryEnqueuer(app))
-    elector = LeaderElector(
-        cluster,
-        namespace=os.environ.get("POD_NAMESPACE", "default"),
-        name=LEASE_NAME,
-        identity=identity,
-    )
+    namespace = os.environ.get("POD_NAMESPACE", "default")
+    elector = LeaderElector(cluster, namespace=namespace, name=LEASE_NAME, identity=identity)
     watcher = Watcher(
         cluster,
         feeder,
@@ -120,10 +118,13 @@ def main() -> int:
         tokens=token_source(settings),
         enqueue=CeleryEnqueuer(app),
     )
-    install_runtime(Runtime(reconciler, ProjectReconciler(cluster), gate, feeder))
-    elector.start()
-    watcher.start()
-    log.info("reconciler %s started", identity)
+    projects = ProjectReconciler(cluster)
+    install_runtime(Runtime(reconciler, projects, gate, feeder, watcher.resync))
+    return Process(app, elector, watcher, identity)
+
+
+def run_worker(process: Process, log_level: str) -> int:
+    """Run the Celery consumer of queue `reconcile` until SIGTERM; its exit code."""
     argv = [
         "worker",
         "-Q",
@@ -133,24 +134,43 @@ def main() -> int:
         "-c",
         CONCURRENCY,
         "-n",
-        f"reconciler-{identity}@%h",
+        f"reconciler-{process.identity}@%h",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
         "-l",
-        settings.log_level,
+        log_level,
     ]
     try:
-        app.worker_main(argv)
+        process.app.worker_main(argv)
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    else:
-        code = 0
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
+def main() -> int:
+    """Start the reconciler runtime; returns the exit code."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, "reconciler")
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        cluster = Cluster(kube_api_client())
+    except (k8s_config.ConfigException, OSError) as exc:
+        print(f"catalyst-preview reconciler: no Kubernetes access: {exc}", file=sys.stderr)
+        return 2
+    process = build_process(settings, cluster)
+    process.elector.start()
+    process.watcher.start()
+    log.info("reconciler %s started", process.identity)
+    try:
+        code = run_worker(process, settings.log_level)
     finally:
-        watcher.stop()
-        elector.stop()
+        process.watcher.stop()
+        process.elector.stop()
         install_runtime(None)
-    log.info("reconciler %s stopped", identity)
+    log.info("reconciler %s stopped", process.identity)
     return code
 
 

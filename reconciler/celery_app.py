@@ -34,6 +34,7 @@ class Runtime:
     projects: ProjectReconciler
     gate: KeyGate
     feeder: Feeder
+    resync: Callable[[], int] | None = None
 
 
 _runtime: Runtime | None = None
@@ -107,5 +108,11 @@ def create_app(redis_url: str) -> Celery:
     def reconcile_project_task(namespace: str, name: str, **_: Any) -> None:
         run_project(current_runtime(), namespace, name)
 
-    del reconcile_environment_task, reconcile_project_task
+    @app.task(name=jobs.TASK_CLUSTER_RESYNC, ignore_result=True)
+    def cluster_resync_task(**_: Any) -> None:
+        resync = current_runtime().resync
+        if resync is not None:  # any replica may take it: queueing is de-duplicated per key
+            log.info("cluster resync queued %d keys", resync())
+
+    del reconcile_environment_task, reconcile_project_task, cluster_resync_task
     return app
