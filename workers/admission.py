@@ -69,9 +69,13 @@ async def save_intent(ctx: Context, target: Target, intent: Intent) -> None:
 async def load_intent(ctx: Context, target: Target) -> Intent:
     """The recorded intent (none recorded: an empty one)."""
     raw = await ctx.redis.get(_intent_key(target))
-    if raw is None:
+    try:
+        data = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        log.warning("unreadable deploy intent for %s: ignored", target.name)
         return Intent()
-    data = json.loads(raw)
+    if not isinstance(data, dict):
+        return Intent()
     return Intent(bool(data.get("opted_in")), data.get("approved_sha"), bool(data.get("resume")))
 
 

@@ -19,7 +19,7 @@ from tests.support.fake_github import sha_of
 from tests.support.github import load_example, signed_delivery
 from tests.support.redis_server import RedisServer
 from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
-from tests.workers.conftest import INSTALLATION, REPO, Harness, project_object
+from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness, project_object
 from webhook.app import create_app
 from webhook.receiver import Limits
 from workers.admission import APPROVED_SHA
@@ -470,3 +470,13 @@ def test_repository_without_a_project_stays_silent(receiver: Receiver, harness: 
     receiver.run(job)
     assert harness.github.state.reactions == []
     assert harness.github.state.comments_on("octo/other", 7) == []
+
+
+def test_unreadable_intent_in_redis_is_ignored_not_fatal(harness: Harness) -> None:
+    import redis
+
+    client = redis.Redis.from_url(harness.redis_url)
+    client.set(f"catalyst:intent:{PROJECT_NS}:{ENV}", b"{not json")
+    client.close()
+    open_pr(harness)
+    assert env_of(harness).primary_source.commit_sha == A
