@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     build_egress_cidrs: str = "0.0.0.0/0"
     build_egress_ports: str = "443,5000"
     resync_interval_seconds: int = Field(default=600, ge=10)
+    leader_lease_seconds: float = Field(default=15.0, gt=0)
+    leader_renew_seconds: float = Field(default=10.0, gt=0)
+    leader_retry_seconds: float = Field(default=2.0, gt=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("webhook_secret")
