@@ -149,9 +149,12 @@ def test_help_reacts_and_replies_once_with_the_projects_levels(
     assert "`/catalyst status`: " in reply and "(needs read access)" in reply
 
 
-def test_help_refused_without_read_access(receiver: Receiver, harness: Harness) -> None:
+@pytest.mark.parametrize("verb", ["help", "status"])
+def test_read_verbs_refused_without_read_access(
+    receiver: Receiver, harness: Harness, verb: str
+) -> None:
     open_pr(harness)
-    comment_id = receiver.comment("/catalyst help", author="stranger")
+    comment_id = receiver.comment(f"/catalyst {verb}", author="stranger")
     assert reactions(harness, comment_id) == ["eyes"]
     [reply] = replies(harness)
     assert "needs **read** access" in reply and "your access is **none**" in reply
