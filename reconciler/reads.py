@@ -56,8 +56,11 @@ class LiveReads:
         return self.cluster.list_items("Job", namespace, label_selector=BUILD_JOBS)
 
     def workloads(self, namespace: str) -> list[Manifest]:
-        """LIST our Deployments of a namespace."""
-        return self.cluster.list_items("Deployment", namespace, label_selector=MANAGED)
+        """LIST our Deployments and StatefulSets (managed services) of a namespace."""
+        return [
+            *self.cluster.list_items("Deployment", namespace, label_selector=MANAGED),
+            *self.cluster.list_items("StatefulSet", namespace, label_selector=MANAGED),
+        ]
 
     def remember(self, obj: Manifest) -> None:
         """Nothing to remember: the next read asks the server."""

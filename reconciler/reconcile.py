@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from core import conditions, jobs, naming
 from core.clients.queue import Enqueuer
-from core.errors import ConfigError, Conflict, Invalid, NotFound, TemporaryError
+from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
@@ -26,6 +26,7 @@ from reconciler.modes import ModeIO, ModeSettings
 from reconciler.plan import (
     AddFinalizer,
     Apply,
+    Blocked,
     CreateBuild,
     Delete,
     ModeApply,
@@ -33,6 +34,7 @@ from reconciler.plan import (
     Observed,
     Plan,
     RemoveFinalizer,
+    build_context,
     failed,
     key_of,
     namespaces_of,
@@ -193,7 +195,19 @@ class Reconciler:
             keys += [("Secret", manifests.PULL_SECRET), ("ServiceAccount", "default")]
         for volume in self._volumes(obs):
             keys.append(("PersistentVolumeClaim", volume))
+        keys += [k for k in self._mode_keys(obs) if k not in keys]
         return [k for k in keys if k not in obs.children]
+
+    @staticmethod
+    def _mode_keys(obs: Observed) -> list[tuple[str, str]]:
+        """(kind, name) of every object the deploy mode wants (helm/compose/services names)."""
+        try:
+            ctx, mode = build_context(obs)
+            status = obs.environment.status
+            ctx = replace(ctx, images=dict(status.images or {}) if status else {})
+            return [key_of(o) for o in mode.desired_objects(ctx)]
+        except (Blocked, CatalystError):
+            return []  # builds not done yet or config unusable: the planner reports it
 
     @staticmethod
     def _volumes(obs: Observed) -> list[str]:
