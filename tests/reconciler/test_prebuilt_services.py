@@ -1,0 +1,150 @@
+"""Prebuilt mode (tag from the commit or an override) and managed services, unit and end to end
+through the reconciler against the fake API server with simulated controllers."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from core.errors import ConfigError
+from core.model import ManagedService
+from reconciler.modes import ModeIO
+from reconciler.modes.install import install_modes
+from reconciler.modes.prebuilt import PrebuiltMode, prebuilt_image
+from reconciler.services import ServiceTarget, connection_env, service_objects
+from tests.kubefake import KubeFake
+from tests.reconciler.mode_support import context, project_with
+from tests.reconciler.support import ENV_NS, SHA1, environment_obj, make_rig, seed
+
+PREBUILT: dict[str, Any] = {
+    "type": "prebuilt",
+    "image": "ghcr.io/acme/shop",
+    "config": {
+        "ports": [{"containerPort": 8080}],
+        "env": [{"name": "MODE", "value": "preview"}],
+        "services": [
+            {"name": "postgres", "engine": "postgres", "storage": {"size": "2Gi"}},
+            {"name": "cache", "engine": "redis"},
+        ],
+    },
+}
+
+
+def by_key(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def test_prebuilt_tag_is_the_commit_sha() -> None:
+    assert prebuilt_image(context(PREBUILT)) == f"ghcr.io/acme/shop:{SHA1}"
+    assert PrebuiltMode().builds(context(PREBUILT)) == []
+
+
+def test_prebuilt_tag_override_from_the_environment() -> None:
+    assert prebuilt_image(context(PREBUILT, imageTag="v1.2.3")) == "ghcr.io/acme/shop:v1.2.3"
+
+
+@pytest.mark.parametrize("image", ["", "ghcr.io/acme/shop:v1", "ghcr.io/acme/shop@sha256:00"])
+def test_prebuilt_needs_a_bare_repository(image: str) -> None:
+    with pytest.raises(ConfigError, match="prebuilt template"):
+        prebuilt_image(context({**PREBUILT, "image": image}))
+
+
+def test_prebuilt_objects_validate_and_inject_connection_env() -> None:
+    ctx = context(PREBUILT)
+    objects = by_key(PrebuiltMode().desired_objects(ctx))
+    for obj in objects.values():
+        kubernetes_validate.validate(obj, "1.29", strict=True)
+        assert obj["metadata"]["labels"] == dict(ctx.labels)
+    env = objects[("Deployment", "web")]["spec"]["template"]["spec"]["containers"][0]["env"]
+    names = {e["name"]: e for e in env}
+    assert names["MODE"]["value"] == "preview"
+    assert names["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "postgres-credentials",
+        "key": "url",
+    }
+    assert names["REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == "cache-credentials"
+    assert {"POSTGRES_URL", "CACHE_URL"} <= set(names)
+
+
+def test_stalled_rollout_reports_the_missing_image() -> None:
+    ctx = context({**PREBUILT, "config": {"ports": [{"containerPort": 8080}]}})
+    live = PrebuiltMode().desired_objects(ctx)[1]
+    live["status"] = {
+        "conditions": [
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "web-1" has timed out progressing.',
+            }
+        ]
+    }
+    state = PrebuiltMode().readiness(ctx, {("Deployment", "web"): live})
+    assert not state.ready and state.reason == "ImageUnavailable"
+    assert f"ghcr.io/acme/shop:{SHA1}" in state.message
+
+
+def test_service_credentials_are_stable_per_environment_and_differ_across() -> None:
+    services = [ManagedService(name="db", engine="postgres")]
+    first = service_objects(ServiceTarget("ns-a", {}, "uid-1"), services)
+    again = service_objects(ServiceTarget("ns-a", {}, "uid-1"), services)
+    other = service_objects(ServiceTarget("ns-a", {}, "uid-2"), services)
+    assert first == again and first[0]["data"] != other[0]["data"]
+    url = base64.b64decode(first[0]["data"]["url"]).decode()
+    password = base64.b64decode(first[0]["data"]["password"]).decode()
+    assert url == f"postgresql://app:{password}@db:5432/app" and len(password) == 32
+
+
+def test_user_env_wins_over_injected_connection_variables() -> None:
+    ctx = context(
+        {
+            **PREBUILT,
+            "config": {**PREBUILT["config"], "env": [{"name": "DATABASE_URL", "value": "mine"}]},
+        }
+    )
+    deployment = by_key(PrebuiltMode().desired_objects(ctx))[("Deployment", "web")]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"] == "DATABASE_URL"] == [
+        {"name": "DATABASE_URL", "value": "mine"}
+    ]
+    assert [v.name for v in connection_env(ctx.config.services or [])] == [
+        "DATABASE_URL",
+        "POSTGRES_URL",
+        "REDIS_URL",
+        "CACHE_URL",
+    ]
+
+
+def test_prebuilt_with_postgres_and_redis_becomes_ready_in_the_fake_cluster(
+    kubefake: KubeFake,
+) -> None:
+    install_modes(None)
+    seed(kubefake)
+    kubefake.put_object(project_with(PREBUILT))
+    kubefake.controllers.enable("deployments", "namespaces")
+    rig = make_rig(kubefake)
+    rig.reconciler.mode_io = ModeIO(cluster=rig.cluster)
+    kubefake.put_object(environment_obj())
+    rig.run_until(rig.phase_is("Ready"))
+    for name in ("postgres", "cache"):
+        sts: Any = kubefake.get("statefulsets", name, ENV_NS)
+        assert sts["status"]["readyReplicas"] == 1
+        assert kubefake.get("services", name, ENV_NS) is not None
+        assert kubefake.get("secrets", f"{name}-credentials", ENV_NS) is not None
+    claim = sts_claim(kubefake, "postgres")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"ghcr.io/acme/shop:{SHA1}"
+    assert {"DATABASE_URL", "REDIS_URL"} <= {e["name"] for e in container["env"]}
+    before = rig.status()["deployedHash"]
+    rig.run()
+    assert rig.status()["deployedHash"] == before
+
+
+def sts_claim(kubefake: KubeFake, name: str) -> dict[str, Any]:
+    sts: Any = kubefake.get("statefulsets", name, ENV_NS)
+    return sts["spec"]["volumeClaimTemplates"][0]  # type: ignore[no-any-return]
