@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -32,7 +33,8 @@ pytestmark = [
 
 
 def test_small_chart_installs_end_to_end(tmp_path: Path) -> None:
-    core = client.CoreV1Api(config.new_client_from_config(config_file=KUBECONFIG))
+    api_client: Any = config.new_client_from_config(config_file=KUBECONFIG)  # type: ignore[no-untyped-call]
+    core: Any = client.CoreV1Api(api_client)
     namespace = f"catalyst-test-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     helm = Helm(CliHelmRunner({"KUBECONFIG": KUBECONFIG}), HELM_BIN, timeout=120)
