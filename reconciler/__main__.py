@@ -104,7 +104,15 @@ def build_process(settings: Settings, cluster: Cluster) -> Process:
     gate = KeyGate(redis.Redis.from_url(settings.redis_url, socket_timeout=2.0))
     feeder = Feeder(gate, CeleryEnqueuer(app))
     namespace = os.environ.get("POD_NAMESPACE", "default")
-    elector = LeaderElector(cluster, namespace=namespace, name=LEASE_NAME, identity=identity)
+    elector = LeaderElector(
+        cluster,
+        namespace=namespace,
+        name=LEASE_NAME,
+        identity=identity,
+        lease_seconds=settings.leader_lease_seconds,
+        renew_deadline=settings.leader_renew_seconds,
+        retry_period=settings.leader_retry_seconds,
+    )
     watcher = Watcher(
         cluster,
         feeder,

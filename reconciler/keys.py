@@ -21,7 +21,10 @@ import redis
 from core.errors import TemporaryError
 
 PREFIX = "catalyst:reconcile"
-LOCK_TTL = 300.0
+LOCK_TTL = 120.0
+# A marker outlives its due time by this much at most: a task lost with a dead worker (ETA
+# tasks sit in the worker that reserved them) blocks new sends of its key no longer than that.
+QUEUED_GRACE = 60
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 
@@ -63,13 +66,21 @@ class KeyGate:
     def mark_queued(self, key: str, delay: float = 0.0) -> bool:
         """True when `key` should be sent now (not already queued to run as early)."""
         due = self.clock() + max(delay, 0.0)
-        ttl = int(max(delay, 0.0) + 600)
+        ttl = int(max(delay, 0.0) + QUEUED_GRACE)
         result = self._call(self.client.eval, _MARK_QUEUED, 1, self._key("queued", key), due, ttl)
         return bool(result)
 
     def unmark_queued(self, key: str) -> None:
         """Forget the queued marker (the task started, or its send failed)."""
         self._call(self.client.delete, self._key("queued", key))
+
+    def clear_queued(self) -> int:
+        """Forget every queued marker (a new leader starts from a full resync); how many."""
+        pattern = self._key("queued", "*")
+        names = list(self._call(self.client.scan_iter, match=pattern, count=1000))
+        if names:
+            self._call(self.client.delete, *names)
+        return len(names)
 
     @contextmanager
     def lock(self, key: str) -> Iterator[bool]:

@@ -278,9 +278,17 @@ class Watcher:
             clock += 0.2
             leader = self.is_leader()
             if leader and self.wait_synced(0) and (not was_leader or clock >= next_resync):
+                if not was_leader:
+                    self._forget_queued()  # markers of tasks lost with the old leader
                 self.resync()
                 next_resync = clock + self.resync_seconds
             was_leader = leader
+
+    def _forget_queued(self) -> None:
+        try:
+            self.feeder.gate.clear_queued()
+        except Exception as exc:
+            log.warning("could not clear queued markers: %s", exc)
 
     def resync(self) -> int:
         """Queue every cached Environment and Project; returns how many keys were queued."""

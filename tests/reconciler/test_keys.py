@@ -107,3 +107,15 @@ def test_a_failing_reconcile_is_requeued_with_backoff(redis_server: RedisServer)
     delays = [run_environment(rt, "ns", "pr-1") for _ in range(4)]
     assert delays == [1.0, 2.0, 4.0, 4.0]
     assert [c for _, _, c in sent.sent] == [1.0, 2.0, 4.0, 4.0]
+
+
+def test_markers_expire_and_a_new_leader_clears_them(redis_server: RedisServer) -> None:
+    sent = RecordingEnqueuer()
+    gate = gate_for(redis_server)
+    feeder = Feeder(gate, sent)
+    assert feeder.environment("ns", "pr-1", delay=3)
+    assert feeder.environment("ns", "pr-2")
+    ttl = gate.client.ttl("catalyst:reconcile:queued:ns/pr-1")
+    assert 0 < int(ttl) <= 63
+    assert gate.clear_queued() == 2
+    assert feeder.environment("ns", "pr-1")

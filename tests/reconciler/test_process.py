@@ -30,28 +30,41 @@ def eventually(check: Callable[[], bool], timeout: float, proc: subprocess.Popen
         time.sleep(0.05)
 
 
-@pytest.fixture
-def reconciler_process(
-    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer
-) -> Iterator[subprocess.Popen[bytes]]:
-    kubefake.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+def start_reconciler(
+    kubefake: KubeFake, kubeconfig: Path, redis_server: RedisServer
+) -> subprocess.Popen[bytes]:
+    """`python -m reconciler` against the fake (short Lease timings for takeover tests)."""
+    if kubefake.get("namespaces", "default") is None:
+        kubefake.put_object(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+        )
     env = {
         **os.environ,
-        "KUBECONFIG": str(kubefake_kubeconfig),
+        "KUBECONFIG": str(kubeconfig),
         "CATALYST_REDIS_URL": redis_server.url,
         "CATALYST_WEBHOOK_SECRET": "test-secret",
         "CATALYST_LOG_FORMAT": "console",
+        "CATALYST_LEADER_LEASE_SECONDS": "2",
+        "CATALYST_LEADER_RENEW_SECONDS": "1.5",
+        "CATALYST_LEADER_RETRY_SECONDS": "0.3",
         "POD_NAMESPACE": "default",
     }
     for key in ("CATALYST_GITHUB_APP_ID", "CATALYST_GITHUB_PRIVATE_KEY"):
         env.pop(key, None)
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "reconciler"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+@pytest.fixture
+def reconciler_process(
+    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
     yield proc
     if proc.poll() is None:
         proc.kill()
@@ -98,3 +111,48 @@ def test_bad_settings_stop_the_process_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "CATALYST_REDIS_URL" in lines[0]
+
+
+def test_two_replicas_one_leader_and_the_standby_takes_over(
+    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer
+) -> None:
+    seed(kubefake, builds=False)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    first = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
+    second = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
+    try:
+        kubefake.put_object(environment_obj())
+        eventually(lambda: phase(kubefake) == "Ready", 30, first)
+        creates = [
+            r for r in kubefake.requests() if r.method == "POST" and r.resource == "deployments"
+        ]
+        assert len(creates) == 1  # one reconcile at a time per Environment across replicas
+        holder = lease_holder(kubefake)
+        leader, standby = (first, second) if holder.endswith(f"-{first.pid}") else (second, first)
+        assert holder.endswith(f"-{leader.pid}")
+        leader.kill()  # no clean shutdown: the Lease must expire
+        leader.wait(timeout=10)
+        killed = time.monotonic()
+        eventually(lambda: lease_holder(kubefake).endswith(f"-{standby.pid}"), 20, standby)
+        assert time.monotonic() - killed < 10
+        env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
+        env["spec"]["redeployNonce"] = "after-failover"
+        env["metadata"]["generation"] += 1
+        kubefake.put_object(env)
+        eventually(lambda: redeployed(kubefake), 30, standby)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+def lease_holder(kubefake: KubeFake) -> str:
+    lease = kubefake.get("leases", "catalyst-reconciler", "default") or {}
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def redeployed(kubefake: KubeFake) -> bool:
+    env = kubefake.get("environments", "pr-1", PROJECT_NS) or {}
+    status = env.get("status") or {}
+    return status.get("redeployNonce") == "after-failover" and status.get("phase") == "Ready"
