@@ -232,7 +232,8 @@ def _kaniko_args(build: BuildSpec, context: str, destination: str) -> list[str]:
 
 def _token_env(secret: str) -> list[Manifest]:
     return [
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        # optional: without an installation (public repository) there is no token Secret
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
         for key in ("GIT_USERNAME", "GIT_PASSWORD")
     ]
 
