@@ -183,11 +183,11 @@ class CachedReads(LiveReads):
         return [j for j in informer.items() if _in(j, namespace) and _is_build(j)]
 
     def workloads(self, namespace: str) -> list[Manifest]:
-        """Cached Deployments of a namespace."""
-        informer = self._synced("Deployment")
-        if informer is None:
+        """Cached Deployments and StatefulSets of a namespace."""
+        informers = [self._synced("Deployment"), self._synced("StatefulSet")]
+        if any(i is None for i in informers):
             return super().workloads(namespace)
-        return [d for d in informer.items() if _in(d, namespace)]
+        return [w for i in informers if i for w in i.items() if _in(w, namespace)]
 
     def remember(self, obj: Manifest) -> None:
         """Write-through into the informer of the object's kind."""
@@ -234,6 +234,7 @@ class Watcher:
             ("Namespace", MANAGED, self._on_namespace),
             ("Job", MANAGED, self._on_child),
             ("Deployment", MANAGED, self._on_child),
+            ("StatefulSet", MANAGED, self._on_child),
         ]
         self.informers = {
             kind: Informer(
