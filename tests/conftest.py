@@ -1,4 +1,4 @@
-"""Shared pytest wiring: every shared fake and fixture lives under tests/support and tests/kubefake."""
+"""Shared pytest wiring: shared fakes and fixtures live in tests/support and tests/kubefake."""
 
 from __future__ import annotations
 

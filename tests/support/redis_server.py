@@ -1,4 +1,4 @@
-"""Test support: a real `redis-server` (Debian package) on loopback, started and stopped by fixtures.
+"""Test support: a real `redis-server` (Debian package) on loopback, run by fixtures.
 
 `RedisServer` picks a free port, runs without persistence, and can be stopped and started again on
 the same port so tests can simulate a broker outage.
@@ -72,7 +72,9 @@ class RedisServer:
             if self._answers() == ready:
                 return
             time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not {'start' if ready else 'stop'}")
+        raise RuntimeError(
+            f"redis-server on port {self.port} did not {'start' if ready else 'stop'}"
+        )
 
     def _answers(self) -> bool:
         try:
