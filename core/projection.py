@@ -12,19 +12,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core import conditions
+from core.commands import VERBS
 from core.model import Environment, EnvironmentStatus, Phase
 from core.naming import short_sha
 
 DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
 MAX_DESCRIPTION = 139
-COMMANDS = (
-    ("help", "show the commands"),
-    ("status", "report the preview's state"),
-    ("redeploy", "roll out the current commit again"),
-    ("rebuild", "build the current commit again and roll it out"),
-    ("deploy", "approve a fork PR's head commit or opt this PR in"),
-    ("teardown", "delete this preview"),
-)
 # Reasons the reconciler reports for faults of the platform, not of the user's code or config.
 PLATFORM_REASONS = frozenset(
     {"PlatformError", "InternalError", "ClusterError", "QuotaExceeded", "Timeout", "Unavailable"}
@@ -245,5 +238,6 @@ def _fence_safe(text: str) -> str:
 
 
 def _command_help() -> str:
-    items = "\n".join(f"- `/catalyst {verb}`: {what}" for verb, what in COMMANDS)
+    # One source of truth for what each verb does: the command grammar itself.
+    items = "\n".join(f"- `/catalyst {verb}`: {what}" for verb, what in VERBS.items())
     return f"<details><summary>Commands</summary>\n\n{items}\n</details>"
