@@ -21,6 +21,9 @@ LABEL_ENVIRONMENT = "catalyst.dev/environment"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_NAMESPACE_TYPE = "catalyst.dev/namespace-type"
 LABEL_BRANCH = "catalyst.dev/branch"
+# The GitHub environment a CR's deployments are filed under (written by the workers' bookkeeping,
+# read by the reconciler to tell the workers where to finish teardown once the CR is gone).
+ANNOTATION_GITHUB_ENVIRONMENT = "catalyst.dev/github-environment"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
