@@ -170,3 +170,19 @@ def _capacity(policy: PreviewPolicy, pr: PrFacts) -> Decision | None:
         f"all {limit} preview slots are in use (queue position {position})",
         queue_position=position,
     )
+
+
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def ttl_seconds(ttl: str | None) -> int | None:
+    """A preview TTL like `72h` in seconds (None: previews never expire)."""
+    if not ttl:
+        return None
+    return int(ttl[:-1]) * _TTL_UNITS[ttl[-1]]
+
+
+def is_idle_expired(ttl: str | None, *, last_activity: float | None, now: float) -> bool:
+    """True when a preview has had no PR activity for longer than the Project's TTL."""
+    limit = ttl_seconds(ttl)
+    return limit is not None and last_activity is not None and now - last_activity > limit

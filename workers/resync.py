@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 
 from core import naming
-from core.clients.github import GitHubInstallation
+from core.clients.github import GitHubInstallation, PullRequest
 from core.errors import CatalystError
 from core.model import Project, ProjectSource
-from workers import statuses
+from core.policy import is_idle_expired
+from workers import admission, statuses
 from workers.context import Context
-from workers.environments import converge_pull_request
+from workers.environments import converge_pull_request, pr_target
 from workers.tracked import converge_tracked
 
 log = logging.getLogger("catalyst.worker.resync")
@@ -47,9 +48,42 @@ async def resync_repository(
     open_prs = await gh.list_open_pulls(repository)
     for pr in open_prs:
         await converge_pull_request(ctx, gh, project, source, pr, repository=repository)
+    await expire_idle_previews(ctx, gh, project, source, repository, open_prs)
     await _teardown_closed(ctx, gh, project, source, repository, {pr.number for pr in open_prs})
     for tracked in project.spec.tracked_branches or []:
         await converge_tracked(ctx, gh, project, source, tracked, repository=repository)
+
+
+async def expire_idle_previews(
+    ctx: Context,
+    gh: GitHubInstallation,
+    project: Project,
+    source: ProjectSource,
+    repository: str,
+    open_prs: list[PullRequest],
+) -> int:
+    """Suspend previews of PRs idle longer than the Project's `previews.ttl`; returns how many.
+
+    Activity is GitHub's `updated_at` of the PR (pushes, comments, labels), so it survives a Redis
+    flush. A suspended preview comes back on the next push or `/catalyst deploy`, as after
+    `/catalyst teardown`; its freed slot goes to the longest-waiting PR.
+    """
+    ttl, now = project.spec.previews.ttl, ctx.github.clock.time()
+    expired = [pr for pr in open_prs if is_idle_expired(ttl, last_activity=pr.updated_at, now=now)]
+    suspended = 0
+    for pr in expired:
+        target = pr_target(
+            project, source, pr, repository=repository, installation_id=gh.installation_id
+        )
+        env = ctx.kube.get_environment(target.namespace, target.name)
+        if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
+            continue
+        log.info("%s#%s idle longer than %s: suspending its preview", repository, pr.number, ttl)
+        await statuses.publish_environment(ctx, gh, admission.mark(ctx, env, suspended=True))
+        suspended += 1
+    if suspended:
+        await admission.admit_waiting(ctx, gh, project, source, repository=repository)
+    return suspended
 
 
 async def _teardown_closed(

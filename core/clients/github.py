@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
 from core.errors import Invalid, NotFound, PermanentError, RateLimited, TemporaryError
+from core.metrics import observe_github_response
 
 USER_AGENT = "catalyst-preview"
 REQUEST_TIMEOUT = 10.0
@@ -37,6 +39,10 @@ WRITE_SPACING = 1.0
 MAX_PACING_WAIT = 3.0
 _KEY = "catalyst:github"
 _LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+# Which installation the request in flight acts as (`app`: the App's own JWT), for metrics.
+_acting_as: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "catalyst_github_acting_as", default="app"
+)
 
 _PACE_SCRIPT = """
 local now = tonumber(ARGV[1])
@@ -95,6 +101,7 @@ class PullRequest:
     base_repository: str
     labels: tuple[str, ...] = ()
     author: str = ""
+    updated_at: float | None = None
 
     @property
     def is_open(self) -> bool:
@@ -122,6 +129,7 @@ class PullRequest:
             base_repository=str(base["repo"]["full_name"]),
             labels=tuple(str(lb["name"]) for lb in data.get("labels") or []),
             author=str((data.get("user") or {}).get("login", "")),
+            updated_at=parse_timestamp(str(data["updated_at"])) if data.get("updated_at") else None,
         )
 
 
@@ -259,6 +267,7 @@ class _TimedGitHubAPI(GitHubAPI):
         super().__init__(client, USER_AGENT, base_url=base_url)
         self._clock = clock
         self._timeout = timeout
+        self._base_path = httpx.URL(base_url).path.rstrip("/")  # GHES: /api/v3
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
@@ -268,11 +277,19 @@ class _TimedGitHubAPI(GitHubAPI):
                 method, url, headers=dict(headers), content=body, timeout=self._timeout
             )
         except httpx.TimeoutException as exc:
+            self._observe(method, url, "timeout", None)
             raise TemporaryError(f"GitHub {method} {_path(url)} timed out") from exc
         except httpx.TransportError as exc:
+            self._observe(method, url, "error", None)
             raise TemporaryError(f"GitHub {method} {_path(url)} failed: {exc}") from exc
+        self._observe(method, url, str(response.status_code), response)
         self._raise_for_transient(method, url, response)
         return response.status_code, response.headers, response.content
+
+    def _observe(self, method: str, url: str, status: str, response: httpx.Response | None) -> None:
+        path = _path(url).removeprefix(self._base_path)
+        remaining = response.headers.get("x-ratelimit-remaining") if response else None
+        observe_github_response(method, path, status, _acting_as.get(), remaining)
 
     def _raise_for_transient(self, method: str, url: str, response: httpx.Response) -> None:
         status = response.status_code
@@ -455,6 +472,7 @@ class GitHubInstallation:
         self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any
     ) -> tuple[Any, str | None]:
         token = await self.app.installation_token(self.installation_id)
+        acting = _acting_as.set(self._scope)
         try:
             body, next_url, _ = await self.app.api._make_request(
                 method,
@@ -469,6 +487,8 @@ class GitHubInstallation:
             raise
         except gidgethub.HTTPException as exc:
             raise map_gidgethub_error(exc, f"{method} {_path(url)}") from exc
+        finally:
+            _acting_as.reset(acting)
         return body, next_url
 
     async def permissions(self) -> dict[str, str]:

@@ -11,8 +11,10 @@ from core.policy import (
     command_permissions,
     has_permission,
     is_bot,
+    is_idle_expired,
     preview_decision,
     required_permission,
+    ttl_seconds,
 )
 
 HEAD = "a" * 40
@@ -169,3 +171,24 @@ def test_unapproved_fork_commits_are_flagged_for_the_comment() -> None:
     assert not preview_decision(
         PreviewPolicy(), facts(suspended=True, current_sha=HEAD)
     ).awaiting_approval
+
+
+@pytest.mark.parametrize(
+    ("ttl", "seconds"),
+    [(None, None), ("", None), ("90s", 90), ("15m", 900), ("72h", 259200), ("7d", 604800)],
+)
+def test_ttl_seconds(ttl: str | None, seconds: int | None) -> None:
+    assert ttl_seconds(ttl) == seconds
+
+
+@pytest.mark.parametrize(
+    ("ttl", "last", "now", "expired"),
+    [
+        ("1h", 0.0, 3600.0, False),  # exactly the TTL: still alive
+        ("1h", 0.0, 3601.0, True),
+        (None, 0.0, 1e9, False),  # no TTL: never
+        ("1h", None, 1e9, False),  # unknown activity: never guess
+    ],
+)
+def test_is_idle_expired(ttl: str | None, last: float | None, now: float, expired: bool) -> None:
+    assert is_idle_expired(ttl, last_activity=last, now=now) is expired

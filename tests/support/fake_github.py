@@ -114,18 +114,27 @@ class GitHubState:
             "labels": [{"name": n} for n in labels],
             "user": {"login": "octocat"},
         }
+        self.touch_pull(repo, number)
 
     def push_pull(self, repo: str, number: int, sha: str) -> None:
         """Move an open PR's head."""
         self.pulls[(repo, number)]["head"]["sha"] = sha
+        self.touch_pull(repo, number)
 
     def close_pull(self, repo: str, number: int, *, merged: bool = False) -> None:
         """Close (or merge) a PR."""
         self.pulls[(repo, number)].update(state="closed", merged=merged)
+        self.touch_pull(repo, number)
 
     def reopen_pull(self, repo: str, number: int) -> None:
         """Reopen a closed PR."""
         self.pulls[(repo, number)].update(state="open", merged=False)
+        self.touch_pull(repo, number)
+
+    def touch_pull(self, repo: str, number: int) -> None:
+        """Stamp `updated_at` with the fake's clock, as GitHub does on any PR activity."""
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.pulls[(repo, number)]["updated_at"] = stamp
 
     # --- views for assertions ---------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.jobs import PushJob
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness, project_object
 from workers.resync import resync
 from workers.tracked import handle_push
 
@@ -91,3 +91,67 @@ def test_failed_deliveries_are_redelivered_at_most_once(harness: Harness) -> Non
     harness.run(resync)
     harness.run(resync)
     assert harness.github.state.redelivered == [1, 3]
+
+
+def _with_ttl(harness: Harness, ttl: str, max_environments: int | None = None) -> None:
+    previews: dict[str, object] = {"ttl": ttl}
+    if max_environments:
+        previews["maxEnvironments"] = max_environments
+    harness.kubefake.put_object(project_object(previews=previews))
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+
+
+def test_resync_suspends_previews_idle_longer_than_the_ttl(harness: Harness) -> None:
+    _with_ttl(harness, "2h")
+    harness.github.state.open_pull(REPO, 9, sha_of("A"))
+    harness.run(resync)
+    harness.clock.advance(3600)
+    harness.run(resync)
+    env = harness.environment("pr-9")
+    assert env is not None and not env.spec.suspended  # idle 1h < 2h
+    harness.clock.advance(2 * 3600)
+    harness.run(resync)
+    env = harness.environment("pr-9")
+    assert env is not None and env.spec.suspended
+    # Idempotent: another pass writes nothing to GitHub.
+    writes = len(harness.github.content_writes())
+    harness.run(resync)
+    assert len(harness.github.content_writes()) == writes
+
+
+def test_a_push_brings_an_expired_preview_back(harness: Harness) -> None:
+    _with_ttl(harness, "30m")
+    harness.github.state.open_pull(REPO, 9, sha_of("A"))
+    harness.run(resync)
+    harness.clock.advance(3600)
+    harness.run(resync)
+    harness.github.state.push_pull(REPO, 9, sha_of("B"))
+    harness.run(resync)
+    env = harness.environment("pr-9")
+    assert env is not None and not env.spec.suspended
+    assert env.primary_source.commit_sha == sha_of("B")
+
+
+def test_an_expired_preview_frees_its_slot_for_a_waiting_pr(harness: Harness) -> None:
+    _with_ttl(harness, "1h", max_environments=1)
+    harness.github.state.open_pull(REPO, 9, sha_of("A"))
+    harness.run(resync)
+    harness.clock.advance(1800)
+    harness.github.state.open_pull(REPO, 10, sha_of("B"))
+    harness.run(resync)
+    assert harness.environment("pr-10") is None  # waits: the only slot is taken
+    harness.clock.advance(2400)  # PR 9 idle 70 min, PR 10 idle 40 min
+    harness.run(resync)
+    nine, ten = harness.environment("pr-9"), harness.environment("pr-10")
+    assert nine is not None and nine.spec.suspended
+    assert ten is not None and not ten.spec.suspended
+
+
+def test_no_ttl_means_previews_never_expire(harness: Harness) -> None:
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    harness.github.state.open_pull(REPO, 9, sha_of("A"))
+    harness.run(resync)
+    harness.clock.advance(365 * 86400)
+    harness.run(resync)
+    env = harness.environment("pr-9")
+    assert env is not None and not env.spec.suspended
