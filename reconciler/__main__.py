@@ -4,6 +4,7 @@ Threads: a Lease elector, one informer per watched kind plus the resync loop (ev
 keeps the caches; only the leader feeds the queue), and in the main thread a Celery worker
 consuming queue `reconcile` with a small thread pool, whose tasks read from those caches.
 SIGTERM makes Celery shut down warmly; then the watches stop and the Lease is released.
+With `CATALYST_METRICS_PORT` set, `/metrics` and `/healthz` are served (reconciler.metrics).
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ from core.settings import Settings, SettingsError, exit_on_bad_settings, load_se
 from reconciler.celery_app import Runtime, create_app, install_runtime
 from reconciler.cluster import Cluster
 from reconciler.feeder import Feeder
+from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
 from reconciler.keys import KeyGate
 from reconciler.lease import LeaderElector
-from reconciler.modes import ModeSettings
+from reconciler.metrics import observe_process
+from reconciler.modes import ModeIO, ModeSettings
+from reconciler.modes.install import install_modes
 from reconciler.projects import ProjectReconciler
 from reconciler.reconcile import Reconciler
+from reconciler.sources import GitHubTarballFetcher
 from reconciler.tokens import GitHubAppTokens, TokenSource
 from reconciler.watch import CachedReads, Watcher
 
@@ -87,6 +92,11 @@ def token_source(settings: Settings) -> TokenSource:
     )
 
 
+def mode_io(settings: Settings, cluster: Cluster) -> ModeIO:
+    """The adapters imperative modes use: the cluster and the real helm CLI."""
+    return ModeIO(cluster=cluster, helm=Helm(CliHelmRunner(), resolve_helm_bin(settings.helm_bin)))
+
+
 @dataclass
 class Process:
     """The long-lived parts of one reconciler process."""
@@ -95,6 +105,7 @@ class Process:
     elector: LeaderElector
     watcher: Watcher
     identity: str
+    reconciler: Reconciler
 
 
 def build_process(settings: Settings, cluster: Cluster) -> Process:
@@ -119,16 +130,19 @@ def build_process(settings: Settings, cluster: Cluster) -> Process:
         is_leader=elector.is_leader,
         resync_seconds=settings.resync_interval_seconds,
     )
+    tokens = token_source(settings)
+    install_modes(GitHubTarballFetcher(settings.github_api_url, tokens))
     reconciler = Reconciler(
         cluster=cluster,
         reads=CachedReads(cluster, watcher.informers),
         settings=mode_settings(settings),
-        tokens=token_source(settings),
+        tokens=tokens,
         enqueue=CeleryEnqueuer(app),
+        mode_io=mode_io(settings, cluster),
     )
     projects = ProjectReconciler(cluster)
     install_runtime(Runtime(reconciler, projects, gate, feeder, watcher.resync))
-    return Process(app, elector, watcher, identity)
+    return Process(app, elector, watcher, identity, reconciler)
 
 
 def run_worker(process: Process, log_level: str) -> int:
@@ -171,10 +185,12 @@ def main() -> int:
     process = build_process(settings, cluster)
     process.elector.start()
     process.watcher.start()
+    observed = observe_process(process.app, process.watcher, process.elector, settings)
     log.info("reconciler %s started", process.identity)
     try:
         code = run_worker(process, settings.log_level)
     finally:
+        observed.close()
         process.watcher.stop()
         process.elector.stop()
         install_runtime(None)

@@ -31,6 +31,7 @@ from reconciler.modes import (
     Manifest,
     ModeContext,
     ModeSettings,
+    Readiness,
     UnknownMode,
     fingerprint_of,
     mode_for,
@@ -43,6 +44,7 @@ REQUEUE_BUILD = 5.0
 REQUEUE_ROLLOUT = 3.0
 REQUEUE_TERMINATING = 2.0
 REQUEUE_NOW = 0.0
+REQUEUE_FAILED_ROLLOUT = 30.0  # a stalled rollout may still recover (e.g. the image is pushed)
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -679,8 +681,10 @@ def _deploy(
     if status.deployed_hash != fingerprint:
         extras = (ModeApply(mode, ctx),)  # imperative part (helm); a no-op for docker
     readiness = mode.readiness(ctx, obs.children)
-    deployed = (conditions.TRUE, "Applied", f"deployed {naming.short_sha(ctx.commit_sha)}")
+    deployed = deployed_condition(ctx, readiness)
     status.deployed_hash = fingerprint
+    if readiness.failed:
+        return _rollout_failed(obs, ctx, status, extras, readiness)
     if not readiness.ready:
         status.phase, status.message = Phase.DEPLOYING, readiness.message
         waiting = (conditions.FALSE, readiness.reason, _serving(status, ctx.commit_sha))
@@ -691,3 +695,26 @@ def _deploy(
     ready = (conditions.TRUE, readiness.reason, f"{status.url} serves {ctx.commit_sha[:7]}")
     status = with_conditions(obs, status, built, deployed, ready)
     return Plan(extras, status, None)
+
+
+def deployed_condition(ctx: ModeContext, readiness: Readiness) -> Cond:
+    """The Deployed condition: applied, with the mode's warnings named in its message."""
+    message = f"deployed {naming.short_sha(ctx.commit_sha)}"
+    if not readiness.warnings:
+        return (conditions.TRUE, "Applied", message)
+    return (conditions.TRUE, "AppliedWithWarnings", "; ".join([message, *readiness.warnings]))
+
+
+def _rollout_failed(
+    obs: Observed,
+    ctx: ModeContext,
+    status: EnvironmentStatus,
+    extras: tuple[Action, ...],
+    readiness: Readiness,
+) -> Plan:
+    """Failed from the rollout: the old pods (if any) keep serving; look again now and then."""
+    status.phase, status.message = Phase.FAILED, readiness.message
+    built = (conditions.TRUE, "Built", "images built" if status.builds else "nothing to build")
+    down = (conditions.FALSE, readiness.reason, readiness.message)
+    status = with_conditions(obs, status, built, deployed_condition(ctx, readiness), down)
+    return Plan(extras, status, REQUEUE_FAILED_ROLLOUT)

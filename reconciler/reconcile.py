@@ -91,6 +91,7 @@ class Reconciler:
             if plan.release:
                 self._write_status(env, plan.status)
                 self._remove_finalizer(env)
+                self._publish(env, teardown_hint(env))  # the CR is gone: workers finish GitHub
                 return Outcome(None, True)
             pending = (env, plan.status)
             if not (plan.actions and plan.requeue_after == 0.0):
@@ -316,13 +317,34 @@ class Reconciler:
         self._publish(env)
         return True
 
-    def _publish(self, env: Environment) -> None:
-        kwargs = {"namespace": env.metadata.namespace, "name": env.metadata.name}
+    def _publish(self, env: Environment, hint: dict[str, Any] | None = None) -> None:
+        kwargs = {"namespace": env.metadata.namespace, "name": env.metadata.name, **(hint or {})}
         try:
             self.enqueue(jobs.TASK_PUBLISH_STATUS, kwargs)
         except TemporaryError as exc:
             # The status is on the CR (the source of truth); the GitHub resync will catch up.
             log.warning("publish_status for %s not enqueued: %s", env.metadata.name, exc)
+
+
+def teardown_hint(env: Environment) -> dict[str, Any]:
+    """What `publish_status` needs to finish GitHub teardown without the CR (or Redis)."""
+    github = env.spec.github
+    if github is None:
+        return {}
+    project = env.spec.project_ref.name
+    default = (
+        naming.github_environment(project, env.metadata.name)
+        if env.spec.type == "development"
+        else env.metadata.name
+    )
+    notes = env.metadata.annotations or {}
+    return {
+        "repository": github.repository,
+        "installation_id": github.installation_id,
+        "project": project,
+        "pr_number": env.primary_source.pr_number,
+        "github_environment": notes.get(naming.ANNOTATION_GITHUB_ENVIRONMENT) or default,
+    }
 
 
 __all__ = ["Conflict", "Outcome", "Reconciler"]

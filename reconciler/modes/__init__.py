@@ -17,6 +17,9 @@ The reconciler drives every mode the same way, once per pass:
   `fingerprint(ctx)`; `io` carries the adapters a mode may use (add fields for new ones).
 * `readiness(ctx, workloads)` -> `Readiness`: rollout complete and available for the new image.
   `workloads` holds the live Deployments/StatefulSets of the namespace keyed `(kind, name)`.
+  `failed=True` says the rollout cannot succeed as deployed (e.g. the image does not exist): the
+  Environment turns `Failed` with the readiness reason until a new commit or redeploy changes
+  it. `warnings` (e.g. compose keys not translated) land in the `Deployed` condition message.
 * `teardown(ctx, io)` -> imperative clean-up before the namespace is deleted (e.g. `helm
   uninstall`); declarative modes do nothing (the namespace deletion removes their objects).
 * `fingerprint(ctx)` -> stable hash of what was deployed; recorded as `status.deployedHash`.
@@ -82,6 +85,8 @@ class Readiness:
     ready: bool
     reason: str
     message: str = ""
+    failed: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass

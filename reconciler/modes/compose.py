@@ -1,13 +1,16 @@
 """The `docker-compose` deploy mode: a compose file from the source, translated to objects.
 
-The compose file (`compose.yaml`, `compose.yml`, `docker-compose.yml`, `docker-compose.yaml`,
-first found, under the template's `path`) is read at the exact target commit through the mode's
-`SourceFetcher` and cached per commit, so one pass reads it at most once. The pure translation is
-`reconciler.compose`; compose keys it could not translate are reported in the readiness message.
+The compose file (the template's `path` when it names a `.yaml`/`.yml` file, else the first of
+`compose.yaml`, `compose.yml`, `docker-compose.yml`, `docker-compose.yaml` in that directory)
+is read at the exact target commit through the mode's `SourceFetcher` and cached per commit, so
+one pass reads it at most once. The pure translation is `reconciler.compose`; compose keys it
+could not translate are named in the `Deployed` condition and in the status message.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -55,15 +58,14 @@ class ComposeMode:
         return self._cache[key]
 
     def _read(self, ref: SourceRef, base: str) -> dict[str, Any]:
-        for filename in COMPOSE_FILENAMES:
-            path = f"{base}/{filename}" if base else filename
+        for path in compose_candidates(base):
             try:
                 data = self.fetcher.read_file(ref, path)
             except NotFound as exc:
                 raise ConfigError(str(exc)) from None
             if data is not None:
                 return parse_compose(data, path)
-        names = ", ".join(COMPOSE_FILENAMES)
+        names = base if is_compose_file(base) else ", ".join(COMPOSE_FILENAMES)
         where = f"{ref.repository_url}@{ref.commit_sha[:7]}"
         raise ConfigError(f"no compose file ({names}) in {base or '/'} of {where}")
 
@@ -78,7 +80,7 @@ class ComposeMode:
             namespace=ctx.namespace,
             labels=ctx.labels,
             source_ref=source.name,
-            base_path=clean_path(ctx.template.path) or None,
+            base_path=compose_directory(ctx.template.path) or None,
             images=ctx.images,
             expose=ctx.template.expose,
             host=ctx.host,
@@ -110,8 +112,10 @@ class ComposeMode:
         state = services_ready(ctx, workloads) or _compose_ready(translation, workloads)
         if not translation.unsupported:
             return state
-        skipped = "; ".join(translation.unsupported)
-        return Readiness(state.ready, state.reason, f"{state.message}; not translated: {skipped}")
+        warning = "not translated: " + "; ".join(translation.unsupported)
+        return dataclasses.replace(
+            state, message=f"{state.message}; {warning}", warnings=(*state.warnings, warning)
+        )
 
     def teardown(self, ctx: ModeContext, io: ModeIO) -> None:
         """Nothing: deleting the namespace removes every object."""
@@ -119,6 +123,24 @@ class ComposeMode:
     def fingerprint(self, ctx: ModeContext) -> str:
         """Hash of the desired objects."""
         return fingerprint_of(self.desired_objects(ctx))
+
+
+def is_compose_file(path: str) -> bool:
+    """Whether a template `path` names the compose file itself rather than its directory."""
+    return path.endswith((".yaml", ".yml"))
+
+
+def compose_candidates(base: str) -> list[str]:
+    """The paths to try, in order: `base` itself when it is a file, else the standard names."""
+    if is_compose_file(base):
+        return [base]
+    return [f"{base}/{name}" if base else name for name in COMPOSE_FILENAMES]
+
+
+def compose_directory(path: str | None) -> str:
+    """The directory build contexts are relative to: the compose file's own directory."""
+    base = clean_path(path)
+    return posixpath.dirname(base) if is_compose_file(base) else base
 
 
 def _compose_ready(

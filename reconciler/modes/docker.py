@@ -3,6 +3,8 @@
 The image comes from the template's first build (or `config.image` when nothing is built); the
 container is configured from the resolved config; the Ingress serves
 `<env-namespace>.<CATALYST_PREVIEW_DOMAIN>` through the configured class and TLS secret.
+Managed services (`config.services`) run beside it, their connection variables injected into
+the container env, exactly as in the prebuilt mode.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from reconciler.modes import (
     deployment_rolled_out,
     fingerprint_of,
 )
+from reconciler.modes.common import managed_objects, services_ready, with_service_env
 
 NAME = "web"
 REDEPLOY_ANNOTATION = "catalyst.dev/redeploy-nonce"
@@ -171,15 +174,24 @@ class DockerMode:
         return list(ctx.template.builds or [])
 
     def desired_objects(self, ctx: ModeContext) -> list[Manifest]:
-        """PVCs, Deployment, Service and Ingress."""
-        image = app_image(ctx)
-        return [*volume_claims(ctx), deployment(ctx, image), service(ctx), ingress(ctx)]
+        """Managed services, PVCs, Deployment, Service and Ingress."""
+        image, app = app_image(ctx), with_service_env(ctx)
+        return [
+            *managed_objects(ctx),
+            *volume_claims(app),
+            deployment(app, image),
+            service(app),
+            ingress(app),
+        ]
 
     def apply(self, ctx: ModeContext, io: ModeIO) -> None:
         """Nothing imperative: everything is in `desired_objects`."""
 
     def readiness(self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
-        """Ready when Deployment `web` runs the new image, fully rolled out and available."""
+        """Managed services ready, then Deployment `web` rolled out on the new image."""
+        waiting = services_ready(ctx, workloads)
+        if waiting is not None:
+            return waiting
         return deployment_rolled_out(workloads.get(("Deployment", NAME)), app_image(ctx))
 
     def teardown(self, ctx: ModeContext, io: ModeIO) -> None:

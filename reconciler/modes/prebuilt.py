@@ -3,7 +3,8 @@
 Nothing is built. The image is the template's `image` repository with the tag taken from the
 Environment's `imageTag` when set, else the target commit SHA; it is deployed exactly like the
 `docker` mode (Deployment, Service and Ingress `web`), plus any managed services. A tag that
-does not exist shows up when the rollout stalls: readiness reports it as `ImageUnavailable`.
+does not exist shows up when the rollout stalls: readiness reports it failed (`ImageUnavailable`),
+so the Environment turns Failed until a new commit or redeploy rolls out something else.
 """
 
 from __future__ import annotations
@@ -54,8 +55,15 @@ def prebuilt_image(ctx: ModeContext) -> str:
 
 
 def stalled_reason(deployment: Manifest | None) -> str | None:
-    """The Deployment's failure message when its rollout reports one (e.g. deadline exceeded)."""
-    for cond in ((deployment or {}).get("status") or {}).get("conditions") or []:
+    """The Deployment's failure message when its current rollout reports one (deadline exceeded).
+
+    A condition left from an older generation (before a new tag was applied) does not count.
+    """
+    status = (deployment or {}).get("status") or {}
+    generation = ((deployment or {}).get("metadata") or {}).get("generation")
+    if generation is not None and int(status.get("observedGeneration") or 0) < int(generation):
+        return None
+    for cond in status.get("conditions") or []:
         text = f"{cond.get('reason', '')} {cond.get('message', '')}"
         if cond.get("status") == "False" and any(m in text for m in _PULL_FAILURES):
             return str(cond.get("message") or cond.get("reason"))
@@ -94,7 +102,7 @@ class PrebuiltMode:
         stalled = stalled_reason(live)
         if stalled is not None:
             message = f"image {image} could not be started (does the tag exist?): {stalled}"
-            return Readiness(False, "ImageUnavailable", message)
+            return Readiness(False, "ImageUnavailable", message, failed=True)
         return deployment_rolled_out(live, image)
 
     def teardown(self, ctx: ModeContext, io: ModeIO) -> None:

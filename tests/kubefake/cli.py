@@ -4,7 +4,9 @@
 127.0.0.1:8001, loads CRDs from ``crds/`` (``--crds``, repeatable), writes a kubeconfig and
 prints its path; then ``KUBECONFIG=/tmp/kubefake.kubeconfig kubectl get ns`` or the real
 processes can talk to it. ``--controllers jobs,deployments,namespaces`` (or ``all``) turns
-on the simulated controllers; ``--no-validate`` turns off schema validation. Ctrl-C stops.
+on the simulated controllers; ``--unavailable-images PATTERN`` (repeatable, fnmatch) makes
+Deployments running such images fail their rollout (ProgressDeadlineExceeded);
+``--no-validate`` turns off schema validation. Ctrl-C stops.
 No OpenAPI documents are served, so use ``kubectl apply --validate=false``.
 """
 
@@ -31,6 +33,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--controllers", default="", help="comma list of jobs,deployments,namespaces or 'all'"
     )
+    parser.add_argument(
+        "--unavailable-images",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="Deployments running images matching this fnmatch pattern never roll out",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip schema validation")
     parser.add_argument("--kube-version", default="1.29")
     return parser.parse_args(argv)
@@ -54,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kube_version=args.kube_version,
         controllers=controller_names(args.controllers),
     )
+    fake.controllers.unavailable_images(*args.unavailable_images)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with fake:

@@ -3,7 +3,10 @@
 * ``jobs``: a Job becomes active, then Complete (``succeeded=1``) or, when its name matches a
   failing :meth:`Controllers.job_outcome` rule, Failed (``failed=1`` with reason/message).
 * ``deployments``: Deployments and StatefulSets report every replica ready/available/updated,
-  ``observedGeneration = generation`` and (Deployments) Available/Progressing conditions.
+  ``observedGeneration = generation`` and (Deployments) Available/Progressing conditions. A
+  Deployment running an image that matches an :meth:`Controllers.unavailable_images` pattern
+  (fnmatch) instead reports a failed rollout: no replica available and ``Progressing=False``
+  with reason ``ProgressDeadlineExceeded``, as when an image cannot be pulled.
 * ``namespaces``: DELETE on a namespace marks it Terminating; the controller deletes what is in
   it, waits for finalizers, then removes the namespace. (Off: DELETE removes the namespace and
   everything in it at once.)
@@ -105,6 +108,45 @@ def deployment_status(obj: Obj) -> Obj:
     }
 
 
+def stalled_deployment_status(obj: Obj) -> Obj:
+    """The status of a Deployment whose pods never start (its image cannot be pulled)."""
+    n, when, name = replicas_of(obj), o.now(), o.name_of(obj)
+    stalled = {
+        **_condition(
+            "Progressing",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{name}" has timed out progressing.',
+            when,
+            UPDATED,
+        ),
+        "status": "False",
+    }
+    unavailable = {
+        **_condition(
+            "Available",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            when,
+            UPDATED,
+        ),
+        "status": "False",
+    }
+    return {
+        "observedGeneration": o.meta(obj).get("generation", 1),
+        "replicas": n,
+        "updatedReplicas": n,
+        "unavailableReplicas": n,
+        "conditions": [unavailable, stalled],
+    }
+
+
+def images_of(obj: Obj) -> list[str]:
+    """Images of every container and init container of a workload's pod template."""
+    pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+    return [str(c.get("image", "")) for c in containers]
+
+
 def statefulset_status(obj: Obj) -> Obj:
     """A fully rolled-out StatefulSet status."""
     n, revision = replicas_of(obj), f"{o.name_of(obj)}-{o.meta(obj).get('generation', 1)}"
@@ -141,6 +183,7 @@ class Controllers:
         self.interval = interval
         self.enabled: set[str] = set()
         self.outcomes: list[JobOutcome] = []
+        self.unavailable: list[str] = []
         self._seen: dict[str, float] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -172,6 +215,15 @@ class Controllers:
     ) -> None:
         """Jobs named like ``pattern`` end this way (later rules win). Default rule: succeed."""
         self.outcomes.insert(0, JobOutcome(pattern, succeed, reason, message, delay))
+
+    def unavailable_images(self, *patterns: str) -> None:
+        """Deployments running an image matching one of ``patterns`` (fnmatch) fail to roll out."""
+        self.unavailable.extend(patterns)
+        self._wake.set()
+
+    def image_unavailable(self, image: str) -> bool:
+        """Whether ``image`` matches an :meth:`unavailable_images` pattern."""
+        return any(fnmatch.fnmatchcase(image, p) for p in self.unavailable)
 
     def outcome_for(self, name: str) -> JobOutcome:
         """The rule that decides Job ``name``."""
@@ -242,8 +294,17 @@ class Controllers:
         ):
             entries, _ = self.api.store.select(key, None)
             for entry in entries:
-                if not rolled_out(entry.obj):
+                if key == DEPLOYMENTS and any(map(self.image_unavailable, images_of(entry.obj))):
+                    self._stall(entry.obj)
+                elif not rolled_out(entry.obj):
                     self._set_status(key, entry.obj, status_of(entry.obj))
+
+    def _stall(self, obj: Obj) -> None:
+        status = obj.get("status") or {}
+        if status.get("observedGeneration") != o.meta(obj).get("generation", 1) or (
+            status.get("availableReplicas")
+        ):
+            self._set_status(DEPLOYMENTS, obj, stalled_deployment_status(obj))
 
     def _set_status(self, key: GroupKind, obj: Obj, status: Obj) -> None:
         store = self.api.store

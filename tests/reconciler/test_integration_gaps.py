@@ -1,0 +1,331 @@
+"""The reconciler's integration points: process wiring of every mode, StatefulSet watches, docker
+managed services, mode warnings in a condition, failed rollouts, teardown publishing and Project
+changes reaching their Environments."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from pydantic import SecretStr
+
+from core import jobs, naming
+from core.settings import Settings
+from reconciler.__main__ import build_process
+from reconciler.celery_app import install_runtime
+from reconciler.cluster import Cluster
+from reconciler.feeder import Feeder
+from reconciler.helm import Helm
+from reconciler.keys import KeyGate
+from reconciler.modes import MODES
+from reconciler.modes.install import install_modes
+from reconciler.watch import CachedReads, Watcher
+from tests.kubefake import KubeFake
+from tests.reconciler.mode_support import project_with
+from tests.reconciler.support import (
+    ENV_NS,
+    PROJECT_NS,
+    SHA1,
+    SHA2,
+    TEAM,
+    RecordingEnqueuer,
+    environment_obj,
+    make_rig,
+    seed,
+)
+from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
+from tests.support.fake_sources import LocalSourceFetcher
+from tests.support.redis_server import RedisServer
+
+SERVICES = [{"name": "db", "engine": "postgres"}, {"name": "cache", "engine": "redis"}]
+PREBUILT: dict[str, Any] = {
+    "type": "prebuilt",
+    "image": "ghcr.io/acme/shop",
+    "config": {"ports": [{"containerPort": 8080}], "services": SERVICES},
+}
+
+
+def eventually(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status.get("conditions") or [] if c["type"] == type_)
+
+
+def phase(kubefake: KubeFake) -> Any:
+    env = kubefake.get("environments", "pr-1", PROJECT_NS) or {}
+    return (env.get("status") or {}).get("phase")
+
+
+def set_commit(kubefake: KubeFake, sha: str) -> None:
+    env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
+    env["spec"]["sources"][0]["commitSha"] = sha
+    env["metadata"]["generation"] += 1
+    kubefake.put_object(env)
+
+
+# --- 1: the process registers every mode ---------------------------------------------------------
+
+
+@pytest.fixture
+def empty_modes() -> Iterator[None]:
+    saved = dict(MODES)
+    MODES.clear()
+    yield
+    MODES.clear()
+    MODES.update(saved)
+    install_runtime(None)
+
+
+@pytest.mark.usefixtures("empty_modes")
+def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    settings = Settings(webhook_secret=SecretStr("s"), redis_url=redis_server.url, _env_file=None)
+    process = build_process(settings, Cluster(kubefake.api_client()))
+    assert {"prebuilt", "helm", "docker-compose"} <= set(MODES)
+    assert isinstance(process.reconciler.mode_io.helm, Helm)
+    seed(kubefake)
+    kubefake.put_object(project_with(PREBUILT))
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    deadline = time.monotonic() + 10
+    while phase(kubefake) != "Ready":
+        assert time.monotonic() < deadline, f"not Ready: {phase(kubefake)}"
+        process.reconciler.reconcile(PROJECT_NS, "pr-1")
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"ghcr.io/acme/shop:{SHA1}"
+
+
+# --- 2 and 7: watches --------------------------------------------------------------------------
+
+
+def make_watcher(kubefake: KubeFake, server: RedisServer) -> tuple[Watcher, RecordingEnqueuer]:
+    sent = RecordingEnqueuer()
+    gate = KeyGate(redis.Redis.from_url(server.url), prefix=f"gaps{id(sent)}")
+    watcher = Watcher(
+        Cluster(kubefake.api_client()), Feeder(gate, sent), is_leader=lambda: True, watch_timeout=5
+    )
+    watcher.start()
+    assert watcher.wait_synced(10)
+    return watcher, sent
+
+
+def env_tasks(sent: RecordingEnqueuer) -> list[dict[str, Any]]:
+    return [k for t, k, _ in sent.sent if t == jobs.TASK_RECONCILE]
+
+
+def test_statefulsets_are_served_from_the_cache_and_feed_their_environment(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    install_modes(None)
+    seed(kubefake)
+    kubefake.put_object(project_with(PREBUILT))
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    watcher, sent = make_watcher(kubefake, redis_server)
+    try:
+        rig = make_rig(kubefake, reads=CachedReads(rig_cluster(kubefake), watcher.informers))
+        rig.run_until(rig.phase_is("Ready"))
+        eventually(lambda: len(watcher.informers["StatefulSet"].items()) == 2)
+        rig.run()
+        kubefake.clear_requests()
+        for _ in range(3):  # converged: the cache answers, the preview stays Ready
+            rig.run()
+            assert rig.status()["phase"] == "Ready"
+        served = [r for r in kubefake.requests() if r.verb != "watch"]
+        assert {r.resource for r in served} == {"environments"}
+        sent.sent.clear()
+        watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
+        sts: Any = kubefake.get("statefulsets", "db", ENV_NS)
+        sts["spec"]["replicas"] = 2
+        kubefake.put_object(sts)
+        eventually(lambda: env_tasks(sent) == [{"namespace": PROJECT_NS, "name": "pr-1"}])
+    finally:
+        watcher.stop()
+
+
+def rig_cluster(kubefake: KubeFake) -> Cluster:
+    return Cluster(kubefake.api_client())
+
+
+def test_a_project_change_requeues_its_environments_and_updates_their_children(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    seed(kubefake, builds=False)
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    kubefake.put_object(environment_obj(name="pr-2"))
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    watcher, sent = make_watcher(kubefake, redis_server)
+    try:
+        eventually(lambda: watcher.resyncs >= 1)
+        sent.sent.clear()
+        for name in ("pr-1", "pr-2"):
+            watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/{name}")
+        project: Any = kubefake.get("projects", "shop", TEAM)
+        project["spec"]["templates"]["development"]["config"]["image"] = "nginx:1.28"
+        project["spec"]["resources"]["development"]["pods"] = 12
+        project["metadata"]["generation"] += 1
+        kubefake.put_object(project)
+        expected = [{"namespace": PROJECT_NS, "name": n} for n in ("pr-1", "pr-2")]
+        eventually(lambda: sorted(env_tasks(sent), key=str) == expected)
+    finally:
+        watcher.stop()
+    rig.run_until(lambda: web_image(kubefake) == "nginx:1.28" and rig.status()["phase"] == "Ready")
+    quota: Any = kubefake.get("resourcequotas", "default-quota", ENV_NS)
+    assert quota["spec"]["hard"]["pods"] == "12"
+
+
+def web_image(kubefake: KubeFake) -> str:
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    return str(web["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+# --- 3: docker mode runs managed services --------------------------------------------------------
+
+
+def test_docker_mode_runs_managed_services_and_injects_their_connection_env(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake, builds=False)
+    project: Any = kubefake.get("projects", "shop", TEAM)
+    project["spec"]["templates"]["development"]["config"]["services"] = SERVICES
+    kubefake.put_object(project)
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    for name in ("db", "cache"):
+        assert kubefake.get("statefulsets", name, ENV_NS) is not None
+        assert kubefake.get("secrets", f"{name}-credentials", ENV_NS) is not None
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    env = {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "db-credentials",
+        "key": "url",
+    }
+    assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == "cache-credentials"
+    assert env["MODE"]["value"] == "preview"
+
+
+def test_docker_mode_waits_for_its_services_before_ready(kubefake: KubeFake) -> None:
+    seed(kubefake, builds=False)
+    project: Any = kubefake.get("projects", "shop", TEAM)
+    project["spec"]["templates"]["development"]["config"]["services"] = SERVICES[:1]
+    kubefake.put_object(project)
+    kubefake.controllers.enable("namespaces")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(lambda: kubefake.get("statefulsets", "db", ENV_NS) is not None)
+    for _ in range(3):
+        rig.run()
+    assert rig.status()["phase"] == "Deploying"
+    assert condition(rig.status(), "Ready")["reason"] == "ServicesStarting"
+
+
+# --- 4: compose warnings land in a condition -----------------------------------------------------
+
+
+def test_untranslated_compose_keys_are_named_in_the_deployed_condition(
+    kubefake: KubeFake, tmp_path: Path
+) -> None:
+    write(tmp_path, SHA1, "app/compose.preview.yaml", COMPOSE)
+    install_modes(LocalSourceFetcher(tmp_path))
+    seed(kubefake)
+    template = {"type": "docker-compose", "sourceRef": "main", "path": "app/compose.preview.yaml"}
+    kubefake.put_object(project_with(template))
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    rig = make_rig(kubefake)
+    kubefake.put_object(environment_obj())
+    rig.run_until(rig.phase_is("Ready"))
+    deployed = condition(rig.status(), "Deployed")
+    assert deployed["status"] == "True" and deployed["reason"] == "AppliedWithWarnings"
+    assert "not translated: " in deployed["message"]
+    assert "services.web.privileged" in deployed["message"]
+    job: Any = kubefake.get("jobs", naming.build_job_name("web", SHA1), ENV_NS)
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--context-sub-path=app/web" in args  # relative to the compose file's directory
+
+
+# --- 5: a missing prebuilt image fails, a new commit recovers ------------------------------------
+
+
+def test_a_missing_prebuilt_image_fails_and_a_new_commit_recovers(kubefake: KubeFake) -> None:
+    install_modes(None)
+    seed(kubefake)
+    kubefake.put_object(project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}))
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.controllers.unavailable_images(f"ghcr.io/acme/shop:{SHA1}")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Failed"))
+    status = rig.status()
+    ready = condition(status, "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "ImageUnavailable"
+    assert f"ghcr.io/acme/shop:{SHA1}" in ready["message"]
+    assert "ProgressDeadlineExceeded" in status["message"] or "timed out" in status["message"]
+    assert rig.run().requeue_after is not None  # looked at again: the image may still appear
+    set_commit(kubefake, SHA2)
+    rig.run_until(rig.phase_is("Ready"))
+    assert rig.status()["commitSha"] == SHA2
+    assert condition(rig.status(), "Ready")["reason"] == "RolloutComplete"
+
+
+def test_a_redeploy_of_the_same_missing_image_stays_failed(kubefake: KubeFake) -> None:
+    install_modes(None)
+    seed(kubefake)
+    kubefake.put_object(project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}))
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.controllers.unavailable_images("ghcr.io/acme/shop:*")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Failed"))
+    env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
+    env["spec"]["redeployNonce"] = "again"
+    env["metadata"]["generation"] += 1
+    kubefake.put_object(env)
+    rig.run_until(lambda: rig.status().get("observedGeneration") == env["metadata"]["generation"])
+    rig.run_until(rig.phase_is("Failed"))
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    annotations = web["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["catalyst.dev/redeploy-nonce"] == "again"
+    kubefake.controllers.unavailable.clear()  # the image was pushed after all
+    rig.run_until(rig.phase_is("Ready"))
+
+
+# --- 6: teardown tells the workers where GitHub must be cleaned up -------------------------------
+
+
+def test_finished_teardown_enqueues_publish_status_with_the_teardown_hint(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake, builds=False)
+    kubefake.controllers.enable("deployments", "namespaces")
+    obj = environment_obj()
+    obj["metadata"]["annotations"] = {naming.ANNOTATION_GITHUB_ENVIRONMENT: "shop/pr-1"}
+    kubefake.put_object(obj)
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    rig.enqueued.sent.clear()
+    rig.run_until(lambda: rig.env() is None)
+    publishes = [k for t, k, _ in rig.enqueued.sent if t == jobs.TASK_PUBLISH_STATUS]
+    assert publishes[-1] == {
+        "namespace": PROJECT_NS,
+        "name": "pr-1",
+        "repository": "acme/shop",
+        "installation_id": 42,
+        "project": "shop",
+        "pr_number": 1,
+        "github_environment": "shop/pr-1",
+    }

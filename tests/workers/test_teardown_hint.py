@@ -1,0 +1,61 @@
+"""publish_status with the reconciler's teardown hint: GitHub is cleaned up from the hint alone,
+with the CR gone, Redis flushed and no Project left to rebuild the facts from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import naming
+from tests.support.fake_github import sha_of
+from tests.workers.conftest import INSTALLATION, PROJECT, PROJECT_NS, REPO, TEAM, Harness
+from tests.workers.test_pull_requests import deliver
+from workers.context import Context
+from workers.statuses import publish_status
+from workers.tasks import _hint
+
+ENV = "pr-7"
+
+
+def reconciler_kwargs() -> dict[str, Any]:
+    """What the reconciler enqueues once it removed the finalizer (see reconcile.teardown_hint)."""
+    return {
+        "namespace": PROJECT_NS,
+        "name": ENV,
+        "repository": REPO,
+        "installation_id": INSTALLATION,
+        "project": PROJECT,
+        "pr_number": 7,
+        "github_environment": naming.github_environment(PROJECT, ENV),
+    }
+
+
+def test_the_reconciler_hint_alone_finishes_github_teardown(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    deliver(harness, "opened", a)
+    obj: Any = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj["metadata"]["finalizers"] = [naming.FINALIZER]
+    harness.kubefake.put_object(obj)
+    harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
+    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", a)
+
+    # The reconciler finishes; Redis and the Project are gone: only the hint is left.
+    harness.kubefake.remove_finalizers("environments", ENV, PROJECT_NS)
+    harness.kubefake.delete("projects", PROJECT, TEAM)
+    harness.run(flush)
+    kwargs = reconciler_kwargs()
+    hint = _hint(kwargs)
+    assert hint is not None
+    harness.run(lambda ctx: publish_status(ctx, kwargs["namespace"], kwargs["name"], hint=hint))
+
+    assert harness.environment(ENV) is None
+    assert harness.github.state.deployments_of(REPO) == []  # inactive, then deleted (admin)
+    assert (REPO, f"{PROJECT}/{ENV}") in harness.github.state.environments_deleted
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "torn down" in comment["body"]
+
+
+async def flush(ctx: Context) -> None:
+    await ctx.redis.flushall()
