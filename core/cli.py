@@ -36,7 +36,7 @@ def web_argv(ns: argparse.Namespace) -> Argv:
 def worker_argv(ns: argparse.Namespace) -> Argv:
     """A Celery worker consuming the GitHub-facing queue."""
     return _python(
-        "-m", "celery", "-A", "workers.celery_app:app", "worker",
+        "-m", "celery", "-A", "workers.celery_app:app", "--quiet", "worker",
         "-Q", "github", "-c", str(ns.concurrency), "-n", f"worker-{os.getpid()}@%h",
         "--without-gossip", "--without-mingle", "-l", ns.log_level,
     )  # fmt: skip
@@ -46,7 +46,7 @@ def beat_argv(ns: argparse.Namespace) -> Argv:
     """Celery beat with its schedule file in a writable temp directory."""
     schedule = os.path.join(tempfile.gettempdir(), "catalyst-beat-schedule")
     return _python(
-        "-m", "celery", "-A", "workers.celery_app:app", "beat",
+        "-m", "celery", "-A", "workers.celery_app:app", "--quiet", "beat",
         "-s", schedule, "-l", ns.log_level,
     )  # fmt: skip
 
@@ -129,10 +129,20 @@ def run_replay(ns: argparse.Namespace) -> int:
     return 0 if response.is_success else 1
 
 
+def prepare_worker_metrics() -> None:
+    """Prefork children write metrics to files the parent sums: give them a clean directory."""
+    if load_settings().metrics_port is not None:
+        from core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(os.environ)
+
+
 def run_process(ns: argparse.Namespace) -> None:
     """Validate settings for the process, then exec it (never returns)."""
     to_argv, check = PROCESSES[ns.command]
     check(ns.command)
+    if ns.command == "worker":
+        prepare_worker_metrics()
     argv = to_argv(ns)
     os.execvp(argv[0], argv)
 

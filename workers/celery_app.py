@@ -3,6 +3,9 @@
 Nothing is read from the environment at import. The settings are loaded when Celery first reads
 the app's configuration (worker or beat start): a missing or malformed setting stops the process
 there with one clear line. The beat schedule runs the resync every `resync_interval_seconds`.
+Configuring also routes Celery's logging through core.logs, binds each task's log context and
+instruments the app (task metrics; `/metrics` on `CATALYST_METRICS_PORT` from the worker parent,
+summing its prefork children, or from beat).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from celery import Celery
 
 from core import jobs
 from core.clients.queue import make_celery_app
+from core.logs import configure_logging
+from core.metrics import install_celery_metrics
 from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
+from core.tasklogs import install_task_log_context, route_celery_logging
 
 _UNCONFIGURED_BROKER = "redis://unconfigured.invalid:6379/0"
 
@@ -46,9 +52,21 @@ def _load_or_exit() -> Settings:
     return settings
 
 
+def _configure_logging() -> None:
+    settings = worker_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _observe(sender: Celery, settings: Settings) -> None:
+    route_celery_logging(_configure_logging)
+    install_task_log_context(sender)
+    install_celery_metrics(sender, lambda: settings.metrics_port)
+
+
 @app.on_configure.connect
 def _configure(sender: Celery, **_: Any) -> None:
     settings = worker_settings()
+    _observe(sender, settings)
     sender.conf.update(broker_url=settings.redis_url)
     sender.conf.update(include=task_modules())
     sender.conf.beat_schedule = {
