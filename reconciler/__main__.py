@@ -4,6 +4,7 @@ Threads: a Lease elector, one informer per watched kind plus the resync loop (ev
 keeps the caches; only the leader feeds the queue), and in the main thread a Celery worker
 consuming queue `reconcile` with a small thread pool, whose tasks read from those caches.
 SIGTERM makes Celery shut down warmly; then the watches stop and the Lease is released.
+With `CATALYST_METRICS_PORT` set, `/metrics` and `/healthz` are served (reconciler.metrics).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from reconciler.feeder import Feeder
 from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
 from reconciler.keys import KeyGate
 from reconciler.lease import LeaderElector
+from reconciler.metrics import observe_process
 from reconciler.modes import ModeIO, ModeSettings
 from reconciler.modes.install import install_modes
 from reconciler.projects import ProjectReconciler
@@ -183,10 +185,12 @@ def main() -> int:
     process = build_process(settings, cluster)
     process.elector.start()
     process.watcher.start()
+    observed = observe_process(process.app, process.watcher, process.elector, settings)
     log.info("reconciler %s started", process.identity)
     try:
         code = run_worker(process, settings.log_level)
     finally:
+        observed.close()
         process.watcher.stop()
         process.elector.stop()
         install_runtime(None)

@@ -8,6 +8,7 @@ on failure, requeue after the delay the reconcile asked for) around the reconcil
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,10 @@ from celery import Celery
 from core import jobs
 from core.clients.queue import make_celery_app
 from core.errors import CatalystError, TemporaryError
+from core.logs import log_context
 from reconciler.feeder import Feeder, env_key
 from reconciler.keys import KeyGate
+from reconciler.metrics import record_reconcile
 from reconciler.projects import ProjectReconciler
 from reconciler.reconcile import Reconciler
 
@@ -56,7 +59,8 @@ def current_runtime() -> Runtime:
 def run_environment(rt: Runtime, namespace: str, name: str) -> float | None:
     """Reconcile one Environment under its key lock; returns the requeue delay it scheduled."""
     key = env_key(namespace, name)
-    delay = _locked(rt, key, lambda: rt.reconciler.reconcile(namespace, name).requeue_after)
+    with log_context(environment=key):
+        delay = _locked(rt, key, lambda: rt.reconciler.reconcile(namespace, name).requeue_after)
     if delay is not None:
         rt.feeder.environment(namespace, name, delay)
     return delay
@@ -75,23 +79,29 @@ def _locked(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | 
     rt.gate.unmark_queued(key)
     with rt.gate.lock(key) as held:
         if not held:
+            record_reconcile(key, "locked")
             return LOCKED_RETRY  # another worker runs this key: look again shortly
         return _attempt(rt, key, work)
 
 
 def _attempt(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | None:
+    started = time.perf_counter()
     try:
         delay = work()
     except TemporaryError as exc:
+        record_reconcile(key, "temporary_error", started)
         backoff = rt.gate.failure_delay(key)
         log.info("reconcile %s: %s; retrying in %.1fs", key, exc, exc.delay or backoff)
         return exc.delay if exc.delay is not None else backoff
     except CatalystError as exc:
+        record_reconcile(key, "error", started)
         log.warning("reconcile %s failed: %s", key, exc)
         return rt.gate.failure_delay(key)
     except Exception:
+        record_reconcile(key, "crash", started)
         log.exception("reconcile %s crashed", key)
         return rt.gate.failure_delay(key)
+    record_reconcile(key, "success", started)
     rt.gate.succeeded(key)
     return delay
 

@@ -124,6 +124,10 @@ class LeaderElector:
         self._thread = threading.Thread(target=self._loop, name="leader-election", daemon=True)
         self._thread.start()
 
+    def campaigning(self) -> bool:
+        """True while the election thread runs (health: a dead thread never renews)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.try_acquire_or_renew()
