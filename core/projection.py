@@ -95,8 +95,8 @@ def _state_for(status: EnvironmentStatus) -> DeploymentState:
         return "success"
     if status.phase == Phase.FAILED:
         return "error" if is_platform_fault(status) else "failure"
-    if status.phase == Phase.DELETING:
-        return "inactive"
+    if status.phase in (Phase.DELETING, Phase.SUSPENDED):
+        return "inactive"  # torn down (closed or by `/catalyst teardown`): nothing is served
     return "queued"
 
 

@@ -68,6 +68,8 @@ def cond(type_: str, status: str, reason: str) -> dict[str, Any]:
             id="platform",
         ),
         pytest.param({"phase": "Ready", "targetCommitSha": B}, "queued", id="not-yet-picked-up"),
+        pytest.param({"phase": "Deleting"}, "inactive", id="deleting"),
+        pytest.param({"phase": "Suspended", "targetCommitSha": A}, "inactive", id="suspended"),
     ],
 )
 def test_state_per_phase(status: dict[str, Any] | None, state: str) -> None:
@@ -146,3 +148,9 @@ def test_comment_hides_url_until_live_and_is_stable() -> None:
     first = render_comment(comment_view(env(status), log_url_template=None))
     assert "https://old.example/" not in first
     assert first == render_comment(comment_view(env(status), log_url_template=None))
+
+
+def test_suspended_preview_comment_says_suspended_not_pending() -> None:
+    # regression (e2e): `/catalyst teardown` left the deployment "queued" and the comment "Pending"
+    view = comment_view(env({"phase": "Suspended", "targetCommitSha": A}), log_url_template=None)
+    assert view.phase == "Suspended" and view.url is None
