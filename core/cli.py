@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--log-level", default="INFO")
     add_replay_parser(sub)
     sub.add_parser("doctor", help="check settings, Redis, Kubernetes, CRDs, RBAC and GitHub")
+    render = sub.add_parser(
+        "render",
+        help="print the manifests the reconciler would apply for an Environment (no cluster)",
+        description="PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA] [--source NAME=DIR ...] "
+        "[--settings-from-env]; see `python -m reconciler.render --help`",
+    )
+    render.add_argument("args", nargs=argparse.REMAINDER, help="arguments of reconciler.render")
     return parser
 
 
@@ -147,6 +154,17 @@ def run_process(ns: argparse.Namespace) -> None:
     os.execvp(argv[0], argv)
 
 
+def render_argv(ns: argparse.Namespace) -> Argv:
+    """The reconciler's render command (a module of the reconciler: started, never imported)."""
+    return _python("-m", "reconciler.render", *ns.args)
+
+
+def run_render(ns: argparse.Namespace) -> int:
+    """Replace this process with `python -m reconciler.render` (never returns)."""
+    argv = render_argv(ns)
+    os.execvp(argv[0], argv)
+
+
 def run_doctor(ns: argparse.Namespace) -> int:
     """Check the deployment and print one line per finding."""
     from core.doctor import run_doctor as doctor
@@ -156,11 +174,15 @@ def run_doctor(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `catalyst-preview` console script."""
-    ns = build_parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["render"]:  # every option belongs to reconciler.render, in any order
+        run_render(argparse.Namespace(args=args[1:]))
+    ns = build_parser().parse_args(args)
     if ns.command in PROCESSES:
         run_process(ns)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "replay": run_replay,
         "doctor": run_doctor,
+        "render": run_render,
     }
     raise SystemExit(commands[ns.command](ns))
