@@ -1,0 +1,385 @@
+"""Shell: `python -m reconciler.render` prints every manifest the reconciler would apply for one
+Environment, without a cluster, as multi-document YAML on stdout.
+
+    python -m reconciler.render PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA]
+        [--type development|deployment] [--source NAME=DIR ...] [--settings-from-env]
+
+The planner's own builders produce the objects (namespace, quota, limit range, network policies,
+pull secret and service account, build Jobs with a placeholder git-token Secret, then the deploy
+mode's objects), so what is printed is what a reconcile would write. Sources (compose files,
+charts kept in the repository) are read from `--source NAME=DIR`, a checkout of the project's
+source NAME at the Environment's commit. A helm template is rendered with the real `helm
+template`; when the chart cannot be reached, the values file the reconciler would pass is printed
+as a YAML comment and a note goes to stderr. Progress and notes go to stderr; bad input stops
+with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from core import naming
+from core.errors import CatalystError, ConfigError, NotFound
+from core.model import GROUP_VERSION, Environment, Project
+from core.settings import Settings, SettingsError, load_settings
+from reconciler import manifests
+from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
+from reconciler.modes import Manifest, ModeContext, ModeSettings, mode_for
+from reconciler.modes.helm import HelmMode, values_document
+from reconciler.modes.install import install_modes
+from reconciler.plan import (
+    Blocked,
+    CreateBuild,
+    Observed,
+    build_context,
+    infra_objects,
+    namespace_manifest,
+    plan_builds,
+    referenced_secrets,
+)
+from reconciler.sources import SourceRef, clean_path, repository_of
+
+TOKEN_PLACEHOLDER = "placeholder-minted-at-build-time"
+PULL_SECRET_PLACEHOLDER = base64.b64encode(b'{"auths":{}}').decode()
+
+
+class RenderError(Exception):
+    """Input the renderer cannot use; the message is the one line printed."""
+
+
+def note(message: str) -> None:
+    """Progress and notes for the person at the terminal (stderr, never mixed into stdout)."""
+    print(f"render: {message}", file=sys.stderr, flush=True)
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+def load_document(path: Path, what: str) -> dict[str, Any]:
+    """The single YAML document in `path`."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"cannot read {what} {path}: {exc}") from None
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise RenderError(f"{what} {path} must hold exactly one YAML mapping")
+    return docs[0]
+
+
+def load_project(path: Path) -> Project:
+    """The Project CR in `path`."""
+    raw = load_document(path, "project")
+    try:
+        project = Project.model_validate(raw)
+    except ValidationError as exc:
+        raise RenderError(f"project {path} is invalid: {one_line(exc)}") from None
+    if not project.metadata.namespace:
+        raise RenderError(f"project {path} needs metadata.namespace (its team)")
+    return project
+
+
+def one_line(exc: ValidationError) -> str:
+    """The first validation error as `field: message`."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']} ({exc.error_count()} error(s))"
+
+
+def load_environment(path: Path) -> dict[str, Any]:
+    """The raw Environment CR in `path`."""
+    return load_document(path, "environment")
+
+
+def pr_environment(
+    project: Project, pr: int, sha: str, env_type: Literal["development", "deployment"]
+) -> dict[str, Any]:
+    """The Environment the workers would create for pull request `pr` at commit `sha`."""
+    template = project.template_for(env_type)
+    if template is None:
+        raise RenderError(f"project has no {env_type!r} template")
+    source = next(
+        (s for s in project.spec.sources if s.name == template.source_ref), project.spec.sources[0]
+    )
+    team, name = str(project.metadata.namespace), naming.environment_name(pr)
+    owner, repo = repository_of(source.repository_url)
+    labels = {
+        naming.LABEL_TEAM: team,
+        naming.LABEL_PROJECT: project.metadata.name,
+        naming.LABEL_ENVIRONMENT: name,
+    }
+    github = {
+        "installationId": project.spec.github_installation_id or 1,
+        "repository": f"{owner}/{repo}",
+    }
+    spec = {
+        "projectRef": {"name": project.metadata.name},
+        "type": env_type,
+        "sources": [{"name": source.name, "commitSha": sha, "branch": name, "prNumber": pr}],
+        "github": github,
+    }
+    metadata = {"name": name, "namespace": naming.project_namespace(team, project.metadata.name)}
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": "Environment",
+        "metadata": {**metadata, "labels": labels},
+        "spec": spec,
+    }
+
+
+def as_environment(raw: dict[str, Any], project: Project) -> Environment:
+    """The Environment, labelled with the project's team when its labels lack one."""
+    meta = raw.setdefault("metadata", {})
+    labels = meta.setdefault("labels", {}) or {}
+    labels.setdefault(naming.LABEL_TEAM, str(project.metadata.namespace))
+    meta["labels"], meta["finalizers"] = labels, [naming.FINALIZER]
+    try:
+        return Environment.model_validate(raw)
+    except ValidationError as exc:
+        raise RenderError(f"environment is invalid: {one_line(exc)}") from None
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+class DirectorySources:
+    """A `SourceFetcher` over local checkouts: project source NAME -> DIR (`--source`)."""
+
+    def __init__(self, project: Project, dirs: dict[str, Path]) -> None:
+        by_url = {s.repository_url: s.name for s in project.spec.sources}
+        self.names, self.dirs = by_url, dirs
+        self.missing: set[str] = set()
+
+    def _root(self, ref: SourceRef) -> Path:
+        name = self.names.get(ref.repository_url, ref.repository_url)
+        if name not in self.dirs:
+            self.missing.add(name)
+            raise NotFound(f"source {name!r} is needed: pass --source {name}=DIR (a checkout)")
+        return self.dirs[name]
+
+    def missing_hint(self) -> str:
+        """How to give the sources that were asked for but not passed ('' when none)."""
+        return " ".join(f"pass --source {n}=DIR;" for n in sorted(self.missing))
+
+    def read_file(self, ref: SourceRef, path: str) -> bytes | None:
+        """The file's bytes, or None when the checkout has no such file."""
+        target = self._root(ref) / clean_path(path)
+        note(f"reading {target}")
+        return target.read_bytes() if target.is_file() else None
+
+    def export(self, ref: SourceRef, path: str, dest: Path) -> Path:
+        """Copy directory `path` of the checkout to `dest`."""
+        source = self._root(ref) / clean_path(path)
+        if not source.is_dir():
+            raise NotFound(f"{source} is not a directory")
+        shutil.copytree(source, dest)
+        return dest
+
+
+def parse_sources(values: Sequence[str]) -> dict[str, Path]:
+    """`NAME=DIR` pairs; every DIR must exist."""
+    dirs: dict[str, Path] = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise RenderError(f"--source {value!r}: expected NAME=DIR")
+        if not Path(directory).is_dir():
+            raise RenderError(f"--source {name}: {directory} is not a directory")
+        dirs[name] = Path(directory)
+    return dirs
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def render_settings(from_env: bool) -> Settings:
+    """The process settings (`--settings-from-env`), else the documented defaults."""
+    if not from_env:
+        return Settings.model_construct(webhook_secret=SecretStr("unused-by-render"))
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise RenderError(str(exc)) from None
+
+
+def mode_settings(settings: Settings) -> ModeSettings:
+    """The pure settings of the planner (the same subset the reconciler process uses)."""
+    from reconciler.__main__ import mode_settings as process_mode_settings
+
+    return process_mode_settings(settings)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def observed(env: Environment, project: Project, settings: ModeSettings) -> Observed:
+    """What a reconcile would observe in a cluster holding only the team's pull secret."""
+    pull = {
+        "metadata": {"name": manifests.PULL_SECRET, "namespace": project.metadata.namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": PULL_SECRET_PLACEHOLDER},
+    }
+    return Observed(
+        environment=env,
+        project=project,
+        settings=settings,
+        team_pull_secret=pull,
+        children_read=True,
+    )
+
+
+def build_objects(ctx: ModeContext, obs: Observed) -> tuple[list[Manifest], dict[str, str]]:
+    """Each build's token Secret (placeholder) and Job, and the images they push."""
+    mode = mode_for(ctx.template.type)
+    objects: list[Manifest] = []
+    for action in plan_builds(ctx, mode, obs).actions:
+        if not isinstance(action, CreateBuild):
+            continue
+        meta = action.job["metadata"]
+        if action.installation_id is not None:
+            objects.append(
+                manifests.git_token_secret(
+                    meta["namespace"], meta["labels"], meta["name"], TOKEN_PLACEHOLDER
+                )
+            )
+        objects.append(action.job)
+    images = {
+        b.name: manifests.image_ref(
+            ctx.settings.registry, ctx.team, ctx.project.metadata.name, b.name, ctx.commit_sha
+        )
+        for b in mode.builds(ctx)
+    }
+    return objects, images
+
+
+def render(obs: Observed, helm: Helm, sources: DirectorySources) -> Iterator[Manifest | str]:
+    """Every manifest (or, for an unreachable chart, a YAML comment) in apply order."""
+    try:
+        ctx, mode = build_context(obs)
+    except Blocked as exc:
+        raise RenderError(f"{exc.reason}: {exc}") from None
+    yield namespace_manifest(ctx)
+    yield from infra_objects(ctx, obs)
+    skipped = sorted(referenced_secrets(ctx.config))
+    if skipped and not ctx.environment.primary_source.fork:
+        note(f"app Secrets {', '.join(skipped)} are copied from {ctx.project.metadata.namespace}")
+    note(f"planning builds for {naming.short_sha(ctx.commit_sha)}")
+    builds, images = build_objects(ctx, obs)
+    yield from builds
+    deploy_ctx = dataclasses.replace(ctx, images=images)
+    yield from mode.desired_objects(deploy_ctx)
+    if isinstance(mode, HelmMode):
+        yield from helm_objects(mode, deploy_ctx, helm, sources)
+
+
+def helm_objects(
+    mode: HelmMode, ctx: ModeContext, helm: Helm, sources: DirectorySources
+) -> Iterator[Manifest | str]:
+    """`helm template` of the release, or the values file as a comment when that fails."""
+    release = naming.release_name(ctx.environment.metadata.name)
+    values = values_document(ctx)
+    with tempfile.TemporaryDirectory(prefix="catalyst-render-") as tmp:
+        workdir = Path(tmp)
+        values_file = workdir / "values.json"
+        values_file.write_text(values, encoding="utf-8")
+        try:
+            chart = mode.chart(ctx, workdir)
+            note(f"helm template {release} {chart.chart}")
+            rendered = helm.template(release, ctx.namespace, chart, values_file)
+        except CatalystError as exc:
+            hint = sources.missing_hint()
+            note(f"chart not rendered ({exc}); {hint} printing the values file instead")
+            yield values_comment(release, values)
+            return
+    for doc in yaml.safe_load_all(rendered):
+        if isinstance(doc, dict):
+            yield doc
+
+
+def values_comment(release: str, values: str) -> str:
+    """The values file the reconciler passes to `helm --values`, verbatim, as a YAML comment."""
+    lines = values.splitlines() or [""]
+    body = "\n".join(f"# {line}" for line in lines)
+    return f"# values file of helm release {release} (the chart was not rendered):\n{body}\n"
+
+
+def to_yaml(items: Sequence[Manifest | str]) -> str:
+    """A multi-document YAML stream; comments stand alone between documents."""
+    parts = []
+    for item in items:
+        if isinstance(item, str):
+            parts.append(item)
+        else:
+            parts.append("---\n" + yaml.safe_dump(item, sort_keys=False))
+    return "".join(parts)
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reconciler.render", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument("project", type=Path, help="Project CR (YAML)")
+    parser.add_argument("environment", type=Path, nargs="?", help="Environment CR (YAML)")
+    parser.add_argument("--pr", type=int, help="render the preview of this PR number instead")
+    parser.add_argument("--sha", help="commit SHA of the PR head (with --pr)")
+    parser.add_argument("--type", default="development", choices=("development", "deployment"))
+    parser.add_argument("--source", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument("--settings-from-env", action="store_true")
+    return parser.parse_args(argv)
+
+
+def environment_of(ns: argparse.Namespace, project: Project) -> Environment:
+    """The Environment from its file or from `--pr`/`--sha`."""
+    if ns.environment is not None:
+        return as_environment(load_environment(ns.environment), project)
+    if ns.pr is None or not ns.sha:
+        raise RenderError("give an ENVIRONMENT.yaml or --pr N --sha SHA")
+    if ns.pr < 1 or len(ns.sha) < 7:
+        raise RenderError("--pr must be positive and --sha a commit SHA")
+    return as_environment(pr_environment(project, ns.pr, ns.sha, ns.type), project)
+
+
+def run(argv: Sequence[str] | None = None) -> str:
+    """The rendered YAML stream for the command line `argv`."""
+    ns = parse_args(argv)
+    settings = render_settings(ns.settings_from_env)
+    project = load_project(ns.project)
+    env = environment_of(ns, project)
+    sources = DirectorySources(project, parse_sources(ns.source))
+    install_modes(sources)
+    helm_bin = resolve_helm_bin(os.environ.get("CATALYST_HELM_BIN") or settings.helm_bin)
+    helm = Helm(CliHelmRunner(), helm_bin)
+    obs = observed(env, project, mode_settings(settings))
+    try:
+        return to_yaml(list(render(obs, helm, sources)))
+    except ConfigError as exc:
+        raise RenderError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the manifests; 2 with one line on stderr for unusable input."""
+    try:
+        sys.stdout.write(run(argv))
+    except RenderError as exc:
+        print(f"catalyst-preview render: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
