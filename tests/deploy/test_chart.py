@@ -206,7 +206,7 @@ def test_background_processes_serve_metrics_and_are_probed_there(
     env = {e["name"]: e.get("value") for e in proc["env"]}
     assert env[f"{ENV_PREFIX}METRICS_PORT"] == "9100"
     assert {p["name"]: p["containerPort"] for p in proc["ports"]} == {"metrics": 9100}
-    assert proc["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert proc["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
 
 
 def test_worker_liveness_pings_this_pods_celery_node(default: list[Manifest]) -> None:
