@@ -6,6 +6,7 @@ Configured through `BENCH_REDIS_URL` and `BENCH_SECRET` (set by benchmarks/recei
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -37,31 +38,24 @@ def bare() -> Starlette:
     return Starlette(routes=[Route("/webhook", accept, methods=["POST"])])
 
 
-class NoLedger:
-    """Accepts every delivery as new and records nothing."""
+class NoIntake:
+    """Takes every delivery as new and records nothing (no Redis, no thread)."""
 
-    async def claim(self, delivery_id: str) -> bool:
+    async def submit(self, delivery_id: str, task: str, kwargs: Mapping[str, Any]) -> bool:
         return True
 
-    async def mark_enqueued(self, delivery_id: str) -> None:
-        return None
-
-    async def release_failed(self, failure: Failure) -> None:
+    async def record_failure(self, failure: Failure) -> None:
         return None
 
     async def ping(self) -> bool:
         return True
 
 
-def no_enqueue(task: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
-    """An enqueuer that drops the job."""
-
-
 def verify_only() -> Starlette:
     """(b) The receiver with verification, parsing and routing, but no Redis and no enqueue."""
-    return create_app(settings(), enqueuer=no_enqueue, ledger=NoLedger())
+    return create_app(settings(), intake=NoIntake())
 
 
 def full() -> Starlette:
-    """(c) The real receiver: Redis ledger and Celery enqueue."""
+    """(c) The real receiver: one Redis script claims the delivery and queues its Celery task."""
     return create_app(settings())

@@ -20,9 +20,12 @@ from starlette.routing import Route
 from core.clients.queue import CeleryEnqueuer, Enqueuer, make_celery_app
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
+from webhook.intake import EnqueuerIntake, Intake, RedisIntake
 from webhook.ledger import Ledger, RedisLedger, make_redis
+from webhook.messages import TaskMessages, queues_for
 from webhook.metrics import ReceiverMetrics
 from webhook.receiver import Limits, Receiver
+from webhook.routers import Router
 from webhook.routing import build_router
 
 READY_TIMEOUT = 0.5
@@ -32,33 +35,68 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 def create_app(
     settings: Settings,
     *,
+    intake: Intake | None = None,
     enqueuer: Enqueuer | None = None,
     redis: Redis | None = None,
     ledger: Ledger | None = None,
     limits: Limits | None = None,
 ) -> Starlette:
-    """The receiver app; collaborators not given are built from `settings`.
+    """The receiver app; collaborators not given are built from `settings` (see build_intake).
 
     A Redis client passed in stays the caller's to close; one built here is closed at shutdown.
     """
-    owned_redis = make_redis(settings.redis_url) if redis is None and ledger is None else None
-    ledger = ledger or RedisLedger(redis or owned_redis or make_redis(settings.redis_url))
+    limits = limits or Limits()
+    router = build_router()
+    owned_redis = None
+    if intake is None:
+        owned_redis = make_redis(settings.redis_url) if redis is None and ledger is None else None
+        client = redis or owned_redis
+        intake = build_intake(settings, router, limits, client, enqueuer=enqueuer, ledger=ledger)
     metrics = ReceiverMetrics()
     receiver = Receiver(
         secrets=settings.webhook_secrets,
-        router=build_router(),
-        ledger=ledger,
-        enqueuer=enqueuer or CeleryEnqueuer(make_celery_app(settings.redis_url)),
+        router=router,
+        intake=intake,
         metrics=metrics,
-        limits=limits or Limits(),
+        limits=limits,
     )
     routes = [
         Route("/webhook", receiver.receive, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readiness(ledger), methods=["GET"]),
+        Route("/readyz", readiness(intake), methods=["GET"]),
         Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=closing(owned_redis))
+
+
+def build_intake(
+    settings: Settings,
+    router: Router,
+    limits: Limits,
+    redis: Redis | None,
+    *,
+    enqueuer: Enqueuer | None,
+    ledger: Ledger | None,
+) -> Intake:
+    """The receiver's intake: RedisIntake on `redis`, or EnqueuerIntake for an enqueuer or ledger.
+
+    Production gives neither: jobs go straight onto the Celery queues of `redis`, claimed and
+    queued in one script. Given an enqueuer or a ledger, the receiver claims in the ledger and
+    sends through the enqueuer.
+    """
+    if enqueuer is None and ledger is None and redis is not None:
+        return RedisIntake(redis, task_messages(settings.redis_url, router))
+    return EnqueuerIntake(
+        ledger or RedisLedger(redis or make_redis(settings.redis_url)),
+        enqueuer or CeleryEnqueuer(make_celery_app(settings.redis_url)),
+        threads=limits.enqueue_threads,
+        mark_timeout=limits.release_timeout,
+    )
+
+
+def task_messages(redis_url: str, router: Router) -> TaskMessages:
+    """Celery messages for every task the router sends, on the queues Celery routes them to."""
+    return TaskMessages(queues_for(make_celery_app(redis_url), router.tasks()))
 
 
 async def healthz(request: Request) -> Response:
@@ -66,12 +104,12 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def readiness(ledger: Ledger) -> Endpoint:
+def readiness(intake: Intake) -> Endpoint:
     """Readiness: Redis (ledger and broker) answers within half a second."""
 
     async def readyz(request: Request) -> Response:
         with anyio.move_on_after(READY_TIMEOUT):
-            if await ledger.ping():
+            if await intake.ping():
                 return PlainTextResponse("ready")
         return PlainTextResponse("redis unreachable", status_code=503)
 

@@ -1,10 +1,12 @@
 """Adapter: the Redis delivery ledger (redis.asyncio), keyed by `X-GitHub-Delivery`.
 
-Order per delivery: `claim` (atomic SET NX, state `accepted-pending`, TTL 3 days, longer than
-GitHub's redelivery window) → enqueue → `mark_enqueued`. If the enqueue fails, `release_failed`
-deletes the claim (so GitHub's redelivery is not taken for a duplicate) and indexes the delivery in
-`deliveries:failed` (sorted by time) with details under `delivery-failed:<id>`, for the resync
-sweep. Redis errors become LedgerUnavailable (a TemporaryError); nothing here blocks the loop.
+Key `delivery:<id>` holds a delivery's state for 3 days (longer than GitHub's redelivery window).
+The production receiver writes it as `enqueued` in the same script that queues the job (see
+webhook.intake); the step-by-step path uses `claim` (SET NX, `accepted-pending`) → enqueue →
+`mark_enqueued`, and on a failed enqueue `release_failed` deletes the claim (so GitHub's redelivery
+is not taken for a duplicate). Failures are indexed in `deliveries:failed` (sorted by time) with
+details under `delivery-failed:<id>`, for the resync sweep. Redis errors become LedgerUnavailable
+(a TemporaryError); nothing here blocks the loop.
 """
 
 from __future__ import annotations
@@ -89,12 +91,20 @@ class RedisLedger:
 
     async def release_failed(self, failure: Failure) -> None:
         """Forget the claim and index the failure for the resync sweep (one transaction)."""
+        await self._index_failure(failure, release=True)
+
+    async def record_failure(self, failure: Failure) -> None:
+        """Index the failure for the resync sweep, leaving any claim as it is."""
+        await self._index_failure(failure, release=False)
+
+    async def _index_failure(self, failure: Failure, *, release: bool) -> None:
         details = json.dumps(
             {"event": failure.event, "action": failure.action, "reason": failure.reason}
         )
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(delivery_key(failure.delivery_id))
+                if release:
+                    pipe.delete(delivery_key(failure.delivery_id))
                 pipe.set(failure_key(failure.delivery_id), details, ex=RETENTION_SECONDS)
                 pipe.zadd(FAILED_INDEX, {failure.delivery_id: failure.at})
                 pipe.zremrangebyscore(FAILED_INDEX, 0, failure.at - RETENTION_SECONDS)

@@ -43,6 +43,10 @@ class Router:
 
         return add
 
+    def tasks(self) -> frozenset[str]:
+        """Every task name a delivery can be routed to."""
+        return frozenset(task for task, _ in self._handlers.values())
+
     def needs_action(self, event: str) -> bool:
         """True when `event` is routed by action, so a payload without one is malformed."""
         return any(e == event and a is not None for e, a in self._handlers)
