@@ -1,0 +1,304 @@
+"""Fixtures for the e2e suite: the four real processes against real Redis and the two fakes.
+
+`Stack` owns everything one scenario needs: a private `redis-server` (stoppable), the fake
+Kubernetes API server in this process (CRDs loaded, simulated controllers on), the fake GitHub
+HTTP server in this process (state inspectable, App JWTs verified against a fresh key), and the
+`catalyst-preview web|worker|reconciler|beat` subprocesses, each in its own process group so a
+kill reaches its children and teardown leaves no orphans, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core import naming
+from core.model import GROUP_VERSION
+from tests.e2e import payloads
+from tests.kubefake import KubeFake
+from tests.kubefake.fixtures import REPO_CRDS
+from tests.support.fake_github_server import FakeGitHubServer, generate_app_key, state_view
+from tests.support.github import signed_delivery
+from tests.support.redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("catalyst-preview"))
+SECRET = "e2e-secret"
+REPO = "acme/shop"
+INSTALLATION = 42
+TEAM = "acme"
+PROJECT = "shop"
+PROJECT_NS = naming.project_namespace(TEAM, PROJECT)
+DOMAIN = "preview.example.com"
+PROCESSES = ("web", "worker", "reconciler", "beat")
+
+
+def project_object() -> dict[str, Any]:
+    """A docker-template Project with one Kaniko build, for REPO, in the team namespace."""
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": "Project",
+        "metadata": {"name": PROJECT, "namespace": TEAM},
+        "spec": {
+            "sources": [{"name": "app", "repositoryUrl": f"https://github.com/{REPO}"}],
+            "templates": {
+                "development": {
+                    "type": "docker",
+                    "sourceRef": "app",
+                    "builds": [{"name": "web", "sourceRef": "app", "dockerfile": "Dockerfile"}],
+                    "config": {"ports": [{"containerPort": 8080}]},
+                }
+            },
+        },
+    }
+
+
+class Stack:
+    """The running system for one test module's scenarios."""
+
+    def __init__(self, workdir: Path, redis: RedisServer, kube: KubeFake, github: FakeGitHubServer):
+        self.workdir = workdir
+        self.redis = redis
+        self.kube = kube
+        self.github = github
+        self.web_port = free_port()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = self._environment()
+        self._deliveries = 0
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CATALYST_")}
+        env.pop("KUBECONFIG", None)
+        env.update(
+            KUBECONFIG=str(self.kube.write_kubeconfig(self.workdir / "kubeconfig")),
+            TMPDIR=str(self.workdir),  # beat's schedule file stays private to this stack
+            HOST="127.0.0.1",
+            PORT=str(self.web_port),
+            POD_NAMESPACE="default",
+            CATALYST_WEBHOOK_SECRET=SECRET,
+            CATALYST_REDIS_URL=self.redis.url,
+            CATALYST_GITHUB_APP_ID="1",
+            CATALYST_GITHUB_APP_SLUG="catalyst-preview",
+            CATALYST_GITHUB_PRIVATE_KEY_FILE=str(self.workdir / "app-key.pem"),
+            CATALYST_GITHUB_API_URL=self.github.url,
+            CATALYST_PREVIEW_DOMAIN=DOMAIN,
+            CATALYST_RESYNC_INTERVAL_SECONDS="10",
+            CATALYST_LEADER_LEASE_SECONDS="2",
+            CATALYST_LEADER_RENEW_SECONDS="1.5",
+            CATALYST_LEADER_RETRY_SECONDS="0.3",
+            CATALYST_LOG_FORMAT="console",
+        )
+        return env
+
+    # --- processes --------------------------------------------------------------------------
+
+    def start(self, name: str) -> None:
+        """Start (or restart) one process, logging to `<workdir>/<name>.log`."""
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [CLI, name],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and every child of it (no clean shutdown, nothing handed back)."""
+        proc = self.procs[name]
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        """SIGTERM every process group, then SIGKILL whatever is still there after 5 s."""
+        for proc in self.procs.values():
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until web answers /readyz and the reconciler holds the Lease."""
+        self.eventually(self._web_ready, timeout, "web /readyz")
+        self.eventually(self._has_leader, timeout, "a reconciler leader")
+
+    def _web_ready(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.web_port}/readyz", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    def _has_leader(self) -> bool:
+        lease = self.kube.get("leases", "catalyst-reconciler", "default") or {}
+        return bool((lease.get("spec") or {}).get("holderIdentity"))
+
+    # --- GitHub side ------------------------------------------------------------------------
+
+    def deliver(self, event: str, payload: dict[str, Any]) -> httpx.Response:
+        """Post a signed delivery to the web process (as GitHub would)."""
+        self._deliveries += 1
+        headers, body = signed_delivery(
+            event, payload, SECRET, delivery_id=f"e2e-{os.getpid()}-{self._deliveries}"
+        )
+        return httpx.post(
+            f"http://127.0.0.1:{self.web_port}/webhook", content=body, headers=headers, timeout=5
+        )
+
+    def open_pull(self, number: int, sha: str) -> httpx.Response:
+        """GitHub: PR `number` opened at `sha`, and its `opened` delivery."""
+        with self.github.lock:
+            self.github.state.open_pull(REPO, number, sha, branch=f"feature/pr-{number}")
+        return self.deliver("pull_request", self._pr("opened", number, sha))
+
+    def push(self, number: int, old: str, new: str) -> httpx.Response:
+        """GitHub: a push moves PR `number` from `old` to `new`, and its `synchronize` delivery."""
+        with self.github.lock:
+            self.github.state.push_pull(REPO, number, new)
+        return self.deliver("pull_request", self._pr("synchronize", number, new, before=old))
+
+    def close_pull(self, number: int, sha: str) -> httpx.Response:
+        """GitHub: PR `number` closed, and its `closed` delivery."""
+        with self.github.lock:
+            self.github.state.close_pull(REPO, number)
+        return self.deliver("pull_request", self._pr("closed", number, sha))
+
+    def command(self, number: int, body: str, *, author: str = "octocat") -> httpx.Response:
+        """GitHub: `author` comments `body` on PR `number`, and its `issue_comment` delivery."""
+        with self.github.lock:
+            state = self.github.state
+            state.collaborators[(REPO, author)] = "write"
+            comment_id = next(state.ids)
+            state.comments[comment_id] = {
+                "id": comment_id,
+                "repo": REPO,
+                "issue": number,
+                "body": body,
+                "user": {"login": author, "type": "User"},
+            }
+        payload = payloads.issue_comment(
+            body,
+            repo=REPO,
+            installation=INSTALLATION,
+            number=number,
+            comment_id=comment_id,
+            author=author,
+        )
+        return self.deliver("issue_comment", payload)
+
+    def _pr(self, action: str, number: int, sha: str, **extra: Any) -> dict[str, Any]:
+        return payloads.pull_request(
+            action, repo=REPO, installation=INSTALLATION, number=number, sha=sha, **extra
+        )
+
+    # --- what a user sees -------------------------------------------------------------------
+
+    def deployments(self, number: int) -> list[dict[str, Any]]:
+        """GitHub deployments of PR `number` (oldest first), each with its status states."""
+        environment = f"{PROJECT}/pr-{number}"
+
+        def view(state: Any) -> list[dict[str, Any]]:
+            found = state.deployments_of(REPO, environment)
+            return [{**d, "states": state.states_of(d["id"])} for d in found]
+
+        return self.github.read(view)
+
+    def latest_status(self, deployment_id: int) -> dict[str, Any]:
+        """The newest status posted to a deployment."""
+        return dict(self.github.read(lambda s: s.statuses[deployment_id][-1]))
+
+    def bot_comments(self, number: int) -> list[str]:
+        """Bodies of the bot's comments on PR `number` (those with the hidden marker)."""
+        bodies = self.github.read(lambda s: [c["body"] for c in s.comments_on(REPO, number)])
+        return [b for b in bodies if "<!--" in b]
+
+    def environment(self, number: int) -> dict[str, Any] | None:
+        """The PR's Environment CR, as stored in the fake cluster."""
+        return self.kube.get("environments", f"pr-{number}", PROJECT_NS)
+
+    def namespace_exists(self, number: int) -> bool:
+        """Whether the PR's environment namespace is still there."""
+        name = naming.environment_namespace(TEAM, PROJECT, f"pr-{number}")
+        return self.kube.get("namespaces", name) is not None
+
+    def eventually(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll `check` until true; on timeout fail with the processes' log tails."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                shown = json.dumps(self.github.read(state_view), indent=1)[-4000:]
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what}\n{self.logs()}\n{shown}"
+                )
+            time.sleep(0.1)
+
+    def logs(self, tail: int = 2500) -> str:
+        """The end of every process log, for failure messages."""
+        parts = []
+        for name in self.procs:
+            text = (self.workdir / f"{name}.log").read_text(errors="replace")
+            rc = self.procs[name].poll()
+            parts.append(f"--- {name} (rc={rc}) ---\n{text[-tail:]}")
+        return "\n".join(parts)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def seed_cluster(kube: KubeFake) -> None:
+    """The team namespace with its registry pull secret, and the Project."""
+    kube.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}})
+    kube.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "registry-credentials", "namespace": TEAM},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": "e30="},
+        }
+    )
+    kube.put_object(project_object())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """All four processes up against fresh fakes and a private Redis, for one test module."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    private, public = generate_app_key()
+    (workdir / "app-key.pem").write_text(private)
+    redis = RedisServer()
+    redis.start()
+    with (
+        KubeFake([REPO_CRDS], controllers=["jobs", "deployments", "namespaces"]) as kube,
+        FakeGitHubServer(app_public_key=public) as github,
+    ):
+        github.state.repo_installation[REPO] = INSTALLATION
+        seed_cluster(kube)
+        running = Stack(workdir, redis, kube, github)
+        try:
+            for name in PROCESSES:
+                running.start(name)
+            running.wait_ready()
+            yield running
+        finally:
+            running.stop_all()
+            redis.cleanup()
