@@ -274,3 +274,12 @@ def test_one_structured_log_line_per_delivery(
 def test_routes_to_the_named_task(client: TestClient, enqueuer: RecordingEnqueuer) -> None:
     post(client, *opened("t-1"))
     assert [task for task, _ in enqueuer.sent] == [jobs.TASK_PULL_REQUEST]
+
+
+def test_non_string_action_on_an_event_routed_without_actions_is_not_a_crash(
+    client: TestClient, enqueuer: RecordingEnqueuer
+) -> None:
+    push = load_example("push.event.5.json")
+    headers, body = signed_delivery("push", {**push, "action": []}, SECRET)
+    assert post(client, headers, body) == 202
+    assert [task for task, _ in enqueuer.sent] == [jobs.TASK_PUSH]

@@ -57,8 +57,10 @@ class Router:
         Raises PayloadError when the payload lacks what its event's handler needs.
         """
         action = payload.get("action")
-        if self.needs_action(event) and not isinstance(action, str):
-            raise PayloadError("missing action")
+        if not isinstance(action, str):
+            if self.needs_action(event):
+                raise PayloadError("missing action")
+            action = None  # e.g. a list in a `push` payload: not a key, and not ours to judge
         entry = self._handlers.get((event, action)) or self._handlers.get((event, ANY_ACTION))
         if entry is None:
             return None
