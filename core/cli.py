@@ -18,6 +18,7 @@ from pathlib import Path
 from core.settings import SettingsError, exit_on_bad_settings, load_settings
 
 Argv = list[str]
+PROCESS_ENV = "CATALYST_PROCESS"
 
 
 def _python(*args: str) -> Argv:
@@ -150,6 +151,8 @@ def run_process(ns: argparse.Namespace) -> None:
     check(ns.command)
     if ns.command == "worker":
         prepare_worker_metrics()
+    # The worker and beat share one Celery app; it reads this to know which checks apply.
+    os.environ[PROCESS_ENV] = ns.command
     argv = to_argv(ns)
     os.execvp(argv[0], argv)
 

@@ -11,6 +11,7 @@ summing its prefork children, or from beat).
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 from celery import Celery
@@ -44,11 +45,14 @@ def worker_settings() -> Settings:
 
 
 def _load_or_exit() -> Settings:
+    # Beat only schedules tasks: it needs the broker, not the GitHub App's key.
+    process = os.environ.get("CATALYST_PROCESS", "worker")
     try:
         settings = load_settings()
-        settings.require_github_app()
+        if process != "beat":
+            settings.require_github_app()
     except SettingsError as exc:
-        exit_on_bad_settings(exc, "worker")
+        exit_on_bad_settings(exc, process)
     return settings
 
 

@@ -19,9 +19,7 @@ def test_beat_serves_health_and_counts_the_resync_it_publishes(
     port, log = free_port(), tmp_path / "beat.log"
     env = process_env(
         CATALYST_WEBHOOK_SECRET="s",
-        # workers.celery_app loads the worker's settings, App included, in beat too.
-        CATALYST_GITHUB_APP_ID="7",
-        CATALYST_GITHUB_PRIVATE_KEY="unused-by-beat",
+        # No GitHub App settings: beat only schedules, and the chart mounts no key in its pod.
         CATALYST_REDIS_URL=redis_server.url,
         CATALYST_METRICS_PORT=str(port),
         CATALYST_RESYNC_INTERVAL_SECONDS="10",
