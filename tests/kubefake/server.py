@@ -16,20 +16,17 @@ Typical use::
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import copy
-import socket
-import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import kubernetes.client
-import uvicorn
 import yaml
+
+from tests.support.serving import ThreadedServer
 
 from .api import Api
 from .app import KubeApp, build_app
@@ -45,15 +42,6 @@ from .store import Store
 from .validation import Validator
 
 Obj = dict[str, Any]
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``IPPROTO_TCP``, so TCP_NODELAY gets set)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
 
 
 def kubeconfig_dict(url: str, name: str = "kubefake") -> Obj:
@@ -75,22 +63,6 @@ def write_kubeconfig(url: str, path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(kubeconfig_dict(url), sort_keys=False))
     return target
-
-
-async def _fast_shutdown(server: Any, grace: float = 0.5) -> None:
-    """Close listeners and connections, wait up to ``grace`` s for requests, cancel the rest."""
-    for listener in server.servers:
-        listener.close()
-    for connection in list(server.server_state.connections):
-        connection.shutdown()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while (server.server_state.connections or server.server_state.tasks) and loop.time() < deadline:
-        await asyncio.sleep(0.005)
-    for task in list(server.server_state.tasks):
-        task.cancel()
-    for listener in server.servers:
-        await listener.wait_closed()
 
 
 class KubeFake:
@@ -126,12 +98,8 @@ class KubeFake:
         self.controllers = Controllers(self.api, controller_interval)
         self.settings = Settings(kube_version, host, watch_timeout)
         self._host, self._port = host, port
-        self._sock: socket.socket | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._http: ThreadedServer | None = None
         self._clients: list[Any] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._exit: asyncio.Event | None = None
         for namespace in namespaces:
             self.put_object(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
@@ -144,46 +112,13 @@ class KubeFake:
 
     def start(self) -> KubeFake:
         """Bind, start uvicorn in a daemon thread and wait until it serves."""
-        self._sock = bind_socket(self._host, self._port)
-        self._port = self._sock.getsockname()[1]
-        self.settings.address = f"{self._host}:{self._port}"
         app = build_app(KubeApp(self.api, self.settings, self.faults, self.log))
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._run, name=f"kubefake:{self._port}", daemon=True
-        )
-        self._thread.start()
-        self._wait_started()
+        self._http = ThreadedServer(app, host=self._host, port=self._port, name="kubefake")
+        self._port = self._http.port
+        self.settings.address = f"{self._host}:{self._port}"
+        self._http.start()
         self.controllers.start()
         return self
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._serve(loop))
-        finally:
-            loop.close()
-
-    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
-        """uvicorn's startup, then a fast shutdown (no 100 ms polling ticks)."""
-        server = self._server
-        server.config.load()
-        server.lifespan = server.config.lifespan_class(server.config)
-        self._exit = asyncio.Event()
-        self._loop = loop
-        await server.startup(sockets=[self._sock])
-        await self._exit.wait()
-        await _fast_shutdown(server)
-
-    def _wait_started(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not (self._server.started and self._exit is not None):
-            if self._thread is None or not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("kubefake did not start")
-            time.sleep(0.002)
 
     def stop(self) -> None:
         """Close watches and clients, stop uvicorn and the controllers."""
@@ -192,14 +127,9 @@ class KubeFake:
         for client in self._clients:
             client.close()
         self._clients.clear()
-        if self._loop is not None and self._exit is not None:
-            self._loop.call_soon_threadsafe(self._exit.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> KubeFake:
         return self.start()

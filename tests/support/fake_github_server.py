@@ -34,7 +34,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -46,7 +45,6 @@ from typing import Any, TypeVar
 
 import httpx
 import jwt as pyjwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -55,6 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fake_github import FakeGitHub, GitHubState, sha_of
+from tests.support.serving import ThreadedServer
 
 T = TypeVar("T")
 BASE_URL = "http://fake-github.local"  # only the path is used by FakeGitHub.handle
@@ -90,15 +89,6 @@ def generate_app_key() -> tuple[str, str]:
     return private, public
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (`IPPROTO_TCP`, so asyncio sets TCP_NODELAY)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
-
-
 class FakeGitHubServer:
     """A running fake GitHub API at `url` (use as a context manager)."""
 
@@ -116,10 +106,7 @@ class FakeGitHubServer:
         self.slowdowns: list[Slow] = []
         self._public_key = app_public_key
         self._on_change = on_change
-        self._host, self._port = host, port
-        self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedServer(self.build_app(), host=host, port=port, name="fake-github")
 
     # --- state access ---------------------------------------------------------------------
 
@@ -228,37 +215,13 @@ class FakeGitHubServer:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> FakeGitHubServer:
-        """Bind, serve from a daemon thread and wait until it accepts requests."""
-        self._sock = bind_socket(self._host, self._port)
-        self._port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(
-            self.build_app(), log_level="warning", access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        sock = self._sock
-        self._thread = threading.Thread(
-            target=lambda: self._server.run(sockets=[sock]) if self._server else None,
-            name=f"fake-github:{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake GitHub server did not start")
-            time.sleep(0.005)
+        """Serve from a daemon thread; return once it accepts requests."""
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        self._http.stop()
 
     def __enter__(self) -> FakeGitHubServer:
         return self.start()
@@ -273,13 +236,13 @@ class FakeGitHubServer:
 
     @property
     def port(self) -> int:
-        """The bound port (after `start`)."""
-        return self._port
+        """The bound port."""
+        return self._http.port
 
     @property
     def url(self) -> str:
         """`http://127.0.0.1:<port>`: the value for CATALYST_GITHUB_API_URL."""
-        return f"http://{self._host}:{self._port}"
+        return self._http.url
 
 
 def apply_pull_change(state: GitHubState, repo: str, number: int, change: dict[str, Any]) -> None:

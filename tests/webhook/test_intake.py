@@ -17,8 +17,8 @@ from core.clients.queue import make_celery_app
 from core.errors import TemporaryError
 from tests.support.github import load_example, signed_delivery
 from tests.support.redis_server import RedisServer
+from tests.support.serving import serve
 from tests.webhook.conftest import SECRET, make_settings
-from tests.webhook.serving import serve
 from tests.webhook.test_live import post_copies
 from webhook.app import create_app
 from webhook.intake import RedisIntake

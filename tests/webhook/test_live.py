@@ -19,9 +19,9 @@ from starlette.testclient import TestClient
 from core.clients.queue import CeleryEnqueuer, make_celery_app
 from tests.support.github import load_example, signed_delivery
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.serving import serve
 from tests.webhook import worker_tasks
 from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
-from tests.webhook.serving import serve
 from webhook.app import create_app
 from webhook.ledger import delivery_key
 from webhook.receiver import Limits
