@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every benchmark in benchmarks/ (by hand; never part of the test command). Each prints its
+# numbers and ratios against a baseline measured in the same run. Pass names to run only some:
+#   scripts/bench.sh receiver github_costs reconciler_resync
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(receiver github_costs reconciler_resync)
+for name in "${names[@]}"; do
+  echo "== benchmarks.$name" >&2
+  python -m "benchmarks.$name"
+done
