@@ -53,9 +53,9 @@ class NoIntake:
 
 def verify_only() -> Starlette:
     """(b) The receiver with verification, parsing and routing, but no Redis and no enqueue."""
-    return create_app(settings(), intake=NoIntake())
+    return create_app(settings(), intake=NoIntake(), start_helper=True)
 
 
 def full() -> Starlette:
-    """(c) The real receiver: one Redis script claims the delivery and queues its Celery task."""
-    return create_app(settings())
+    """(c) The real receiver as `make_app` builds it: Redis intake, helper process started."""
+    return create_app(settings(), start_helper=True)

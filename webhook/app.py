@@ -24,6 +24,7 @@ from webhook.intake import EnqueuerIntake, Intake, RedisIntake
 from webhook.ledger import Ledger, RedisLedger, make_redis
 from webhook.messages import TaskMessages, queues_for
 from webhook.metrics import ReceiverMetrics
+from webhook.offload import HelperPool
 from webhook.receiver import Limits, Receiver
 from webhook.routers import Router
 from webhook.routing import build_router
@@ -40,10 +41,12 @@ def create_app(
     redis: Redis | None = None,
     ledger: Ledger | None = None,
     limits: Limits | None = None,
+    start_helper: bool = False,
 ) -> Starlette:
     """The receiver app; collaborators not given are built from `settings` (see build_intake).
 
     A Redis client passed in stays the caller's to close; one built here is closed at shutdown.
+    The helper process for big bodies starts on first use, or with the app if `start_helper`.
     """
     limits = limits or Limits()
     router = build_router()
@@ -53,12 +56,14 @@ def create_app(
         client = redis or owned_redis
         intake = build_intake(settings, router, limits, client, enqueuer=enqueuer, ledger=ledger)
     metrics = ReceiverMetrics()
+    helpers = HelperPool()
     receiver = Receiver(
         secrets=settings.webhook_secrets,
         router=router,
         intake=intake,
         metrics=metrics,
         limits=limits,
+        helpers=helpers,
     )
     routes = [
         Route("/webhook", receiver.receive, methods=["POST"]),
@@ -66,7 +71,7 @@ def create_app(
         Route("/readyz", readiness(intake), methods=["GET"]),
         Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=closing(owned_redis))
+    return Starlette(routes=routes, lifespan=lifespan(owned_redis, helpers, start=start_helper))
 
 
 def build_intake(
@@ -126,18 +131,23 @@ def metrics_endpoint(metrics: ReceiverMetrics) -> Endpoint:
     return serve_metrics
 
 
-def closing(redis: Redis | None) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan that closes the Redis client this app created (if any) at shutdown."""
+def lifespan(
+    redis: Redis | None, helpers: HelperPool, *, start: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start the helper process (if `start`); at shutdown stop it and close our Redis client."""
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        if start:
+            helpers.start()
         try:
             yield
         finally:
+            helpers.close()
             if redis is not None:
                 await redis.aclose()
 
-    return lifespan
+    return run
 
 
 def make_app() -> Starlette:
@@ -147,4 +157,4 @@ def make_app() -> Starlette:
     except SettingsError as exc:
         exit_on_bad_settings(exc, "web")
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, start_helper=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -31,7 +29,7 @@ from webhook import signature
 from webhook.intake import Intake
 from webhook.ledger import Failure, now
 from webhook.metrics import ReceiverMetrics
-from webhook.payloads import Payload, PayloadError
+from webhook.offload import Digest, HelperPool, OffloadUnavailable, parse_and_route
 from webhook.routers import Route, Router
 
 logger = logging.getLogger("webhook.receiver")
@@ -44,9 +42,13 @@ JSON_TYPES = ("application/json",)
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds on one request: body size, time to read it, time to record and enqueue it."""
+    """Bounds on one request: body size, time to read it, time to record and enqueue it.
+
+    Bodies over `offload_bytes` are parsed and routed in the helper process (webhook.offload).
+    """
 
     max_body: int = MAX_BODY
+    offload_bytes: int = 1024 * 1024
     read_timeout: float = 10.0
     enqueue_timeout: float = 0.8
     release_timeout: float = 0.15
@@ -85,12 +87,14 @@ class Receiver:
         intake: Intake,
         metrics: ReceiverMetrics,
         limits: Limits,
+        helpers: HelperPool,
     ) -> None:
         self._secrets = secrets
         self._router = router
         self._intake = intake
         self._metrics = metrics
         self._limits = limits
+        self._helpers = helpers
 
     async def receive(self, request: Request) -> Response:
         """Answer one delivery and report it (log line and metrics)."""
@@ -109,14 +113,25 @@ class Receiver:
         await self._verify(request, body)
         record.verified = True
         event, delivery_id = require_headers(request)
-        payload = await parse_payload(body)
-        describe(record, payload)
-        if event == "ping":
+        found = await self._digest(body, event, delivery_id)
+        record.action, record.repository = found.action, found.repository
+        if found.rejected is not None:
+            raise Rejected(400, found.rejected)
+        if found.ping:
             return 200, "ping"
-        route = self._route(event, payload, delivery_id)
-        if route is None:
+        if found.route is None:
             return 202, "ignored"
-        return await self._record_and_enqueue(route, record)
+        return await self._record_and_enqueue(found.route, record)
+
+    async def _digest(self, body: bytes, event: str, delivery_id: str) -> Digest:
+        """Parse and route: inline for common sizes, in the helper process for big bodies."""
+        if len(body) <= self._limits.offload_bytes:
+            return parse_and_route(self._router, body, event, delivery_id)
+        try:
+            return await self._helpers.digest(body, event, delivery_id)
+        except OffloadUnavailable as exc:
+            logger.warning("helper process unavailable: %s", exc)
+            raise Rejected(503, "unavailable") from None
 
     async def _verify(self, request: Request, body: bytes) -> None:
         header = request.headers.get("x-hub-signature-256")
@@ -128,12 +143,6 @@ class Receiver:
             raise Rejected(401, "unauthorized")
         if not is_json(request.headers.get("content-type")):
             raise Rejected(415, "unsupported-media-type")
-
-    def _route(self, event: str, payload: Payload, delivery_id: str) -> Route | None:
-        try:
-            return self._router.route(event, payload, delivery_id)
-        except PayloadError:
-            raise Rejected(400, "bad-payload") from None
 
     async def _record_and_enqueue(self, route: Route, record: DeliveryRecord) -> tuple[int, str]:
         delivery_id = route.job.delivery_id
@@ -221,33 +230,6 @@ def require_headers(request: Request) -> tuple[str, str]:
     return event, delivery_id
 
 
-async def parse_payload(body: bytes) -> Payload:
-    """The JSON object in `body`; 400 when it is not one."""
-    if len(body) > OFFLOAD_BYTES:
-        value = await anyio.to_thread.run_sync(loads, body)
-    else:
-        value = loads(body)
-    if not isinstance(value, dict):
-        raise Rejected(400, "bad-json")
-    return value
-
-
-def loads(body: bytes) -> Any:
-    """Parse JSON with orjson; the standard library decides what orjson refuses.
-
-    orjson rejects a few documents `json` accepts (integers beyond 64 bits, NaN), so those keep
-    the answer they always had. Raises Rejected(400) for anything that is not JSON.
-    """
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        raise Rejected(400, "bad-json") from None
-
-
 def job_kwargs(job: Job) -> dict[str, Any]:
     """The job's task keyword arguments, as `Job.to_kwargs` gives them.
 
@@ -255,12 +237,3 @@ def job_kwargs(job: Job) -> dict[str, Any]:
     its deep copies (a tenth of the request's CPU time at full load).
     """
     return {item.name: getattr(job, item.name) for item in dataclasses.fields(job)}
-
-
-def describe(record: DeliveryRecord, payload: Payload) -> None:
-    """Copy the action and repository name (when present and sane) into the record."""
-    action = payload.get("action")
-    repository = payload.get("repository")
-    record.action = action[:100] if isinstance(action, str) else None
-    if isinstance(repository, dict) and isinstance(repository.get("full_name"), str):
-        record.repository = repository["full_name"][:200]
