@@ -7,6 +7,7 @@ settings (one clear line and exit 2 when they are bad) and configures logging.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -143,7 +144,7 @@ def lifespan(
         try:
             yield
         finally:
-            helpers.close()
+            await anyio.to_thread.run_sync(functools.partial(helpers.close, wait=True))
             if redis is not None:
                 await redis.aclose()
 

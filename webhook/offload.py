@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from webhook.routing import build_router
 
 # A helper that parsed many big documents may hold on to their memory; a fresh one starts after.
 TASKS_PER_HELPER = 32
+PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,17 @@ def _helper_router() -> Router:
     return build_router()
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In the helper process: exit as soon as the web process is gone, however it ended."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _warm_up() -> None:
     """In the helper process: build the router (and import what routing needs)."""
     _helper_router()
@@ -127,11 +142,11 @@ class HelperPool:
             self.close()
             raise OffloadUnavailable(str(exc)) from exc
 
-    def close(self) -> None:
-        """Stop the helper (the next use starts a new one)."""
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the helper (the next use starts a new one); `wait` until it has exited."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=wait, cancel_futures=True)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -139,5 +154,7 @@ class HelperPool:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 max_tasks_per_child=TASKS_PER_HELPER,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._executor

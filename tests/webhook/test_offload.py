@@ -7,7 +7,11 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -23,6 +27,7 @@ from webhook.routing import build_router
 
 OPENED = load_example("pull_request.opened.2.json")
 PUSH = load_example("push.event.5.json")
+ROOT = Path(__file__).resolve().parents[2]
 OFFLOAD_ABOVE = 1024  # every example is bigger, so each goes through the helper
 
 
@@ -94,3 +99,41 @@ def test_a_dead_helper_answers_503_and_is_replaced(
     assert post(offloading, "pull_request", body, "dead-1") == 503
     assert post(offloading, "pull_request", body, "dead-1") == 202
     assert [kwargs["delivery_id"] for _, kwargs in enqueuer.sent] == ["dead-0", "dead-1"]
+
+
+def test_the_helper_stops_with_the_app(redis_server: RedisServer) -> None:
+    app = create_app(make_settings(redis_server.url), start_helper=True)
+    with TestClient(app):
+        assert len(multiprocessing.active_children()) == 1
+    assert multiprocessing.active_children() == []
+
+
+ORPHAN = """
+import multiprocessing, os, sys
+from webhook.offload import HelperPool
+pool = HelperPool()
+pool.start()
+while not multiprocessing.active_children():
+    pass
+print(multiprocessing.active_children()[0].pid, flush=True)
+os._exit(0)
+"""
+
+
+def helper_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_the_helper_exits_when_the_web_process_dies_abruptly() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ORPHAN], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    helper = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while helper_alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not helper_alive(helper)
