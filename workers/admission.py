@@ -4,8 +4,8 @@ Replaces the minimal policy of `workers.policy` when set as `Context.admission`:
 (`core.policy.PrFacts`) from GitHub's PR, the Environment CR and the capacity queue, asks
 `core.policy.preview_decision`, and applies the answer. State lives where it survives restarts:
 fork approval and command opt-in as CR annotations, teardown-by-command as `spec.suspended`, the
-capacity queue as a Redis sorted set (score: when the PR started waiting). A Redis lock per
-Project keeps two workers from both taking the last slot.
+capacity queue as a Redis sorted set (score: when the PR started waiting). A short Redis lock per
+Project, renewed while held, keeps two workers from both taking the last slot (`workers.locks`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.clients.github import GitHubInstallation, PullRequest
 from core.errors import Conflict
 from core.model import Environment, Project, ProjectSource
 from core.policy import Action, Decision, PrFacts, preview_decision
-from workers import comments, statuses
+from workers import comments, locks, statuses
 from workers.context import Context
 from workers.environments import Target, pr_target, teardown_environment, upsert_environment
 
@@ -28,7 +28,8 @@ log = logging.getLogger("catalyst.worker.admission")
 
 APPROVED_SHA = "catalyst.dev/approved-sha"
 OPTED_IN = "catalyst.dev/opted-in"
-LOCK_SECONDS = 60
+# Short-lived and renewed: a killed holder stalls the Project's PRs for at most `ttl`.
+ADMISSION_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 INTENT_SECONDS = 30 * 24 * 3600
 CONFLICT_ATTEMPTS = 5
 
@@ -120,8 +121,7 @@ async def _converge_one(
     target = pr_target(
         project, source, pr, repository=repository, installation_id=gh.installation_id
     )
-    lock = ctx.redis.lock(_lock_key(target), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
-    async with lock:
+    async with locks.renewed_lock(ctx.redis, _lock_key(target), ADMISSION_LOCK):
         current = ctx.kube.get_environment(target.namespace, target.name)
         decision = await decide(ctx, target, pr, current)
         log.info("%s#%s %s: %s", repository, pr.number, decision.action, decision.reason)

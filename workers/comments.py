@@ -14,10 +14,11 @@ from core.clients.github import GitHubInstallation
 from core.errors import Conflict, NotFound
 from core.jobs import PullRequestJob
 from core.model import Environment, Project
+from workers import locks
 from workers.bookkeeping import ANNOTATION_COMMENT_DIGEST, Bookkeeping
 from workers.context import Context
 
-LOCK_SECONDS = 60
+CREATE_LOCK = locks.LockSpec()
 
 
 def digest(body: str) -> str:
@@ -26,15 +27,27 @@ def digest(body: str) -> str:
 
 
 async def sync_environment_comment(
-    ctx: Context, gh: GitHubInstallation, env: Environment, book: Bookkeeping
+    ctx: Context,
+    gh: GitHubInstallation,
+    env: Environment,
+    book: Bookkeeping,
+    *,
+    verify: bool = False,
 ) -> None:
-    """Bring a preview's comment up to date (tracked-branch environments have no PR comment)."""
+    """Bring a preview's comment up to date (tracked-branch environments have no PR comment).
+
+    With `verify` (the digest may predate an edit whose save was lost) the comment is read
+    first and left alone when it already shows the body.
+    """
     pr_number = env.primary_source.pr_number
     if env.spec.type != "development" or pr_number is None or env.spec.github is None:
         return
     view = projection.comment_view(env, log_url_template=ctx.log_url_template)
     body = projection.render_comment(view)
-    if book.comment_digest == digest(body) and book.comment_id is not None:
+    if book.comment_id is not None and book.comment_digest == digest(body):
+        return
+    if verify and await _already_shows(gh, env.spec.github.repository, book.comment_id, body):
+        book.comment_digest = digest(body)
         return
     book.comment_id = await upsert_comment(
         ctx,
@@ -96,6 +109,15 @@ def _forget_digest(ctx: Context, project: Project, name: str) -> None:
         return  # a concurrent publish rewrote the bookkeeping (and so the comment) anyway
 
 
+async def _already_shows(
+    gh: GitHubInstallation, repository: str, comment_id: int | None, body: str
+) -> bool:
+    if comment_id is None:
+        return False
+    shown = await gh.get_comment(repository, comment_id)
+    return shown is not None and shown.body == body
+
+
 def _sha_in(body: str) -> str:
     # The previous body shows the short SHA in backticks on the Commit row.
     for line in body.splitlines():
@@ -121,12 +143,8 @@ async def upsert_comment(
             return known_id
         except NotFound:
             pass  # deleted by someone: find another or create a new one
-    lock = ctx.redis.lock(
-        f"catalyst:comment:{repository}:{pr_number}:{project}",
-        timeout=LOCK_SECONDS,
-        blocking_timeout=LOCK_SECONDS,
-    )
-    async with lock:
+    key = f"catalyst:comment:{repository}:{pr_number}:{project}"
+    async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
         found = await gh.find_comment(repository, pr_number, projection.comment_marker(project))
         if found is None:
             return await gh.create_comment(repository, pr_number, body)

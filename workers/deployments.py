@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.clients.github import GitHubInstallation
+from workers import locks
 from workers.bookkeeping import Bookkeeping
 from workers.context import Context
 
-CREATE_LOCK_SECONDS = 60
+CREATE_LOCK = locks.LockSpec()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,8 @@ async def ensure_deployment(
     known = book.deployments.get(ref.sha)
     if known is not None:
         return known
-    lock = ctx.redis.lock(
-        f"catalyst:deploy:{ref.repository}:{ref.environment}:{ref.sha}",
-        timeout=CREATE_LOCK_SECONDS,
-        blocking_timeout=CREATE_LOCK_SECONDS,
-    )
-    async with lock:
+    key = f"catalyst:deploy:{ref.repository}:{ref.environment}:{ref.sha}"
+    async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
         found = await gh.find_deployments(ref.repository, environment=ref.environment, sha=ref.sha)
         if found:
             return found[0].id

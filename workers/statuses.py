@@ -10,19 +10,23 @@ with the environment when the App has Administration write, and the comment says
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core import naming, projection
 from core.clients.github import GitHubInstallation
 from core.errors import Conflict, NotFound
 from core.model import Environment, Project
-from workers import comments
+from workers import comments, locks
 from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 
 log = logging.getLogger("catalyst.worker.statuses")
 CONFLICT_ATTEMPTS = 5
+PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
+MARKER_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,43 +43,96 @@ class TeardownHint:
 async def publish_status(
     ctx: Context, namespace: str, name: str, *, hint: TeardownHint | None = None
 ) -> None:
-    """Converge GitHub to the Environment `namespace/name` (or to its absence)."""
-    env = ctx.kube.get_environment(namespace, name)
-    if env is None:
-        await finish_teardown(ctx, namespace, name, hint=hint)
-        return
-    if env.spec.github is None:
-        log.info("Environment %s/%s has no GitHub reference: nothing to publish", namespace, name)
-        return
-    gh = ctx.github.installation(env.spec.github.installation_id)
-    await publish_environment(ctx, gh, env)
+    """Converge GitHub to the Environment `namespace/name` (or to its absence).
+
+    Raises `LockBusy` (a TemporaryError) when another worker keeps publishing it too long.
+    """
+    async with _publishing(ctx, namespace, name) as verify:
+        env = ctx.kube.get_environment(namespace, name)
+        if env is None:
+            await finish_teardown(ctx, namespace, name, hint=hint)
+            return
+        if env.spec.github is None:
+            log.info(
+                "Environment %s/%s has no GitHub reference: nothing to publish", namespace, name
+            )
+            return
+        gh = ctx.github.installation(env.spec.github.installation_id)
+        await _publish_fresh(ctx, gh, env, verify=verify)
 
 
 async def publish_environment(ctx: Context, gh: GitHubInstallation, env: Environment) -> None:
     """Post the head commit's state and refresh the comment; save bookkeeping if it changed.
 
-    The CR is read again first: a caller's copy may predate bookkeeping another step saved, and
-    stale bookkeeping would repeat writes GitHub already shows.
+    Raises `LockBusy` (a TemporaryError) when another worker keeps publishing it too long.
     """
-    fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
-    if fresh is None:
-        return
-    env = fresh
+    namespace, name = env.metadata.namespace or "", env.metadata.name
+    async with _publishing(ctx, namespace, name) as verify:
+        await _publish_fresh(ctx, gh, env, verify=verify)
+
+
+@asynccontextmanager
+async def _publishing(ctx: Context, namespace: str, name: str) -> AsyncIterator[bool]:
+    """One publisher per Environment at a time; yields whether bookkeeping may be stale.
+
+    Publishing reads the bookkeeping, writes to GitHub, then saves the bookkeeping: two runs at
+    once would both see the old state and both post the new one. A marker set for the run and
+    cleared once it saved outlives a publisher killed in between, and tells the next one to ask
+    GitHub before each write instead of trusting the bookkeeping.
+    """
+    marker = f"catalyst:publishing:{namespace}/{name}"
+    async with locks.renewed_lock(ctx.redis, f"catalyst:publish:{namespace}/{name}", PUBLISH_LOCK):
+        stale = bool(await ctx.redis.set(marker, "1", ex=MARKER_SECONDS, get=True))
+        yield stale
+        await ctx.redis.delete(marker)
+
+
+async def _publish_fresh(
+    ctx: Context, gh: GitHubInstallation, env: Environment, *, verify: bool
+) -> None:
+    """Publish from the CR as stored now, retrying a save that lost a race.
+
+    The CR is read again first: a caller's copy may predate bookkeeping another step saved, and
+    stale bookkeeping would repeat writes GitHub already shows. A lost save keeps what this run
+    already told GitHub (the reconciler writing status meanwhile must not make us repeat it).
+    """
+    namespace, name = env.metadata.namespace or "", env.metadata.name
+    told: dict[str, str] = {}  # bookkeeping this run changed but has not saved yet
     for attempt in range(CONFLICT_ATTEMPTS):
-        book = Bookkeeping.of(env, default_environment=_default_environment(env))
-        if not env.metadata.deletion_timestamp:
-            await _publish_deployment(ctx, gh, env, book)
-        await comments.sync_environment_comment(ctx, gh, env, book)
+        fresh = ctx.kube.get_environment(namespace, name)
+        if fresh is None:
+            return
+        book = await _publish_once(ctx, gh, _with_told(fresh, told), verify=verify)
         try:
-            _save(ctx, env, book)
+            _save(ctx, fresh, book)
             return
         except Conflict:
             if attempt == CONFLICT_ATTEMPTS - 1:
                 raise
-            fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
-            if fresh is None:
-                return
-            env = fresh
+            told.update(_changed(fresh, book))
+
+
+async def _publish_once(
+    ctx: Context, gh: GitHubInstallation, env: Environment, *, verify: bool
+) -> Bookkeeping:
+    book = Bookkeeping.of(env, default_environment=_default_environment(env))
+    if not env.metadata.deletion_timestamp:
+        await _publish_deployment(ctx, gh, env, book, verify=verify)
+    await comments.sync_environment_comment(ctx, gh, env, book, verify=verify)
+    return book
+
+
+def _with_told(env: Environment, told: dict[str, str]) -> Environment:
+    if not told:
+        return env
+    updated = env.model_copy(deep=True)
+    updated.metadata.annotations = {**(env.metadata.annotations or {}), **told}
+    return updated
+
+
+def _changed(env: Environment, book: Bookkeeping) -> dict[str, str]:
+    stored = env.metadata.annotations or {}
+    return {k: v for k, v in book.annotations().items() if stored.get(k) != v}
 
 
 def _default_environment(env: Environment) -> str:
@@ -91,7 +148,7 @@ def _save(ctx: Context, env: Environment, book: Bookkeeping) -> None:
 
 
 async def _publish_deployment(
-    ctx: Context, gh: GitHubInstallation, env: Environment, book: Bookkeeping
+    ctx: Context, gh: GitHubInstallation, env: Environment, book: Bookkeeping, *, verify: bool
 ) -> None:
     assert env.spec.github is not None
     repository = env.spec.github.repository
@@ -105,18 +162,23 @@ async def _publish_deployment(
         env.metadata.name,
     )
     book.deployments[wanted.sha] = await ensure_deployment(ctx, gh, ref, book)
-    await _post_if_changed(gh, repository, book, wanted)
+    await _post_if_changed(gh, repository, book, wanted, verify=verify)
     if wanted.state == "success":
-        await _inactivate_older(gh, repository, book, keep=wanted.sha)
+        await _inactivate_older(gh, repository, book, keep=wanted.sha, verify=verify)
 
 
 async def _post_if_changed(
-    gh: GitHubInstallation, repository: str, book: Bookkeeping, wanted: projection.StatusProjection
+    gh: GitHubInstallation,
+    repository: str,
+    book: Bookkeeping,
+    wanted: projection.StatusProjection,
+    *,
+    verify: bool,
 ) -> None:
     deployment_id = book.deployments[wanted.sha]
     shown = book.published.get(wanted.sha)
-    if shown is None:
-        # Bookkeeping may predate a crash between posting and saving: ask GitHub once.
+    if shown is None or (verify and shown != wanted.state):
+        # Bookkeeping lost, or a publisher died between posting and saving: ask GitHub once.
         shown = await gh.latest_deployment_state(repository, deployment_id)
     if shown != wanted.state:
         await gh.create_deployment_status(
@@ -131,12 +193,14 @@ async def _post_if_changed(
 
 
 async def _inactivate_older(
-    gh: GitHubInstallation, repository: str, book: Bookkeeping, *, keep: str
+    gh: GitHubInstallation, repository: str, book: Bookkeeping, *, keep: str, verify: bool
 ) -> None:
     for sha, deployment_id in list(book.deployments.items()):
         if sha == keep or book.published.get(sha) == "inactive":
             continue
-        await _set_inactive(gh, repository, deployment_id, f"Superseded by {keep[:7]}")
+        shown = await gh.latest_deployment_state(repository, deployment_id) if verify else None
+        if shown != "inactive":
+            await _set_inactive(gh, repository, deployment_id, f"Superseded by {keep[:7]}")
         book.published[sha] = "inactive"
 
 

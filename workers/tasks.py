@@ -1,9 +1,10 @@
 """Shell: the worker's Celery tasks, one thin wrapper per task name in core.jobs.
 
 Each task takes primitive ids, builds the adapters, runs one flow with `asyncio.run` and
-translates the outcome: `TemporaryError` is retried with its own delay (rate limits) or capped
-exponential backoff with full jitter, never by sleeping; `PermanentError` and exhausted retries
-are logged and counted (visible failure), not retried. Tasks are `acks_late` and idempotent.
+translates the outcome: `TemporaryError` is retried with its own delay (rate limits, a busy
+lock) or capped exponential backoff with full jitter, never by sleeping; `PermanentError` and
+exhausted retries are logged and counted (visible failure), not retried. Tasks are `acks_late`
+and idempotent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from workers import resync as resync_flow
 from workers.celery_app import app, worker_settings
 from workers.context import Context
 from workers.environments import handle_pull_request
+from workers.locks import LockBusy
 from workers.projects import ProjectIndex
 
 log = logging.getLogger("catalyst.worker.tasks")
@@ -122,7 +124,8 @@ def execute(
         asyncio.run(_as_coroutine(run))
     except TemporaryError as exc:
         retries = int(task.request.retries or 0)
-        limit = None if isinstance(exc, RateLimited) else MAX_RETRIES
+        # Waiting for GitHub's rate limit or a peer's short lock is not failing: no retry cap.
+        limit = None if isinstance(exc, (RateLimited, LockBusy)) else MAX_RETRIES
         if limit is not None and retries >= limit:
             _give_up(name, "retries-exhausted", exc, on_give_up)
             return

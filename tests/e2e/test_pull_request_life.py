@@ -74,6 +74,12 @@ def assert_torn_down(stack: Stack, number: int) -> None:
     )
 
 
+def assert_no_redundant_writes(stack: Stack) -> None:
+    """GitHub was never told what it already showed (a status twice in a row, a same comment)."""
+    redundant = stack.github.read(lambda _: stack.github.github.redundant_writes())
+    assert [(r.method, r.path, r.body) for r in redundant] == []
+
+
 def test_opened_push_redeploy_and_closed(stack: Stack) -> None:
     first, second = sha_of("life-1"), sha_of("life-2")
     assert stack.open_pull(1, first).status_code == 202
@@ -109,6 +115,7 @@ def test_opened_push_redeploy_and_closed(stack: Stack) -> None:
     # the App may administer the repository, so the inactive deployments went with the env
     assert stack.deployments(1) == []
     assert ("acme/shop", "shop/pr-1") in stack.github.read(lambda s: s.environments_deleted)
+    assert_no_redundant_writes(stack)
 
 
 def test_teardown_command(stack: Stack) -> None:
@@ -123,3 +130,4 @@ def test_teardown_command(stack: Stack) -> None:
     stack.eventually(lambda: all_inactive(stack, ids), TIMEOUT, "deployments inactive")
     stack.eventually(lambda: comment_mentions(stack, 2, "Suspended"), TIMEOUT, "comment")
     assert (stack.environment(2) or {})["spec"]["suspended"] is True
+    assert_no_redundant_writes(stack)
