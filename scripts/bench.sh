@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# The receiver benchmark drives load with wrk (its own process) when present.
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || true; fi
+fi
 export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(receiver github_costs reconciler_resync)
