@@ -2,7 +2,9 @@
 
 Tasks are thin: they find the process runtime (installed by `python -m reconciler`) and call
 `run_environment` / `run_project`, which apply the key discipline (lock while running, backoff
-on failure, requeue after the delay the reconcile asked for) around the reconcile flows.
+on failure, requeue after the delay the reconcile asked for) around the reconcile flows. A task
+that finds its key busy puts itself back (always, past the queued-marker dedup) and never just
+completes: the holder may be a dead process whose lock is about to expire.
 """
 
 from __future__ import annotations
@@ -56,32 +58,51 @@ def current_runtime() -> Runtime:
     return _runtime
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What one task did with its key: the requeue delay, and whether the key was busy."""
+
+    delay: float | None
+    busy: bool = False
+
+
 def run_environment(rt: Runtime, namespace: str, name: str) -> float | None:
     """Reconcile one Environment under its key lock; returns the requeue delay it scheduled."""
     key = env_key(namespace, name)
     with log_context(environment=key):
-        delay = _locked(rt, key, lambda: rt.reconciler.reconcile(namespace, name).requeue_after)
-    if delay is not None:
-        rt.feeder.environment(namespace, name, delay)
-    return delay
+        ran = _locked(rt, key, lambda: rt.reconciler.reconcile(namespace, name).requeue_after)
+    if ran.delay is not None:
+        rt.feeder.environment(namespace, name, ran.delay, force=ran.busy)
+    return ran.delay
 
 
 def run_project(rt: Runtime, namespace: str, name: str) -> float | None:
     """Reconcile one Project under its key lock."""
     key = "project:" + env_key(namespace, name)
-    delay = _locked(rt, key, lambda: rt.projects.reconcile(namespace, name))
-    if delay is not None:
-        rt.feeder.project(namespace, name, delay)
-    return delay
+    ran = _locked(rt, key, lambda: rt.projects.reconcile(namespace, name))
+    if ran.delay is not None:
+        rt.feeder.project(namespace, name, ran.delay, force=ran.busy)
+    return ran.delay
 
 
-def _locked(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | None:
+def _locked(rt: Runtime, key: str, work: Callable[[], float | None]) -> Ran:
     rt.gate.unmark_queued(key)
     with rt.gate.lock(key) as held:
         if not held:
             record_reconcile(key, "locked")
-            return LOCKED_RETRY  # another worker runs this key: look again shortly
-        return _attempt(rt, key, work)
+            # Another worker runs this key, or a dead one held it and its lock is expiring.
+            log.debug(
+                "reconcile %s busy (held by %s): again in %ss", key, _holder(rt, key), LOCKED_RETRY
+            )
+            return Ran(LOCKED_RETRY, busy=True)
+        return Ran(_attempt(rt, key, work))
+
+
+def _holder(rt: Runtime, key: str) -> str | None:
+    try:
+        return rt.gate.holder(key)
+    except TemporaryError:
+        return None
 
 
 def _attempt(rt: Runtime, key: str, work: Callable[[], float | None]) -> float | None:

@@ -29,16 +29,24 @@ class Feeder:
     def __init__(self, gate: KeyGate, enqueue: Enqueuer) -> None:
         self.gate, self.enqueue = gate, enqueue
 
-    def environment(self, namespace: str, name: str, delay: float = 0.0) -> bool:
-        """Queue a reconcile of an Environment; False when one is already queued as early."""
-        return self._feed(jobs.TASK_RECONCILE, env_key(namespace, name), delay)
+    def environment(
+        self, namespace: str, name: str, delay: float = 0.0, *, force: bool = False
+    ) -> bool:
+        """Queue a reconcile of an Environment; False when one is already queued as early.
 
-    def project(self, namespace: str, name: str, delay: float = 0.0) -> bool:
+        `force` sends even then: a task that could not run puts itself back.
+        """
+        return self._feed(jobs.TASK_RECONCILE, env_key(namespace, name), delay, force)
+
+    def project(
+        self, namespace: str, name: str, delay: float = 0.0, *, force: bool = False
+    ) -> bool:
         """Queue a reconcile of a Project."""
-        return self._feed(jobs.TASK_RECONCILE_PROJECT, "project:" + env_key(namespace, name), delay)
+        key = "project:" + env_key(namespace, name)
+        return self._feed(jobs.TASK_RECONCILE_PROJECT, key, delay, force)
 
-    def _feed(self, task: str, key: str, delay: float) -> bool:
-        if not self.gate.mark_queued(key, delay):
+    def _feed(self, task: str, key: str, delay: float, force: bool = False) -> bool:
+        if not self.gate.mark_queued(key, delay, force=force):
             return False
         namespace, name = split_key(key.removeprefix("project:"))
         try:

@@ -2,14 +2,23 @@
 
 * De-duplicated while queued: a key is sent to the queue only when it is not already waiting
   to run at the same time or earlier (an earlier due time still gets through).
-* Serialised while running: a reconcile holds a per-key lock (token + TTL, released only by its
-  owner), so one Environment is never reconciled twice at once across any number of workers.
+  A marker overdue by more than `QUEUED_STALE` no longer blocks: its message was lost with a
+  dead worker (ETA tasks sit in the worker that reserved them until the visibility timeout).
+* Serialised while running: a reconcile holds a per-key lock, so one Environment is never
+  reconciled twice at once across any number of workers. The lock names its owner (process
+  identity + token, released only by that owner) and has a short TTL that a renewer thread
+  extends while the work runs: a SIGKILLed holder stops renewing, so its lock is gone within
+  `LOCK_TTL` instead of blocking the key for minutes.
 * Per-key exponential backoff with full jitter and a cap, reset on success.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,27 +29,70 @@ import redis
 
 from core.errors import TemporaryError
 
+log = logging.getLogger(__name__)
 PREFIX = "catalyst:reconcile"
-LOCK_TTL = 120.0
-# A marker outlives its due time by this much at most: a task lost with a dead worker (ETA
-# tasks sit in the worker that reserved them) blocks new sends of its key no longer than that.
+# Short, renewed every LOCK_TTL / 3 while held: how long a dead holder can block its key.
+LOCK_TTL = 10.0
+# A healthy queue starts a task within seconds of its due time; a marker this overdue belongs to
+# a message that died with its worker, so it stops blocking new sends of its key.
+QUEUED_STALE = 30.0
+# Markers are deleted by Redis this long after their due time (housekeeping only).
 QUEUED_GRACE = 60
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 
-# KEYS[1] queued marker; ARGV[1] due (epoch s), ARGV[2] ttl (s). 1 = send, 0 = already queued.
+# KEYS[1] queued marker; ARGV[1] due (epoch s), ARGV[2] ttl (s), ARGV[3] stale-before (epoch s).
+# 1 = send, 0 = already queued to run as early (and not overdue: its message is alive).
 _MARK_QUEUED = """
 local due = tonumber(ARGV[1])
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) <= due + 0.05 then return 0 end
+local current = tonumber(redis.call('GET', KEYS[1]) or '')
+if current and current <= due + 0.05 and current >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
-# KEYS[1] lock; ARGV[1] token. Delete only our own lock.
+# KEYS[1] lock; ARGV[1] value. Delete only our own lock.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# KEYS[1] lock; ARGV[1] value, ARGV[2] ttl (ms). Extend only our own lock; 0 = it is not ours.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def process_identity() -> str:
+    """`<hostname>-<pid>`: who holds a lock, as the Lease names its holder."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class _Renewer:
+    """Extends one held lock every `interval` seconds until stopped or the lock is lost."""
+
+    def __init__(self, gate: KeyGate, name: str, value: str) -> None:
+        self.gate, self.name, self.value = gate, name, value
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        ttl_ms = int(self.gate.lock_ttl * 1000)
+        while not self._stop.wait(self.gate.lock_ttl / 3):
+            try:
+                renewed = self.gate.client.eval(_RENEW, 1, self.name, self.value, ttl_ms)
+            except redis.RedisError as exc:  # the lock lives on until its TTL: try again
+                log.warning("could not renew %s: %s", self.name, exc)
+                continue
+            if not renewed:
+                self.lost = True  # expired while we were stalled; writes stay rv-guarded
+                log.warning("lost %s while running (renewal came too late)", self.name)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 class KeyGate:
@@ -56,19 +108,28 @@ class KeyGate:
         cap: float = BACKOFF_CAP,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        owner: str | None = None,
     ) -> None:
         self.client, self.prefix, self.lock_ttl = client, prefix, lock_ttl
+        self.owner = owner or process_identity()
         self.base, self.cap, self.rand, self.clock = base, cap, rand, clock
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}:{kind}:{key}"
 
-    def mark_queued(self, key: str, delay: float = 0.0) -> bool:
-        """True when `key` should be sent now (not already queued to run as early)."""
-        due = self.clock() + max(delay, 0.0)
+    def mark_queued(self, key: str, delay: float = 0.0, *, force: bool = False) -> bool:
+        """True when `key` should be sent now (not already queued to run as early).
+
+        `force` always sends (and records the new due time): a task putting itself back.
+        """
+        now = self.clock()
+        due = now + max(delay, 0.0)
         ttl = int(max(delay, 0.0) + QUEUED_GRACE)
-        result = self._call(self.client.eval, _MARK_QUEUED, 1, self._key("queued", key), due, ttl)
-        return bool(result)
+        if force:
+            self._call(self.client.set, self._key("queued", key), due, ex=ttl)
+            return True
+        name, stale_before = self._key("queued", key), now - QUEUED_STALE
+        return bool(self._call(self.client.eval, _MARK_QUEUED, 1, name, due, ttl, stale_before))
 
     def unmark_queued(self, key: str) -> None:
         """Forget the queued marker (the task started, or its send failed)."""
@@ -84,19 +145,29 @@ class KeyGate:
 
     @contextmanager
     def lock(self, key: str) -> Iterator[bool]:
-        """Hold the running lock of `key`; yields False when another worker holds it."""
-        token = uuid.uuid4().hex
+        """Hold the running lock of `key`, renewed while held; False when another holds it."""
+        value = f"{self.owner} {uuid.uuid4().hex}"
         name = self._key("lock", key)
-        held = bool(self._call(self.client.set, name, token, nx=True, px=int(self.lock_ttl * 1000)))
+        held = bool(self._call(self.client.set, name, value, nx=True, px=int(self.lock_ttl * 1000)))
+        renewer = _Renewer(self, name, value) if held else None
         try:
             yield held
         finally:
-            if held:
-                self._call(self.client.eval, _RELEASE, 1, name, token)
+            if renewer is not None:
+                renewer.stop()
+                self._call(self.client.eval, _RELEASE, 1, name, value)
 
     def is_locked(self, key: str) -> bool:
         """Whether some worker runs `key` right now."""
         return bool(self._call(self.client.exists, self._key("lock", key)))
+
+    def holder(self, key: str) -> str | None:
+        """The process identity holding the lock of `key`, if any (for logs and health)."""
+        raw = self._call(self.client.get, self._key("lock", key))
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return text.rpartition(" ")[0] or None
 
     def failure_delay(self, key: str) -> float:
         """Record one more failure and return the backoff: full jitter of base * 2^n, capped."""

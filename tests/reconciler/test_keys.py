@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -11,10 +16,12 @@ import redis
 from core import jobs
 from reconciler.celery_app import Runtime, run_environment
 from reconciler.feeder import Feeder
-from reconciler.keys import KeyGate
+from reconciler.keys import QUEUED_STALE, KeyGate
 from reconciler.reconcile import Outcome
 from tests.reconciler.support import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def gate_for(server: RedisServer, **kwargs: Any) -> KeyGate:
@@ -119,3 +126,91 @@ def test_markers_expire_and_a_new_leader_clears_them(redis_server: RedisServer) 
     assert 0 < int(ttl) <= 63
     assert gate.clear_queued() == 2
     assert feeder.environment("ns", "pr-1")
+
+
+def test_a_held_lock_is_renewed_past_its_ttl_and_names_its_owner(
+    redis_server: RedisServer,
+) -> None:
+    holder = gate_for(redis_server, lock_ttl=0.3, owner="replica-a")
+    other = gate_for(redis_server, lock_ttl=0.3, owner="replica-b")
+    with holder.lock("ns/pr-1") as held:
+        assert held
+        time.sleep(1.0)  # three TTLs: only renewal keeps it
+        with other.lock("ns/pr-1") as stolen:
+            assert not stolen
+        assert other.holder("ns/pr-1") == "replica-a"
+    assert other.holder("ns/pr-1") is None
+    with other.lock("ns/pr-1") as held_after:
+        assert held_after
+
+
+HOLD_AND_HANG = """
+import sys, time, redis
+from reconciler.keys import KeyGate
+gate = KeyGate(redis.Redis.from_url(sys.argv[1]), lock_ttl=0.5, owner="doomed")
+with gate.lock("ns/pr-1") as held:
+    print("held" if held else "busy", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_sigkilled_holder_frees_its_key_within_the_lock_ttl(redis_server: RedisServer) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AND_HANG, redis_server.url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == b"held"
+        gate = gate_for(redis_server, owner="survivor")
+        time.sleep(0.8)  # past the TTL: the live holder keeps renewing
+        assert gate.holder("ns/pr-1") == "doomed"
+        child.kill()
+        child.wait(timeout=10)
+        killed = time.monotonic()
+        while gate.holder("ns/pr-1") is not None:
+            assert time.monotonic() - killed < 2.0, "a dead holder's lock outlived its TTL"
+            time.sleep(0.05)
+        with gate.lock("ns/pr-1") as held:
+            assert held
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
+
+
+class EventWhileBusy(KeyGate):
+    """A gate where the leader queues the key (an event) just as a task looks at the lock."""
+
+    sent = RecordingEnqueuer()
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[bool]:
+        namespace, _, name = key.partition("/")
+        Feeder(self, self.sent).environment(namespace, name)
+        with super().lock(key) as held:
+            yield held
+
+
+def test_a_task_that_finds_its_key_busy_puts_itself_back(redis_server: RedisServer) -> None:
+    slow = SlowReconciler()
+    gate = EventWhileBusy(redis.Redis.from_url(redis_server.url))
+    rt = Runtime(slow, None, gate, Feeder(gate, gate.sent))  # type: ignore[arg-type]
+    with gate_for(redis_server, owner="elsewhere").lock("ns/pr-1"):
+        # The event's message may die with the worker that reserves it: requeue regardless.
+        assert run_environment(rt, "ns", "pr-1") == 0.5
+    assert slow.calls == 0
+    assert [c for _, _, c in gate.sent.sent] == [None, 0.5]
+
+
+def test_an_overdue_marker_no_longer_blocks_its_key(redis_server: RedisServer) -> None:
+    now = [1000.0]
+    sent = RecordingEnqueuer()
+    feeder = Feeder(gate_for(redis_server, clock=lambda: now[0]), sent)
+    assert feeder.environment("ns", "pr-1")
+    now[0] += QUEUED_STALE - 1
+    assert not feeder.environment("ns", "pr-1")  # still plausibly waiting in the queue
+    now[0] += 2
+    assert feeder.environment("ns", "pr-1")  # its message died with a worker: send again
+    assert not feeder.environment("ns", "pr-1")
+    assert len(sent.sent) == 2
