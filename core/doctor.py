@@ -8,7 +8,6 @@ Checks that need something an earlier check found missing are reported as skippe
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,14 +92,9 @@ def check_redis(settings: LenientSettings) -> Check:
 
 def load_kube_client() -> Any:
     """An ApiClient from the in-cluster service account, else KUBECONFIG."""
-    from kubernetes import client, config
+    from core.clients.kube import new_api_client
 
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        # Read KUBECONFIG now: the client captures its default path at import time.
-        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    return new_api_client()
 
 
 def check_kubernetes() -> Iterator[Check]:

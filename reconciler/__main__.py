@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from celery import Celery
-from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from core.clients.kube import new_api_client
 from core.clients.queue import CeleryEnqueuer
 from core.errors import ConfigError
 from core.logs import configure_logging
@@ -29,7 +27,7 @@ from reconciler.celery_app import Runtime, create_app, install_runtime
 from reconciler.cluster import Cluster
 from reconciler.feeder import Feeder
 from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
-from reconciler.keys import KeyGate
+from reconciler.keys import KeyGate, process_identity
 from reconciler.lease import LeaderElector
 from reconciler.metrics import observe_process
 from reconciler.modes import ModeIO, ModeSettings
@@ -43,6 +41,8 @@ from reconciler.watch import CachedReads, Watcher
 log = logging.getLogger("reconciler")
 LEASE_NAME = "catalyst-reconciler"
 CONCURRENCY = "4"
+# Informer watches, the elector and the worker threads share one client.
+KUBE_POOL_SIZE = 16
 
 
 class NoGitHubApp:
@@ -64,17 +64,6 @@ def mode_settings(settings: Settings) -> ModeSettings:
         build_egress_cidrs=tuple(settings.egress_cidrs),
         build_egress_ports=tuple(settings.egress_ports),
     )
-
-
-def kube_api_client() -> Any:
-    """An ApiClient from the in-cluster config, else KUBECONFIG."""
-    configuration = k8s.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.connection_pool_maxsize = 16
-    return k8s.ApiClient(configuration)
 
 
 def token_source(settings: Settings) -> TokenSource:
@@ -110,9 +99,9 @@ class Process:
 
 def build_process(settings: Settings, cluster: Cluster) -> Process:
     """Wire the adapters, the runtime the tasks use, the elector and the watcher."""
-    identity = f"{socket.gethostname()}-{os.getpid()}"
+    identity = process_identity()
     app = create_app(settings.redis_url)
-    gate = KeyGate(redis.Redis.from_url(settings.redis_url, socket_timeout=2.0))
+    gate = KeyGate(redis.Redis.from_url(settings.redis_url, socket_timeout=2.0), owner=identity)
     feeder = Feeder(gate, CeleryEnqueuer(app))
     namespace = os.environ.get("POD_NAMESPACE", "default")
     elector = LeaderElector(
@@ -178,7 +167,7 @@ def main() -> int:
         exit_on_bad_settings(exc, "reconciler")
     configure_logging(settings.log_level, settings.log_format)
     try:
-        cluster = Cluster(kube_api_client())
+        cluster = Cluster(new_api_client(pool_size=KUBE_POOL_SIZE))
     except (k8s_config.ConfigException, OSError) as exc:
         print(f"catalyst-preview reconciler: no Kubernetes access: {exc}", file=sys.stderr)
         return 2

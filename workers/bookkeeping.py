@@ -14,12 +14,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.model import Environment
+from core.naming import ANNOTATION_GITHUB_ENVIRONMENT
 
 ANNOTATION_DEPLOYMENTS = "catalyst.dev/deployments"
 ANNOTATION_PUBLISHED = "catalyst.dev/published"
 ANNOTATION_COMMENT_ID = "catalyst.dev/comment-id"
 ANNOTATION_COMMENT_DIGEST = "catalyst.dev/comment-digest"
-ANNOTATION_GITHUB_ENVIRONMENT = "catalyst.dev/github-environment"
 ANNOTATION_SUPERSEDED = "catalyst.dev/superseded"
 MAX_REMEMBERED = 20
 TEARDOWN_TTL = 7 * 24 * 3600

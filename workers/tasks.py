@@ -16,14 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import kubernetes
 from celery import Task
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from core import jobs
 from core.clients.github import AppCredentials, GitHubApp
-from core.clients.kube import KubeEnvironments
+from core.clients.kube import KubeEnvironments, new_api_client
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
 from workers import comments, statuses, tracked
 from workers import resync as resync_flow
@@ -58,11 +57,7 @@ def retry_countdown(exc: TemporaryError, retries: int) -> float:
 
 def _kube() -> KubeEnvironments:
     if "kube" not in _process:
-        try:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-        _process["kube"] = KubeEnvironments(kubernetes.client.ApiClient())
+        _process["kube"] = KubeEnvironments(new_api_client())
         _process["projects"] = ProjectIndex(_process["kube"])
     return _process["kube"]  # type: ignore[no-any-return]
 

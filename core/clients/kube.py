@@ -9,11 +9,13 @@ full replaces carrying the resourceVersion that was read, so a concurrent writer
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import urllib3
 from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -54,6 +56,25 @@ class EnvironmentStore(Protocol):
     ) -> list[Environment]: ...
 
     def list_projects(self) -> list[Project]: ...
+
+
+def new_api_client(*, pool_size: int | None = None) -> Any:
+    """An ApiClient from the in-cluster service account, else the kubeconfig in KUBECONFIG.
+
+    `kubernetes.config.ConfigException` (or OSError) when neither works. KUBECONFIG is read at
+    call time: the client captures its default path when it is imported, before a test or the
+    CLI may have set it. `pool_size` sizes the connection pool for threaded callers.
+    """
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+        )
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
+    return k8s.ApiClient(configuration)
 
 
 def map_api_exception(exc: ApiException, what: str) -> CatalystError:
