@@ -312,6 +312,8 @@ class BuildStatus(CamelModel):
     image: str | None = None
     rebuild_nonce: str | None = None
     message: str | None = None
+    # Last lines of a failed build's log, secrets already redacted by the reconciler.
+    log_tail: str | None = None
 
 
 class EnvironmentStatus(CamelModel):
