@@ -7,7 +7,6 @@ text that reaches GitHub passes `redact()` first: no tokens, passwords or stack 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,23 +14,16 @@ from core import conditions
 from core.commands import VERBS
 from core.model import Environment, EnvironmentStatus, Phase
 from core.naming import short_sha
+from core.redaction import redact as redact  # re-exported: callers import it from here
+from core.redaction import redact_secrets
 
 DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
 MAX_DESCRIPTION = 139
+MAX_LOG_CHARS = 6000  # per comment: a log tail must not crowd out the rest (GitHub caps at 65536)
 # Reasons the reconciler reports for faults of the platform, not of the user's code or config.
 PLATFORM_REASONS = frozenset(
     {"PlatformError", "InternalError", "ClusterError", "QuotaExceeded", "Timeout", "Unavailable"}
 )
-
-_SECRET_PATTERNS = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-    re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})\b"),
-    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
-    re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{12,}"),
-    re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)\S+"),
-    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s]+@"),
-)
-_TRACEBACK = re.compile(r"Traceback \(most recent call last\):.*", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +35,6 @@ class StatusProjection:
     description: str
     environment_url: str | None = None
     log_url: str | None = None
-
-
-def redact(text: str) -> str:
-    """Remove secrets and stack traces from text that will be shown on GitHub."""
-    cleaned = _TRACEBACK.sub("(details in the build log)", text)
-    for pattern in _SECRET_PATTERNS:
-        cleaned = pattern.sub(_mask, cleaned)
-    return cleaned
-
-
-def _mask(match: re.Match[str]) -> str:
-    # Keep a key name or URL user so the reader still sees what was hidden.
-    groups = match.groups()
-    if len(groups) >= 2 and groups[1] is not None and groups[1].strip() in {"=", ":"}:
-        return f"{groups[0]}{groups[1]}[redacted]"
-    if match.group(0).startswith("://"):
-        return f"{groups[0]}[redacted]@"
-    return "[redacted]"
 
 
 def short_description(text: str) -> str:
@@ -163,6 +137,7 @@ class CommentView:
     log_url: str | None
     updated: str
     reason: str | None = None
+    log_tail: str | None = None
 
 
 _PHASE_ICONS = {
@@ -194,7 +169,21 @@ def comment_view(env: Environment, *, log_url_template: str | None) -> CommentVi
         log_url=projection.log_url,
         updated=last_update(env),
         reason=failure_reason(status) if phase == "Failed" else None,
+        log_tail=failed_build_logs(status) if phase == "Failed" else None,
     )
+
+
+def failed_build_logs(status: EnvironmentStatus) -> str | None:
+    """The log tails of the target commit's failed builds (one titled block per build)."""
+    failed = [
+        b
+        for b in status.builds or []
+        if b.state == "Failed" and b.log_tail and status.target_commit_sha in (None, b.commit_sha)
+    ]
+    if len(failed) == 1:
+        return failed[0].log_tail
+    blocks = [f"--- build {b.name} ---\n{b.log_tail}" for b in failed]
+    return "\n".join(blocks) or None
 
 
 def torn_down_view(project: str, sha: str, *, updated: str) -> CommentView:
@@ -228,6 +217,9 @@ def render_comment(view: CommentView) -> str:
     lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
     if view.reason:
         lines += ["**Why it failed**", "", "```", _fence_safe(view.reason), "```", ""]
+    if view.log_tail:
+        lines += ["<details><summary>Build log (last lines)</summary>", "", "```text"]
+        lines += [_log_safe(view.log_tail), "```", "</details>", ""]
     if view.phase == "Torn down":
         lines += ["This preview was torn down.", ""]
     return "\n".join([*lines, _command_help()])
@@ -235,6 +227,11 @@ def render_comment(view: CommentView) -> str:
 
 def _fence_safe(text: str) -> str:
     return redact(text).replace("```", "'''")[-2000:]
+
+
+def _log_safe(text: str) -> str:
+    # The reconciler redacted it already; again here because the comment is what leaves.
+    return redact_secrets(text).replace("```", "'''")[-MAX_LOG_CHARS:].rstrip("\n")
 
 
 def _command_help() -> str:

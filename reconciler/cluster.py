@@ -57,6 +57,7 @@ KINDS: dict[str, Kind] = {
     "Service": Kind("/api/v1", "services"),
     "PersistentVolumeClaim": Kind("/api/v1", "persistentvolumeclaims"),
     "ConfigMap": Kind("/api/v1", "configmaps"),
+    "Pod": Kind("/api/v1", "pods"),
     "NetworkPolicy": Kind("/apis/networking.k8s.io/v1", "networkpolicies"),
     "Ingress": Kind("/apis/networking.k8s.io/v1", "ingresses"),
     "Deployment": Kind("/apis/apps/v1", "deployments"),
@@ -225,6 +226,24 @@ class Cluster:
         except NotFound:
             return False
         return True
+
+    def pod_log(self, name: str, namespace: str, *, tail_lines: int) -> str:
+        """The last `tail_lines` lines of a pod's log (its only container); NotFound when absent."""
+        api: Any = k8s.CoreV1Api(self.api_client)  # typed as returning str; raw here
+        try:
+            response = api.read_namespaced_pod_log(
+                name,
+                namespace,
+                tail_lines=tail_lines,
+                _request_timeout=self.timeout,
+                _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
+            )
+            data = response.data
+        except k8s.ApiException as exc:
+            raise error_for(int(exc.status or 0), (exc.body or "").encode(), exc.headers) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TemporaryError(f"kubernetes API unreachable: {exc}") from exc
+        return bytes(data or b"").decode("utf-8", errors="replace")
 
     def watch(
         self,

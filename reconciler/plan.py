@@ -132,6 +132,8 @@ class Observed:
     team_pull_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
     now: str | None = None
+    # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
+    build_logs: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -344,7 +346,7 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
     record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
     record.rebuild_nonce = nonce
     if job is not None:
-        return _existing_job(ctx, job, record, image, before)
+        return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
     create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
@@ -362,6 +364,7 @@ def _existing_job(
     record: BuildStatus,
     image: str,
     before: BuildStatus | None,
+    log_tail: str | None = None,
 ) -> BuildOutcome:
     annotations = (job.get("metadata") or {}).get("annotations") or {}
     if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
@@ -374,6 +377,8 @@ def _existing_job(
         record.image = image
     if state == "Failed":
         record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
+        same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
+        record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
     finished_now = state != "Running" and (before is None or before.state == "Running")
     cleanup = (Delete("Secret", manifests.token_secret_name(record.job), ctx.namespace),)
     return BuildOutcome((record,), cleanup if finished_now else ())

@@ -20,6 +20,7 @@ from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
+from reconciler.buildlogs import failed_build_log
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
 from reconciler.config import resolve_config
 from reconciler.modes import ModeIO, ModeSettings
@@ -36,6 +37,7 @@ from reconciler.plan import (
     RemoveFinalizer,
     build_context,
     failed,
+    job_state,
     key_of,
     namespaces_of,
     plan_with_reads,
@@ -122,9 +124,11 @@ class Reconciler:
         target = next((n for n in sorted(names) if namespaces.get(n)), target)
         jobs_by_name: dict[str, Manifest] = {}
         children: dict[tuple[str, str], Manifest] = {}
+        build_logs: dict[str, str] = {}
         if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
             jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
             children = {key_of(w): w for w in self.reads.workloads(target)}
+            build_logs = self._failed_build_logs(env, target, jobs_by_name)
         return Observed(
             environment=env,
             project=project,
@@ -133,7 +137,22 @@ class Reconciler:
             jobs=jobs_by_name,
             children=children,
             now=self.clock(),
+            build_logs=build_logs,
         )
+
+    def _failed_build_logs(
+        self, env: Environment, namespace: str, jobs_by_name: dict[str, Manifest]
+    ) -> dict[str, str]:
+        """Log tails of failed build Jobs whose tail the status does not hold yet."""
+        builds = (env.status.builds if env.status else None) or []
+        nonce = env.spec.rebuild_nonce
+        recorded = {b.job for b in builds if b.log_tail and b.rebuild_nonce == nonce}
+        tails = {
+            name: failed_build_log(self.cluster, namespace, job)
+            for name, job in jobs_by_name.items()
+            if name not in recorded and job_state(job)[0] == "Failed"
+        }
+        return {name: tail for name, tail in tails.items() if tail}
 
     def _project(self, env: Environment) -> Project | None:
         team = (env.metadata.labels or {}).get(naming.LABEL_TEAM)

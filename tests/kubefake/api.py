@@ -29,6 +29,21 @@ class Api:
         self.store = store
         self.validator = validator
         self.namespace_controller = False
+        # Container logs served at pods/<name>/log, by (namespace, pod name).
+        self.pod_logs: dict[tuple[str, str], str] = {}
+
+    # --- pod logs ------------------------------------------------------------------
+
+    def pod_log(self, namespace: str, name: str, tail_lines: int | None) -> str:
+        """GET pods/<name>/log: the stored text, its last ``tail_lines`` lines when given."""
+        pods = self.registry.lookup("", "v1", "pods")
+        assert pods is not None
+        self.store.get(pods, namespace, name)  # 404 for a missing pod
+        text = self.pod_logs.get((namespace, name), "")
+        if tail_lines is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[-tail_lines:] if tail_lines > 0 else [])
 
     # --- create --------------------------------------------------------------------
 

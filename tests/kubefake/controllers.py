@@ -1,7 +1,9 @@
 """Simulated controllers, off by default and switchable per test.
 
 * ``jobs``: a Job becomes active, then Complete (``succeeded=1``) or, when its name matches a
-  failing :meth:`Controllers.job_outcome` rule, Failed (``failed=1`` with reason/message).
+  failing :meth:`Controllers.job_outcome` rule, Failed (``failed=1`` with reason/message). A
+  failing Job leaves a Pod (``<job>-<5 chars>``, labels ``job-name`` and
+  ``batch.kubernetes.io/job-name``, phase Failed) whose ``/log`` serves the rule's ``log`` text.
 * ``deployments``: Deployments and StatefulSets report every replica ready/available/updated,
   ``observedGeneration = generation`` and (Deployments) Available/Progressing conditions. A
   Deployment running an image that matches an :meth:`Controllers.unavailable_images` pattern
@@ -26,6 +28,7 @@ from typing import Any
 
 from . import objects as o
 from .api import Api
+from .errors import ApiError
 from .resources import NAMESPACE_KEY, GroupKind
 
 Obj = dict[str, Any]
@@ -33,6 +36,7 @@ KINDS = ("jobs", "deployments", "namespaces")
 JOBS: GroupKind = ("batch", "jobs")
 DEPLOYMENTS: GroupKind = ("apps", "deployments")
 STATEFULSETS: GroupKind = ("apps", "statefulsets")
+POD_KEY: GroupKind = ("", "pods")
 UPDATED = "lastUpdateTime"
 
 
@@ -45,6 +49,7 @@ class JobOutcome:
     reason: str = "BackoffLimitExceeded"
     message: str = "Job has reached the specified backoff limit"
     delay: float = 0.0
+    log: str = ""
 
 
 def _condition(
@@ -82,6 +87,35 @@ def job_final_status(job: Obj, outcome: JobOutcome) -> Obj:
         return {**status, "succeeded": 1, "completionTime": when, "conditions": [done]}
     failed = _condition("Failed", outcome.reason, outcome.message, when)
     return {**status, "failed": 1, "conditions": [failed]}
+
+
+def job_pod(job: Obj) -> Obj:
+    """The Pod a failed Job leaves behind: its template, labelled with the Job's name."""
+    md, template = o.meta(job), (job.get("spec") or {}).get("template") or {}
+    name = o.name_of(job)
+    labels = {
+        **((template.get("metadata") or {}).get("labels") or {}),
+        "job-name": name,
+        "batch.kubernetes.io/job-name": name,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-{str(md.get('uid'))[:5]}",
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": name,
+                    "uid": md.get("uid"),
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": template.get("spec") or {"containers": [{"name": "main", "image": "busybox"}]},
+    }
 
 
 def replicas_of(obj: Obj) -> int:
@@ -212,9 +246,13 @@ class Controllers:
         reason: str = "BackoffLimitExceeded",
         message: str = "Job has reached the specified backoff limit",
         delay: float = 0.0,
+        log: str = "",
     ) -> None:
-        """Jobs named like ``pattern`` end this way (later rules win). Default rule: succeed."""
-        self.outcomes.insert(0, JobOutcome(pattern, succeed, reason, message, delay))
+        """Jobs named like ``pattern`` end this way (later rules win). Default rule: succeed.
+
+        A failing Job's Pod serves ``log`` as its container log.
+        """
+        self.outcomes.insert(0, JobOutcome(pattern, succeed, reason, message, delay, log))
 
     def unavailable_images(self, *patterns: str) -> None:
         """Deployments running an image matching one of ``patterns`` (fnmatch) fail to roll out."""
@@ -280,10 +318,23 @@ class Controllers:
         first = self._seen.setdefault(uid, time.monotonic())
         if time.monotonic() - first >= outcome.delay:
             self._set_status(JOBS, job, job_final_status(job, outcome))
+            if not outcome.succeed:
+                self._leave_failed_pod(job, outcome.log)
         elif not (job.get("status") or {}).get("active"):
             self._set_status(
                 JOBS, job, {**(job.get("status") or {}), "active": 1, "startTime": o.now()}
             )
+
+    def _leave_failed_pod(self, job: Obj, log: str) -> None:
+        pods = self.api.registry.lookup("", "v1", "pods")
+        assert pods is not None
+        namespace = o.meta(job).get("namespace")
+        try:
+            pod = self.api.create(pods, namespace, job_pod(job))
+        except ApiError:  # already there (the Job failed before) or its namespace is closing
+            return
+        self.api.pod_logs[(str(namespace), o.name_of(pod))] = log
+        self._set_status(POD_KEY, pod, {"phase": "Failed", "startTime": o.now()})
 
     # --- deployments / statefulsets ----------------------------------------------------
 

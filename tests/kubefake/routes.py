@@ -177,12 +177,22 @@ class Handlers:
 
     async def get(self, request: Request, target: Target) -> Response:
         rtype = _served(target)
+        if target.sub == "log" and rtype.key == ("", "pods") and target.name:
+            return self.pod_log(request, target)
         if target.name:
             obj = self.api.store.get(rtype, target.namespace, target.name)
             return json_response(_render(rtype, obj))
         if is_watch(request):
             return self.watch(request, target)
         return Response(list_body(self.api, target, request), media_type=JSON)
+
+    def pod_log(self, request: Request, target: Target) -> Response:
+        """Plain text, like the real server; ``tailLines`` keeps the last lines."""
+        raw = request.query_params.get("tailLines")
+        if raw is not None and not raw.lstrip("-").isdigit():
+            raise ApiError(400, f"tailLines: invalid value {raw!r}")
+        text = self.api.pod_log(str(target.namespace), str(target.name), _int_or_none(raw))
+        return Response(text, media_type="text/plain")
 
     async def post(self, request: Request, target: Target) -> Response:
         rtype = _served(target)
@@ -285,3 +295,7 @@ def _sub(target: Target) -> str | None:
     if target.sub not in (None, "status", "finalize"):
         raise ApiError(404, "the server could not find the requested resource")
     return "status" if target.sub == "status" else None
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    return None if raw is None else int(raw)
