@@ -77,7 +77,8 @@ def test_job_delay_shows_active_first(kf: KubeFake) -> None:
     batch = typed(client.BatchV1Api, kf)
     batch.create_namespaced_job("default", _job("slow"))
     active = wait_for(
-        lambda: batch.read_namespaced_job("slow", "default"), lambda j: j.status.active
+        lambda: batch.read_namespaced_job("slow", "default"),
+        lambda j: bool(j.status and j.status.active),
     )
     assert _conditions(active) == {}
     wait_for(lambda: batch.read_namespaced_job("slow", "default"), lambda j: bool(_conditions(j)))
