@@ -7,10 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core.doctor import run_doctor
+from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer
 
 ALL_SETTINGS = ("WEBHOOK_SECRET", "GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_FILE")
@@ -24,15 +23,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return monkeypatch
-
-
-def pem_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 def test_nothing_configured_lists_each_missing_piece(clean_env: pytest.MonkeyPatch) -> None:
@@ -60,7 +50,7 @@ def test_configured_deployment_checks_redis_cluster_crds_and_github(
 ) -> None:
     clean_env.setenv("CATALYST_WEBHOOK_SECRET", "s")
     clean_env.setenv("CATALYST_GITHUB_APP_ID", "7")
-    clean_env.setenv("CATALYST_GITHUB_PRIVATE_KEY", pem_key())
+    clean_env.setenv("CATALYST_GITHUB_PRIVATE_KEY", private_key_pem())
     clean_env.setenv("CATALYST_REDIS_URL", redis_server.url)
     clean_env.setenv("KUBECONFIG", str(kubefake_kubeconfig))
     lines: list[str] = []

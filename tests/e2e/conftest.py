@@ -27,8 +27,8 @@ from core.model import GROUP_VERSION
 from tests.e2e import payloads
 from tests.kubefake import KubeFake
 from tests.kubefake.fixtures import REPO_CRDS
-from tests.support.fake_github_server import FakeGitHubServer, generate_app_key, state_view
-from tests.support.github import signed_delivery
+from tests.support.fake_github_server import FakeGitHubServer, state_view
+from tests.support.github import generate_app_key, signed_delivery
 from tests.support.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

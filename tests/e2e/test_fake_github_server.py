@@ -11,9 +11,9 @@ from tests.support.fake_github_server import (
     DEMO_REPO,
     DEMO_SHA_2,
     FakeGitHubServer,
-    generate_app_key,
     seed_demo,
 )
+from tests.support.github import generate_app_key
 
 
 def app_jwt(private_key: str) -> str:

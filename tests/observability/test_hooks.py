@@ -28,7 +28,7 @@ from reconciler.lease import LeaderElector
 from reconciler.metrics import RuntimeCollector, build_outcome, count_finished_builds
 from reconciler.metrics import health as runtime_health
 from reconciler.watch import Informer, Watcher
-from tests.observability.support import private_key_pem
+from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer
 
 

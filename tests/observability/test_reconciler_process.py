@@ -19,13 +19,13 @@ from tests.kubefake import KubeFake
 from tests.observability.support import (
     ROOT,
     json_lines,
-    private_key_pem,
     process_env,
     stop,
     value,
     wait_for,
 )
 from tests.reconciler.support import PROJECT_NS, environment_obj, seed
+from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer, free_port
 
 

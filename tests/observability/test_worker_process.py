@@ -14,7 +14,6 @@ from tests.kubefake import KubeFake
 from tests.observability.support import (
     json_lines,
     metrics_up,
-    private_key_pem,
     process_env,
     start_cli,
     stop,
@@ -22,6 +21,7 @@ from tests.observability.support import (
     wait_for,
 )
 from tests.reconciler.support import seed
+from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer, free_port
 
 JOB = jobs.PullRequestJob(

@@ -45,14 +45,13 @@ from typing import Any, TypeVar
 
 import httpx
 import jwt as pyjwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fake_github import FakeGitHub, GitHubState, sha_of
+from tests.support.github import generate_app_key
 from tests.support.serving import ThreadedServer
 
 T = TypeVar("T")
@@ -73,20 +72,6 @@ class Slow:
     pattern: str
     seconds: float
     times: int = 1
-
-
-def generate_app_key() -> tuple[str, str]:
-    """A fresh RSA App key: (private PEM, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 class FakeGitHubServer:

@@ -12,6 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from core.signing import sign
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "github" / "webhooks"
@@ -58,3 +61,22 @@ def example_event(path: Path) -> str:
 def load_example(name: str) -> dict[str, Any]:
     """One vendored example by file name."""
     return dict(json.loads((EXAMPLES_DIR / name).read_text()))
+
+
+def generate_app_key() -> tuple[str, str]:
+    """A fresh RSA App key: (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def private_key_pem() -> str:
+    """A throwaway GitHub App private key (PEM)."""
+    return generate_app_key()[0]

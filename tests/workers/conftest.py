@@ -9,8 +9,6 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import respx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from core import naming
@@ -19,6 +17,7 @@ from core.clients.kube import KubeEnvironments
 from core.model import Environment
 from tests.kubefake import KubeFake
 from tests.support.fake_github import FakeGitHub
+from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer
 from workers.context import Context
 from workers.projects import ProjectIndex
@@ -51,11 +50,7 @@ class FakeClock:
 @pytest.fixture(scope="session")
 def private_key() -> str:
     """A throwaway RSA key for the App."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return pem.decode()
+    return private_key_pem()
 
 
 def project_object(
