@@ -86,6 +86,7 @@ class CommentJob(Job):
     author: str
     author_type: str
     body: str
+    created_at: str | None = None  # GitHub's time the comment was written (ISO 8601)
 
 
 @dataclass(frozen=True, slots=True)

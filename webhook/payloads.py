@@ -108,7 +108,17 @@ def comment_job(payload: Payload, delivery_id: str) -> CommentJob | None:
         author=field(payload, "comment", "user", "login"),
         author_type=author_type,
         body=body,
+        created_at=_optional_str(payload, "comment", "created_at"),
     )
+
+
+def _optional_str(payload: Payload, *path: str) -> str | None:
+    """The string at `path`, or None when absent or not a string."""
+    try:
+        value = field(payload, *path)
+    except PayloadError:
+        return None
+    return str(value)
 
 
 def repository_names(payload: Payload, key: str) -> tuple[str, ...]:

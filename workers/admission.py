@@ -27,6 +27,7 @@ from workers.environments import Target, pr_target, teardown_environment, upsert
 log = logging.getLogger("catalyst.worker.admission")
 
 APPROVED_SHA = "catalyst.dev/approved-sha"
+HEADS_TTL = 30 * 24 * 3600
 OPTED_IN = "catalyst.dev/opted-in"
 # Short-lived and renewed: a killed holder stalls the Project's PRs for at most `ttl`.
 ADMISSION_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
@@ -142,6 +143,8 @@ async def gather_facts(
     ctx: Context, target: Target, pr: PullRequest, current: Environment | None
 ) -> PrFacts:
     """Everything the pure decision needs."""
+    if pr.is_fork:
+        await head_seen_at(ctx, target, pr)  # remember when each fork commit first showed up
     annotations = (current.metadata.annotations or {}) if current else {}
     intent = await load_intent(ctx, target)
     waiting = await queued_prs(ctx, target)
@@ -160,6 +163,26 @@ async def gather_facts(
         active_previews=active_previews(ctx, target),
         waiting_ahead=ahead,
     )
+
+
+def _heads_key(target: Target) -> str:
+    return f"catalyst:heads:{target.namespace}/{target.name}"
+
+
+async def head_seen_at(ctx: Context, target: Target, pr: PullRequest) -> float | None:
+    """GitHub's `updated_at` of the PR when we first saw its current head (recorded if new).
+
+    Both this and a comment's `created_at` are GitHub's clock, so an approval can be checked
+    against the commit the writer could have seen: a head first seen after the comment was
+    written was pushed after it.
+    """
+    if pr.updated_at is None:
+        return None
+    key = _heads_key(target)
+    await ctx.redis.hsetnx(key, pr.head_sha, repr(pr.updated_at))
+    await ctx.redis.expire(key, HEADS_TTL)
+    raw = await ctx.redis.hget(key, pr.head_sha)
+    return float(raw) if raw is not None else None
 
 
 def active_previews(ctx: Context, target: Target) -> int:

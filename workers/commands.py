@@ -19,7 +19,7 @@ from typing import Any
 from celery import Task
 
 from core import jobs, projection
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation, PullRequest, parse_timestamp
 from core.commands import (
     Command,
     NotACommand,
@@ -233,6 +233,11 @@ async def do_deploy(run: Run) -> str | None:
     policy = run.project.spec.previews
     if run.pr.is_fork and policy.fork_policy == "never":
         return f"**{run.project.metadata.name}** does not preview pull requests from forks."
+    if run.pr.is_fork and not await _head_predates_comment(run):
+        return (
+            f"The head of this pull request moved to `{run.pr.head_sha[:7]}` after your comment; "
+            "review that commit and comment `/catalyst deploy` again to approve it."
+        )
     approved = run.pr.head_sha if run.pr.is_fork else None
     intent = admission.Intent(opted_in=True, approved_sha=approved, resume=True)
     # Recorded, not applied: the policy (capacity above all) decides when it takes effect.
@@ -242,6 +247,13 @@ async def do_deploy(run: Run) -> str | None:
     if decision.action == Action.REMOVE:
         return f"**{run.project.metadata.name}** was not deployed: {decision.reason}."
     return None
+
+
+async def _head_predates_comment(run: Run) -> bool:
+    """False when the fork's current head was first seen after the comment was written."""
+    seen = await admission.head_seen_at(run.ctx, run.target, run.pr)
+    written = parse_timestamp(run.job.created_at) if run.job.created_at else None
+    return seen is None or written is None or seen <= written
 
 
 EFFECTS: dict[str, Effect] = {

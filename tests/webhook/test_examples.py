@@ -82,6 +82,7 @@ def expected_kwargs(task: str, payload: dict[str, Any], delivery_id: str) -> dic
             "author": payload["comment"]["user"]["login"],
             "author_type": "User",
             "body": payload["comment"]["body"],
+            "created_at": payload["comment"].get("created_at"),
         }
     return installation_kwargs(payload, common)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -51,6 +52,7 @@ class Receiver:
         """Deliver a comment and run whatever it enqueued; returns the comment id."""
         comment_id = next(self.ids)
         payload = comment_payload(body, author, author_type, pr, comment_id, action)
+        payload["comment"]["created_at"] = iso(self.harness.clock.time())
         headers, raw = signed_delivery("issue_comment", payload, SECRET)
         response = self.client.post("/webhook", content=raw, headers=headers)
         assert response.status_code in (200, 202), response.text
@@ -63,6 +65,11 @@ class Receiver:
     def run(self, job: CommentJob) -> None:
         """Run the comment flow on one job, as the worker task does."""
         self.harness.run(lambda ctx: handle_comment(ctx, job, app_slug=SLUG))
+
+
+def iso(epoch: float) -> str:
+    """A GitHub-style timestamp."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def comment_payload(
@@ -364,6 +371,31 @@ def test_fork_pr_waits_for_approval_of_each_head_commit(
     assert env.primary_source.commit_sha == B
     assert (env.metadata.annotations or {})[APPROVED_SHA] == B
     assert replies(harness) == []
+
+
+def test_fork_approval_never_covers_a_push_after_the_comment(
+    receiver: Receiver, harness: Harness
+) -> None:
+    """The writer approved what they saw: a commit pushed after the comment stays unapproved."""
+    open_pr(harness, fork=True)
+    grant(harness, "alice", "write")
+    harness.clock.advance(60)
+    payload = comment_payload("/catalyst deploy", "alice", "User", 7, 4242, "created")
+    payload["comment"]["created_at"] = iso(harness.clock.time())
+    headers, raw = signed_delivery("issue_comment", payload, SECRET)
+    assert receiver.client.post("/webhook", content=raw, headers=headers).status_code == 202
+    [(_, kwargs)] = receiver.enqueuer.sent
+    receiver.enqueuer.sent.clear()
+    harness.clock.advance(5)
+    harness.github.state.push_pull(REPO, 7, B)  # lands before the worker runs the command
+    receiver.run(CommentJob.from_kwargs(kwargs))
+    assert harness.environment(ENV) is None
+    [reply] = replies(harness)
+    assert f"moved to `{B[:7]}` after your comment" in reply
+    receiver.comment("/catalyst deploy")  # a new approval, written after the push, counts
+    env = env_of(harness)
+    assert env.primary_source.commit_sha == B
+    assert (env.metadata.annotations or {})[APPROVED_SHA] == B
 
 
 def test_fork_pr_cannot_be_approved_by_a_reader(receiver: Receiver, harness: Harness) -> None:
