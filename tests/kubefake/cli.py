@@ -13,11 +13,11 @@ No OpenAPI documents are served, so use ``kubectl apply --validate=false``.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.support.serving import wait_until_terminated
 
 from .controllers import KINDS
 from .server import KubeFake
@@ -64,16 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         controllers=controller_names(args.controllers),
     )
     fake.controllers.unavailable_images(*args.unavailable_images)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     with fake:
         path = fake.write_kubeconfig(args.kubeconfig_out)
         print(f"kubefake serving {fake.url}; kubeconfig: {path}", flush=True)
         print(f"export KUBECONFIG={path}", flush=True)
-        try:
-            done.wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_terminated()
     return 0
 
 

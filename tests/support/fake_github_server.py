@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -52,7 +51,7 @@ from starlette.routing import Route
 
 from tests.support.fake_github import FakeGitHub, GitHubState, sha_of
 from tests.support.github import generate_app_key
-from tests.support.serving import ThreadedServer
+from tests.support.serving import ThreadedServer, wait_until_terminated
 
 T = TypeVar("T")
 BASE_URL = "http://fake-github.local"  # only the path is used by FakeGitHub.handle
@@ -298,17 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host, port=args.port, app_public_key=public, on_change=on_change
     )
     seed_demo(server.state)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     with server:
         if on_change is not None:
             on_change(server.state)
         write_atomically(args.key_out, private)
         print(f"fake GitHub serving {server.url}; App key: {args.key_out}", flush=True)
-        try:
-            done.wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_terminated()
     return 0
 
 

@@ -10,6 +10,7 @@ keep-alives) get half a second, then their tasks are cancelled.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 import time
@@ -139,3 +140,13 @@ def serve(app: ASGIApp, *, lifespan: Lifespan = "on") -> Iterator[str]:
     """Run `app` under uvicorn until the block ends; yields its base URL."""
     with ThreadedServer(app, lifespan=lifespan) as server:
         yield server.url
+
+
+def wait_until_terminated() -> None:
+    """Block until SIGTERM or Ctrl-C: how a test server run as a command stays up."""
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
