@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 
 from core import naming, projection
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
 from core.errors import Conflict
+from core.github_values import PullRequest
 from core.model import Environment, Project, ProjectSource
 from core.policy import Action, Decision, PrFacts, preview_decision
 from workers import comments, locks, statuses

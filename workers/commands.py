@@ -19,7 +19,7 @@ from typing import Any
 from celery import Task
 
 from core import jobs, projection
-from core.clients.github import GitHubInstallation, PullRequest, parse_timestamp
+from core.clients.github import GitHubInstallation
 from core.commands import (
     Command,
     NotACommand,
@@ -29,6 +29,7 @@ from core.commands import (
     parse_comment,
 )
 from core.errors import Conflict
+from core.github_values import PullRequest, parse_timestamp
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,

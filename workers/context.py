@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from core.clients.github import GitHubApp, GitHubInstallation, PullRequest
+from core.clients.github import GitHubApp, GitHubInstallation
 from core.clients.kube import EnvironmentStore
+from core.github_values import PullRequest
 from core.model import Environment, Project, ProjectSource
 from workers.policy import Decision, should_preview
 from workers.projects import ProjectIndex

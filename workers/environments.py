@@ -13,8 +13,9 @@ import logging
 from dataclasses import dataclass
 
 from core import naming
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
 from core.errors import Conflict, TemporaryError
+from core.github_values import PullRequest
 from core.jobs import PullRequestJob
 from core.model import (
     Environment,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.clients.github import PullRequest
+from core.github_values import PullRequest
 from core.model import Project
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 
 from core import naming
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
 from core.errors import CatalystError
+from core.github_values import PullRequest
 from core.model import Project, ProjectSource
 from core.policy import is_idle_expired
 from workers import admission, statuses
