@@ -26,9 +26,9 @@ from core.clients.kube import KubeEnvironments, new_api_client
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
 from workers import comments, statuses, tracked
 from workers import resync as resync_flow
+from workers.admission import handle_pull_request
 from workers.celery_app import app, worker_settings
 from workers.context import Context
-from workers.environments import handle_pull_request
 from workers.locks import LockBusy
 from workers.projects import ProjectIndex
 
