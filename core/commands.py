@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from core.model import Permission
+
 Verb = Literal["help", "status", "redeploy", "rebuild", "deploy", "teardown"]
 
 INVOCATION: Final = "/catalyst"
@@ -25,15 +27,39 @@ MAX_COMMANDS: Final = 3
 MAX_LINE: Final = 200
 MAX_ECHO: Final = 40
 
-VERBS: Final[dict[Verb, str]] = {
-    "help": "show this help",
-    "status": "reply with the preview's phase, URL, commit and last failure",
-    "redeploy": "roll out the current commit again",
-    "rebuild": "build the current commit again from scratch, then roll it out",
-    "deploy": "opt this PR in, bring a torn-down preview back, or approve a fork PR's head commit",
-    "teardown": "remove the preview until the next push or `/catalyst deploy`",
+
+@dataclass(frozen=True, slots=True)
+class VerbSpec:
+    """One verb's whole definition: its help line, who may run it by default, its aliases.
+
+    The effect lives with the flows (`workers.commands.effect_of`, exhaustive over `Verb`, so a
+    verb without an effect fails the type check and tests/workers/test_verb_table.py).
+    """
+
+    help: str
+    permission: Permission
+    aliases: tuple[str, ...] = ()
+
+
+# The one table of verbs: grammar (this module), permissions (core.policy) and help text read it.
+VERBS: Final[dict[Verb, VerbSpec]] = {
+    "help": VerbSpec("show this help", "read"),
+    "status": VerbSpec("reply with the preview's phase, URL, commit and last failure", "read"),
+    "redeploy": VerbSpec("roll out the current commit again", "write"),
+    "rebuild": VerbSpec("build the current commit again from scratch, then roll it out", "write"),
+    "deploy": VerbSpec(
+        "opt this PR in, bring a torn-down preview back, or approve a fork PR's head commit",
+        "write",
+    ),
+    "teardown": VerbSpec(
+        "remove the preview until the next push or `/catalyst deploy`",
+        "write",
+        aliases=("destroy", "stop"),
+    ),
 }
-ALIASES: Final[dict[str, Verb]] = {"destroy": "teardown", "stop": "teardown"}
+ALIASES: Final[dict[str, Verb]] = {
+    alias: verb for verb, spec in VERBS.items() for alias in spec.aliases
+}
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^ {0,3}>")
@@ -205,4 +231,4 @@ def help_text(permissions: dict[str, str] | None = None, *, only: Verb | None = 
 
 def _help_row(verb: Verb, permissions: dict[str, str] | None) -> str:
     needs = f" (needs {permissions[verb]} access)" if permissions and verb in permissions else ""
-    return f"- `{INVOCATION} {verb}`: {VERBS[verb]}{needs}"
+    return f"- `{INVOCATION} {verb}`: {VERBS[verb].help}{needs}"

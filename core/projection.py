@@ -14,6 +14,7 @@ from core import conditions
 from core.commands import VERBS
 from core.model import Environment, EnvironmentStatus, Phase
 from core.naming import short_sha
+from core.policy import Action, Decision
 from core.redaction import redact as redact  # re-exported: callers import it from here
 from core.redaction import redact_secrets
 
@@ -138,6 +139,7 @@ class CommentView:
     updated: str
     reason: str | None = None
     log_tail: str | None = None
+    notice: str | None = None  # why a PR has no running preview (`admission_notice`)
 
 
 _PHASE_ICONS = {
@@ -222,6 +224,8 @@ def render_comment(view: CommentView) -> str:
         lines += [_log_safe(view.log_tail), "```", "</details>", ""]
     if view.phase == "Torn down":
         lines += ["This preview was torn down.", ""]
+    if view.notice:
+        lines += [view.notice, ""]
     return "\n".join([*lines, _command_help()])
 
 
@@ -236,5 +240,19 @@ def _log_safe(text: str) -> str:
 
 def _command_help() -> str:
     # One source of truth for what each verb does: the command grammar itself.
-    items = "\n".join(f"- `/catalyst {verb}`: {what}" for verb, what in VERBS.items())
+    items = "\n".join(f"- `/catalyst {verb}`: {spec.help}" for verb, spec in VERBS.items())
     return f"<details><summary>Commands</summary>\n\n{items}\n</details>"
+
+
+def admission_notice(decision: Decision) -> str:
+    """The sentence the sticky comment shows for a waiting or unapproved PR."""
+    if decision.action == Action.WAIT:
+        return (
+            f"All preview slots of this project are in use. This pull request is number "
+            f"**{decision.queue_position}** in the queue and starts when a slot frees."
+        )
+    return (
+        "This pull request comes from a fork, so it is not built automatically. A user with "
+        "write access can approve this exact commit with `/catalyst deploy`; each new push "
+        "needs a new approval. Fork previews never receive repository secrets."
+    )

@@ -1,8 +1,9 @@
 """Adapter: every Kubernetes API call the reconciler makes, over the official `kubernetes` client.
 
 Objects travel as plain dicts (the wire JSON). Every call has a timeout. Third-party errors are
-mapped into `core.errors` by HTTP status (404 NotFound, 409 Conflict/AlreadyExists, 410 Gone,
-400/422 Invalid, 429 RateLimited, 5xx and connection failures TemporaryError).
+mapped into `core.errors` by the one Kubernetes error map, `core.clients.kube.kube_error` (404
+NotFound, 409 Conflict/AlreadyExists, 410 Gone, 400/422 Invalid, 429 RateLimited after
+Retry-After, 5xx and connection failures TemporaryError).
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from typing import Any
 import urllib3
 from kubernetes import client as k8s
 
+from core.clients.kube import kube_error
 from core.errors import (
     CatalystError,
-    Conflict,
-    Invalid,
     NotFound,
-    PermanentError,
-    RateLimited,
     TemporaryError,
 )
 from core.model import ENVIRONMENT_PLURAL, GROUP_VERSION, PROJECT_PLURAL
@@ -29,14 +27,6 @@ from core.model import ENVIRONMENT_PLURAL, GROUP_VERSION, PROJECT_PLURAL
 Manifest = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 CALL_TIMEOUT = 10.0
-
-
-class AlreadyExists(Conflict):
-    """A create found an object of that name."""
-
-
-class Gone(TemporaryError):
-    """A watch or list resumed from a resourceVersion that is too old (410): relist."""
 
 
 @dataclass(frozen=True)
@@ -80,30 +70,15 @@ def path_of(kind: str, namespace: str | None = None, name: str | None = None) ->
 
 
 def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
-    """The core.errors exception for an HTTP error answer."""
+    """The core.errors exception for an HTTP error answer (`core.clients.kube.kube_error`)."""
     try:
         decoded = json.loads(body or b"{}")
     except ValueError:
         decoded = {}
-    message = f"{status} {decoded.get('reason', '')}: {decoded.get('message', '')}".strip()
-    if status == 404:
-        return NotFound(message)
-    if status == 409:
-        return (
-            AlreadyExists(message)
-            if decoded.get("reason") == "AlreadyExists"
-            else Conflict(message)
-        )
-    if status == 410:
-        return Gone(message)
-    if status in (400, 422):
-        return Invalid(message)
-    if status == 429:
-        retry = (headers or {}).get("Retry-After")
-        return RateLimited(message, delay=float(retry) if retry and retry.isdigit() else 1.0)
-    if status >= 500:
-        return TemporaryError(message)
-    return PermanentError(message)
+    reason = str(decoded.get("reason", ""))
+    message = f"{status} {reason}: {decoded.get('message', '')}".strip()
+    retry_after = (headers or {}).get("Retry-After")
+    return kube_error(status, message, reason=reason, retry_after=retry_after)
 
 
 class Cluster:

@@ -16,6 +16,7 @@ from typing import Any, assert_never
 from pydantic import ValidationError
 
 from core import conditions, jobs, naming
+from core.clients.kube import AlreadyExists
 from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Project
@@ -33,7 +34,7 @@ from reconciler.actions import (
 )
 from reconciler.buildlogs import failed_build_log
 from reconciler.builds import job_state
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.cluster import Cluster, Manifest
 from reconciler.config import resolve_config
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of

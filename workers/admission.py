@@ -294,26 +294,11 @@ async def _post_notice(
     if target.pr_number is None:
         return
     name = target.project.metadata.name
-    view = projection.CommentView(name, phase, target.sha, None, None, None, "")
-    body = projection.render_comment(view).replace(
-        "<details>", f"{notice(decision)}\n\n<details>", 1
-    )
+    notice = projection.admission_notice(decision)
+    view = projection.CommentView(name, phase, target.sha, None, None, None, "", notice=notice)
+    body = projection.render_comment(view)
     await comments.upsert_comment(
         ctx, gh, target.repository, target.pr_number, project=name, body=body, known_id=None
-    )
-
-
-def notice(decision: Decision) -> str:
-    """The sentence the sticky comment shows for a waiting or unapproved PR."""
-    if decision.action == Action.WAIT:
-        return (
-            f"All preview slots of this project are in use. This pull request is number "
-            f"**{decision.queue_position}** in the queue and starts when a slot frees."
-        )
-    return (
-        "This pull request comes from a fork, so it is not built automatically. A user with "
-        "write access can approve this exact commit with `/catalyst deploy`; each new push "
-        "needs a new approval. Fork previews never receive repository secrets."
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from celery import Task
 
@@ -24,6 +24,7 @@ from core.commands import (
     Command,
     NotACommand,
     UsageReply,
+    Verb,
     canonical_verb,
     help_text,
     parse_comment,
@@ -117,7 +118,7 @@ async def run_command(
         project, source, pr, repository=job.repository, installation_id=job.installation_id
     )
     run = Run(ctx, gh, job, command, project, source, pr, target)
-    return await EFFECTS[command.verb](run)
+    return await effect_of(command.verb)(run)
 
 
 async def permission_of(ctx: Context, gh: GitHubInstallation, repository: str, user: str) -> str:
@@ -256,14 +257,24 @@ async def _head_predates_comment(run: Run) -> bool:
     return seen is None or written is None or seen <= written
 
 
-EFFECTS: dict[str, Effect] = {
-    "help": do_help,
-    "status": do_status,
-    "redeploy": do_redeploy,
-    "rebuild": do_rebuild,
-    "deploy": do_deploy,
-    "teardown": do_teardown,
-}
+def effect_of(verb: Verb) -> Effect:
+    """What running `verb` does (exhaustive: a verb added to `core.commands.Verb` without an
+    effect here fails the type check)."""
+    match verb:
+        case "help":
+            return do_help
+        case "status":
+            return do_status
+        case "redeploy":
+            return do_redeploy
+        case "rebuild":
+            return do_rebuild
+        case "deploy":
+            return do_deploy
+        case "teardown":
+            return do_teardown
+        case _:
+            assert_never(verb)
 
 
 def _environment(run: Run) -> Environment | None:

@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 
 from core import jobs
 from core.backoff import full_jitter
-from core.clients.github import AppCredentials, GitHubApp
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments, new_api_client
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
 from workers import comments, statuses, tracked

@@ -1,6 +1,6 @@
 """Adapter: the GitHub REST API as a GitHub App (gidgethub over plain `httpx`).
 
-* App JWT (RS256, `iat` backdated 60 s, `exp` under 10 minutes) and installation tokens cached in
+* App JWT (`core.clients.githubauth`, shared with the reconciler) and installation tokens cached in
   Redis, shared by every worker until 5 minutes before expiry; one mint at a time per
   installation (a Redis lock); a 401 drops the token and re-mints once.
 * Every call has a timeout. Timeouts, transport errors and 5xx become `TemporaryError`; primary
@@ -23,10 +23,15 @@ from urllib.parse import quote
 
 import gidgethub
 import httpx
-import jwt as pyjwt
 from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
+from core.clients.githubauth import (
+    SECONDARY_LIMIT_DEFAULT,
+    AppCredentials,
+    make_app_jwt,
+    rate_limit_delay,
+)
 from core.clients.metrics import observe_github_response
 from core.errors import Invalid, NotFound, PermanentError, RateLimited, TemporaryError
 from core.github_values import Comment, Deployment, PullRequest, parse_timestamp, split_repository
@@ -34,7 +39,6 @@ from core.github_values import Comment, Deployment, PullRequest, parse_timestamp
 USER_AGENT = "catalyst-preview"
 REQUEST_TIMEOUT = 10.0
 TOKEN_MARGIN = 300.0
-SECONDARY_LIMIT_DEFAULT = 60.0
 WRITE_SPACING = 1.0
 MAX_PACING_WAIT = 3.0
 _KEY = "catalyst:github"
@@ -79,14 +83,6 @@ class Forbidden(PermanentError):
     """The App lacks a permission for this call."""
 
 
-@dataclass(frozen=True, slots=True)
-class AppCredentials:
-    """The GitHub App's identity."""
-
-    app_id: int
-    private_key: str
-
-
 @dataclass(slots=True)
 class InstallationToken:
     """A cached installation token and what it may do."""
@@ -94,31 +90,6 @@ class InstallationToken:
     token: str
     expires_at: float
     permissions: dict[str, str] = field(default_factory=dict)
-
-
-def make_app_jwt(credentials: AppCredentials, *, now: float) -> str:
-    """An RS256 App JWT: `iat` 60 s in the past absorbs clock drift, `exp` under 10 minutes."""
-    claims = {"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(credentials.app_id)}
-    return pyjwt.encode(claims, credentials.private_key, algorithm="RS256")
-
-
-def rate_limit_delay(
-    status: int, headers: Mapping[str, str], body: bytes, now: float
-) -> float | None:
-    """Seconds to wait when a response is a rate limit, else None (GitHub's documented rules)."""
-    if status not in (403, 429):
-        return None
-    retry_after = headers.get("retry-after")
-    if retry_after is not None and retry_after.strip().isdigit():
-        return float(retry_after)
-    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-        try:
-            return max(float(headers["x-ratelimit-reset"]) - now, 0.0) + 1.0
-        except ValueError:
-            return SECONDARY_LIMIT_DEFAULT
-    if status == 429 or b"secondary rate limit" in body.lower():
-        return SECONDARY_LIMIT_DEFAULT
-    return None
 
 
 class TokenCache:

@@ -12,7 +12,8 @@ import respx
 from redis.asyncio import Redis
 
 from core import naming
-from core.clients.github import AppCredentials, GitHubApp
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments
 from core.model import Environment
 from tests.kubefake import KubeFake

@@ -14,7 +14,8 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 
-from core.clients.github import AppCredentials, GitHubApp, make_app_jwt, rate_limit_delay
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials, make_app_jwt, rate_limit_delay
 from core.errors import RateLimited, TemporaryError
 from core.jobs import PullRequestJob
 from tests.support.fake_github import FakeGitHub, sha_of
