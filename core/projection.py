@@ -55,11 +55,38 @@ def project_status(env: Environment, *, log_url_template: str | None) -> StatusP
     if status.target_commit_sha not in (None, sha):
         # The reconciler has not picked up the new head yet: queued, whatever the old one does.
         return StatusProjection(sha, "queued", f"Queued {short_sha(sha)}")
+    pending = pending_request(env)
+    if pending is not None:
+        # A redeploy/rebuild asked for and not yet picked up: a new rollout is under way.
+        link = log_url(env, template=log_url_template)
+        return StatusProjection(sha, "in_progress", f"{pending} {short_sha(sha)}", None, link)
     state = _state_for(status)
     url = status.url if state == "success" else None
     return StatusProjection(
         sha, state, _describe(status, sha), url, log_url(env, template=log_url_template)
     )
+
+
+def pending_request(env: Environment) -> str | None:
+    """`Redeploying` / `Rebuilding` while a settled preview has a request not yet carried out.
+
+    A redeploy is done once the reconciler reports Ready with the spec's nonce; a rebuild once a
+    build of the head commit carries the spec's rebuild nonce and has finished.
+    """
+    status = env.status or EnvironmentStatus()
+    sha = head_sha(env)
+    if env.spec.suspended or env.metadata.deletion_timestamp or status.commit_sha != sha:
+        return None
+    if status.phase not in (Phase.READY, Phase.FAILED):
+        return None
+    nonce = env.spec.rebuild_nonce
+    builds = [b for b in status.builds or [] if b.commit_sha == sha]
+    if nonce and builds and not any(b.rebuild_nonce == nonce for b in builds):
+        return "Rebuilding"
+    wanted = env.spec.redeploy_nonce
+    if status.phase == Phase.READY and wanted and status.redeploy_nonce != wanted:
+        return "Redeploying"
+    return None
 
 
 def _state_for(status: EnvironmentStatus) -> DeploymentState:
@@ -158,6 +185,9 @@ def comment_view(env: Environment, *, log_url_template: str | None) -> CommentVi
     status = env.status or EnvironmentStatus()
     projection = project_status(env, log_url_template=log_url_template)
     phase = "Pending" if projection.state == "queued" else status.phase.value
+    pending = pending_request(env)
+    if pending is not None:
+        phase = "Building" if pending == "Rebuilding" else "Deploying"
     if env.metadata.deletion_timestamp:
         phase = "Deleting"
     return CommentView(

@@ -28,7 +28,6 @@ from core.commands import (
     help_text,
     parse_comment,
 )
-from core.errors import Conflict
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,
@@ -37,7 +36,7 @@ from core.policy import (
     is_bot,
     required_permission,
 )
-from workers import admission, statuses
+from workers import admission, rollouts, statuses
 from workers.celery_app import app, worker_settings
 from workers.context import Context
 from workers.environments import Target, pr_target
@@ -48,7 +47,10 @@ log = logging.getLogger("catalyst.worker.commands")
 REACTION = "eyes"
 PERMISSION_TTL = 60
 MARKER_TTL = 7 * 24 * 3600
-CONFLICT_ATTEMPTS = 5
+# Commands per author per repository and per PR in RATE_WINDOW seconds; beyond, no App write.
+AUTHOR_LIMIT = 10
+PR_LIMIT = 20
+RATE_WINDOW = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,14 @@ async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | 
     if not matches:
         return  # not onboarded: the App stays silent there
     gh = ctx.github.installation(job.installation_id)
-    await _once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
+    if not has_permission(await permission_of(ctx, gh, job.repository, job.author), "read"):
+        return  # below read access: no App write at all (a flood costs nothing)
+    if not await within_rate_limits(ctx, job):
+        log.warning(
+            "%s on %s#%s: command rate limit hit", job.author, job.repository, job.pr_number
+        )
+        return
+    await once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
     if isinstance(parsed, UsageReply):
         await reply_once(ctx, gh, job, [parsed.text])
         return
@@ -131,6 +140,29 @@ async def permission_of(ctx: Context, gh: GitHubInstallation, repository: str, u
     return level
 
 
+async def within_rate_limits(ctx: Context, job: jobs.CommentJob) -> bool:
+    """False once the author or the PR sent too many commands in the window.
+
+    Counted per comment once (a retried task is not a new command).
+    """
+    if not await ctx.redis.set(
+        f"catalyst:command:counted:{job.repository}:{job.comment_id}", "1", nx=True, ex=MARKER_TTL
+    ):
+        return True
+    scopes = (
+        (f"author:{job.repository.lower()}:{job.author.lower()}", AUTHOR_LIMIT),
+        (f"pr:{job.repository.lower()}:{job.pr_number}", PR_LIMIT),
+    )
+    within = True
+    for scope, limit in scopes:
+        key = f"catalyst:command:rate:{scope}"
+        count = int(await ctx.redis.incr(key))
+        if count == 1:
+            await ctx.redis.expire(key, RATE_WINDOW)
+        within = within and count <= limit
+    return within
+
+
 # --- acknowledgement and the one reply ----------------------------------------------------------
 
 
@@ -138,7 +170,7 @@ async def _react(gh: GitHubInstallation, job: jobs.CommentJob) -> None:
     await gh.add_reaction(job.repository, job.comment_id, REACTION)
 
 
-async def _once(ctx: Context, marker: str, action: Callable[[], Awaitable[object]]) -> None:
+async def once(ctx: Context, marker: str, action: Callable[[], Awaitable[object]]) -> None:
     """Run `action` unless a previous attempt of this task already did it."""
     key = f"catalyst:command:{marker}"
     if not await ctx.redis.set(key, "1", nx=True, ex=MARKER_TTL):
@@ -158,7 +190,7 @@ async def reply_once(
     if not unique:
         return
     body = f"@{job.author} " + "\n\n".join(unique)
-    await _once(
+    await once(
         ctx,
         f"replied:{job.repository}:{job.comment_id}",
         lambda: gh.create_comment(job.repository, job.pr_number, body),
@@ -196,20 +228,20 @@ async def do_status(run: Run) -> str:
 
 async def do_redeploy(run: Run) -> str | None:
     """Ask the reconciler to roll the current commit out again."""
-    return _bump(run, "redeploy_nonce", "redeploy")
+    return await _bump(run, "redeploy")
 
 
 async def do_rebuild(run: Run) -> str | None:
     """Ask the reconciler for a fresh build of the current commit (the old Job is replaced)."""
-    return _bump(run, "rebuild_nonce", "rebuild")
+    return await _bump(run, "rebuild")
 
 
-def _bump(run: Run, field: str, verb: str) -> str | None:
+async def _bump(run: Run, what: rollouts.Request) -> str | None:
     env = _environment(run)
-    if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
-        return f"There is no running **{run.project.metadata.name}** preview to {verb}."
+    if env is None or not rollouts.can_request(env):
+        return f"There is no running **{run.project.metadata.name}** preview to {what}."
     nonce = f"comment-{run.job.comment_id}"
-    _update_spec(run, env, lambda e: setattr(e.spec, field, nonce))
+    await rollouts.request_rollout(run.ctx, run.gh, env, what=what, nonce=nonce)
     return None
 
 
@@ -268,21 +300,6 @@ EFFECTS: dict[str, Effect] = {
 
 def _environment(run: Run) -> Environment | None:
     return run.ctx.kube.get_environment(run.target.namespace, run.target.name)
-
-
-def _update_spec(run: Run, env: Environment, change: Callable[[Environment], None]) -> None:
-    """Apply `change` to a fresh copy and replace the CR, retrying on conflicts."""
-    for attempt in range(CONFLICT_ATTEMPTS):
-        changed = env.model_copy(deep=True)
-        change(changed)
-        try:
-            run.ctx.kube.replace_environment(changed)
-            return
-        except Conflict:
-            fresh = _environment(run)
-            if fresh is None or attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            env = fresh
 
 
 # --- the task -----------------------------------------------------------------------------------

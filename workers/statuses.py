@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core import naming, projection
+from core import checks, naming, projection
 from core.clients.github import GitHubInstallation
 from core.errors import Conflict, NotFound
 from core.model import Environment, Project
-from workers import comments, locks
+from workers import checkruns, comments, locks
 from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
@@ -118,8 +118,22 @@ async def _publish_once(
     book = Bookkeeping.of(env, default_environment=_default_environment(env))
     if not env.metadata.deletion_timestamp:
         await _publish_deployment(ctx, gh, env, book, verify=verify)
+        await checkruns.sync_check_runs(ctx, gh, env, book, verify=verify)
+    else:
+        await _retire_check_runs(gh, env, book)
     await comments.sync_environment_comment(ctx, gh, env, book, verify=verify)
     return book
+
+
+async def _retire_check_runs(gh: GitHubInstallation, env: Environment, book: Bookkeeping) -> None:
+    assert env.spec.github is not None
+    await checkruns.retire_check_runs(
+        gh,
+        env.spec.github.repository,
+        book,
+        name=checks.check_name(env.spec.project_ref.name),
+        ext_id=checks.external_id(env.metadata.namespace or "", env.metadata.name),
+    )
 
 
 def _with_told(env: Environment, told: dict[str, str]) -> Environment:
@@ -229,6 +243,12 @@ async def finish_teardown(
         return
     gh = ctx.github.installation(facts.installation_id)
     await _retire_deployments(gh, facts)
+    if record is not None:
+        name_of_check = checks.check_name(facts.project)
+        ext_id = checks.external_id(namespace, name)
+        await checkruns.retire_check_runs(
+            gh, facts.repository, record.bookkeeping(), name=name_of_check, ext_id=ext_id
+        )
     if facts.pr_number is not None:
         sha = record.sha if record else ""
         await comments.sync_torn_down_comment(

@@ -1,0 +1,145 @@
+"""Check runs (`catalyst / <project>`): one per head commit, mirroring the preview, never left
+in progress; and the sticky comment is only ever the App's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.fake_github import check_run_problem, sha_of
+from tests.workers.conftest import PROJECT_NS, REPO, Harness
+from tests.workers.test_pull_requests import deliver
+from tests.workers.test_statuses import ENV, condition, opened, publish
+
+NAME = "catalyst / shop"
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def runs(harness: Harness, sha: str) -> list[dict[str, Any]]:
+    return harness.github.state.check_runs_of(REPO, sha)
+
+
+def ready(harness: Harness, sha: str) -> None:
+    harness.set_status(
+        ENV,
+        {
+            "phase": "Ready",
+            "targetCommitSha": sha,
+            "commitSha": sha,
+            "url": "https://p.example/",
+            "conditions": [condition("Ready", "True", "RolloutComplete", "2/2 pods ready")],
+        },
+    )
+    publish(harness)
+
+
+def test_a_commit_gets_one_run_moving_to_success_with_the_url(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    [run] = runs(harness, a)
+    assert (run["name"], run["status"], run["external_id"]) == (
+        NAME,
+        "queued",
+        f"catalyst:{PROJECT_NS}/{ENV}",
+    )
+    harness.set_status(ENV, {"phase": "Building", "targetCommitSha": a})
+    publish(harness)
+    assert runs(harness, a)[0]["status"] == "in_progress"
+    ready(harness, a)
+    [run] = runs(harness, a)
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert run["details_url"] == "https://p.example/"
+    assert "https://p.example/" in run["output"]["summary"]
+    assert "2/2 pods ready" in run["output"]["text"]
+    assert [a["identifier"] for a in run["actions"]] == ["redeploy", "rebuild"]
+    assert harness.github.redundant_writes() == []
+
+
+def test_a_failed_build_concludes_failure_with_its_redacted_log_tail(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(
+        ENV,
+        {
+            "phase": "Failed",
+            "targetCommitSha": a,
+            "message": "build web failed",
+            "builds": [
+                {
+                    "name": "web",
+                    "job": "build-web-a",
+                    "commitSha": a,
+                    "state": "Failed",
+                    "logTail": f"step 3/9\nexport TOKEN={TOKEN}\nexit 1",
+                }
+            ],
+        },
+    )
+    publish(harness)
+    [run] = runs(harness, a)
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert "exit 1" in run["output"]["text"]
+    assert TOKEN not in run["output"]["text"]
+
+
+def test_a_pushed_commit_cancels_the_older_run_and_starts_its_own(harness: Harness) -> None:
+    a, b = sha_of("A"), sha_of("B")
+    opened(harness, a)
+    harness.set_status(ENV, {"phase": "Building", "targetCommitSha": a})
+    publish(harness)
+    harness.github.state.push_pull(REPO, 7, b)
+    deliver(harness, "synchronize", b)
+    [old] = runs(harness, a)
+    assert (old["status"], old["conclusion"]) == ("completed", "cancelled")
+    assert runs(harness, b)[0]["status"] == "queued"
+    assert harness.github.redundant_writes() == []
+
+
+def test_closing_the_pr_leaves_no_run_in_progress(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": a})
+    publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", a)
+    [run] = runs(harness, a)
+    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
+
+
+def test_every_body_we_send_is_one_github_accepts(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    ready(harness, a)
+    sent = [r.body for r in harness.github.log if "/check-runs" in r.path and r.method != "GET"]
+    assert sent
+    for body in sent:
+        assert check_run_problem(body, creating="name" in body) is None
+    assert all(r.status < 400 for r in harness.github.log if "/check-runs" in r.path)
+
+
+def test_a_lost_bookkeeping_finds_the_run_instead_of_creating_another(harness: Harness) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    assert obj is not None
+    for key in ("catalyst.dev/check-runs", "catalyst.dev/check-digests"):
+        obj["metadata"]["annotations"].pop(key, None)
+    harness.kubefake.put_object(obj)
+    ready(harness, a)
+    [run] = runs(harness, a)
+    assert run["conclusion"] == "success"
+
+
+def test_a_users_comment_holding_the_marker_is_never_adopted(harness: Harness) -> None:
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    planted = harness.github.state.add_comment(
+        REPO, 7, "gotcha <!-- catalyst-preview:shop -->", author="mallory"
+    )
+    deliver(harness, "opened", a)
+    assert harness.github.state.comments[planted]["body"] == "gotcha <!-- catalyst-preview:shop -->"
+    ours = [
+        c
+        for c in harness.github.state.comments_on(REPO, 7)
+        if c["user"]["login"] == "catalyst-preview[bot]"
+    ]
+    assert len(ours) == 1 and a[:7] in ours[0]["body"]
