@@ -26,6 +26,7 @@ def ready(harness: Harness, sha: str) -> None:
             "targetCommitSha": sha,
             "commitSha": sha,
             "url": "https://p.example/",
+            "builds": [{"name": "web", "job": "build-web", "commitSha": sha, "state": "Succeeded"}],
             "conditions": [condition("Ready", "True", "RolloutComplete", "2/2 pods ready")],
         },
     )
