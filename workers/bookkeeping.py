@@ -153,3 +153,15 @@ async def load_teardown(redis: Redis, namespace: str, name: str) -> TeardownReco
 async def forget_teardown(redis: Redis, namespace: str, name: str) -> None:
     """Drop the record when the Environment is recreated."""
     await redis.delete(_teardown_key(namespace, name))
+
+
+async def pending_teardowns(redis: Redis) -> list[tuple[str, str]]:
+    """(namespace, name) of every teardown whose GitHub side has not been finished yet."""
+    prefix = _teardown_key("", "").removesuffix("/")
+    found: list[tuple[str, str]] = []
+    async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+        text = key.decode() if isinstance(key, bytes) else str(key)
+        namespace, _, name = text.removeprefix(prefix).partition("/")
+        if namespace and name:
+            found.append((namespace, name))
+    return sorted(found)

@@ -19,7 +19,7 @@ from core.clients.github import GitHubInstallation
 from core.errors import Conflict, NotFound
 from core.model import Environment, Project
 from workers import checkruns, comments, locks
-from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
+from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 
@@ -254,6 +254,8 @@ async def finish_teardown(
         await comments.sync_torn_down_comment(
             ctx, gh, facts.repository, facts.pr_number, project=facts.project, sha=sha
         )
+    # GitHub shows the teardown now: the record is no longer a pending repair for the resync.
+    await forget_teardown(ctx.redis, namespace, name)
 
 
 def _facts_from_record(record: TeardownRecord | None) -> TeardownHint | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from core.errors import TemporaryError
 from tests.support.fake_github import check_run_problem, sha_of
-from tests.workers.conftest import PROJECT_NS, REPO, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness
 from tests.workers.test_pull_requests import deliver
 from tests.workers.test_statuses import ENV, condition, opened, publish
+from workers.resync import resync
 
 NAME = "catalyst / shop"
 TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
@@ -144,3 +148,31 @@ def test_a_users_comment_holding_the_marker_is_never_adopted(harness: Harness) -
         if c["user"]["login"] == "catalyst-preview[bot]"
     ]
     assert len(ours) == 1 and a[:7] in ours[0]["body"]
+
+
+def test_a_teardown_whose_last_publish_is_lost_is_repaired_by_the_resync(
+    harness: Harness,
+) -> None:
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": a})
+    publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    harness.github.fail("POST", r"/statuses$", 502, times=1000)  # GitHub down through the close
+    with pytest.raises(TemporaryError):
+        deliver(harness, "closed", a)
+    assert harness.environment(ENV) is None
+    harness.github.faults.clear()
+    harness.github.state.permissions.pop("administration")  # deployments stay, inactive
+    harness.github.revoke_tokens()
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    harness.run(resync)
+    [deployment] = harness.github.state.deployments_of(REPO)
+    assert harness.github.state.states_of(deployment["id"])[-1] == "inactive"
+    [run] = runs(harness, a)
+    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "torn down" in comment["body"]
+    served = len(harness.github.content_writes())
+    harness.run(resync)  # repaired once: the next pass writes nothing
+    assert len(harness.github.content_writes()) == served
