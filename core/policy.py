@@ -18,6 +18,7 @@ PERMISSION_ORDER: Final[tuple[Permission, ...]] = get_args(Permission)
 DEFAULT_PERMISSIONS: Final[dict[Verb, Permission]] = {
     "help": "read",
     "status": "read",
+    "logs": "write",  # logs may show more than the PR's readers should see
     "redeploy": "write",
     "rebuild": "write",
     "deploy": "write",

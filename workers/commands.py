@@ -18,16 +18,19 @@ from typing import Any
 
 from celery import Task
 
-from core import jobs, projection
+from core import jobs, pods, projection
 from core.clients.github import GitHubInstallation, PullRequest, parse_timestamp
 from core.commands import (
+    LOG_LINES_DEFAULT,
     Command,
     NotACommand,
     UsageReply,
     canonical_verb,
+    echo,
     help_text,
     parse_comment,
 )
+from core.errors import Invalid, NotFound
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,
@@ -223,7 +226,55 @@ async def do_status(run: Run) -> str:
     reason = projection.failure_reason(env.status) if env.status else None
     if env.status and env.status.phase == Phase.FAILED and reason:
         lines.append(f"Last failure: {projection.short_description(reason)}")
+    states = _pod_states(run, env)
+    if states is not None:
+        lines += ["", pods.render_pods(states)]
     return "\n".join(lines)
+
+
+def _pod_states(run: Run, env: Environment) -> list[pods.PodState] | None:
+    """The preview's pods, or None when there is no namespace (yet) or no pod reader."""
+    namespace = env.status.namespace if env.status else None
+    if run.ctx.pods is None or not namespace:
+        return None
+    try:
+        return [pods.pod_state(p) for p in run.ctx.pods.list_pods(namespace)]
+    except NotFound:
+        return []
+
+
+async def do_logs(run: Run) -> str:
+    """The last lines of each pod's containers (or of one service's pods), redacted, collapsed."""
+    service, lines = run.command.args or ("", str(LOG_LINES_DEFAULT))
+    env = _environment(run)
+    name = run.project.metadata.name
+    states = _pod_states(run, env) if env is not None else None
+    if env is None or states is None:
+        return f"**{name}**: no preview is running for this pull request."
+    chosen = [s for s in states if not service or s.service.lower() == service]
+    if service and not chosen:
+        known = ", ".join(sorted({s.service for s in states})) or "none"
+        return f"**{name}** has no service `{echo(service)}` (services: {known})."
+    namespace = env.status.namespace if env.status else ""
+    logs = [
+        (
+            f"{pod.name} / {container}",
+            _log_of(run, namespace or "", pod.name, container, int(lines)),
+        )
+        for pod in chosen
+        for container in pod.container_names
+    ]
+    return pods.render_logs(name, logs, lines=int(lines))
+
+
+def _log_of(run: Run, namespace: str, pod: str, container: str, lines: int) -> str:
+    assert run.ctx.pods is not None
+    try:
+        return run.ctx.pods.pod_log(namespace, pod, container=container, tail_lines=lines)
+    except NotFound:
+        return "(the pod is gone)"
+    except Invalid:
+        return "(no log yet: the container has not started)"
 
 
 async def do_redeploy(run: Run) -> str | None:
@@ -291,6 +342,7 @@ async def _head_predates_comment(run: Run) -> bool:
 EFFECTS: dict[str, Effect] = {
     "help": do_help,
     "status": do_status,
+    "logs": do_logs,
     "redeploy": do_redeploy,
     "rebuild": do_rebuild,
     "deploy": do_deploy,

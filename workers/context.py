@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from core.clients.github import GitHubApp, GitHubInstallation, PullRequest
-from core.clients.kube import EnvironmentStore
+from core.clients.kube import EnvironmentStore, PodReader
 from core.model import Environment, Project, ProjectSource
 from workers.policy import Decision, should_preview
 from workers.projects import ProjectIndex
@@ -37,6 +37,8 @@ class Context:
     redis: Redis
     projects: ProjectIndex
     log_url_template: str | None = None
+    # Read-only pods and logs of preview namespaces (`/catalyst status` and `logs`).
+    pods: PodReader | None = None
     policy: PreviewPolicy = field(default=should_preview)
     # The full trust/capacity policy (workers.admission); None keeps the minimal `policy` above.
     admission: Admission | None = field(default_factory=lambda: _default_admission())
