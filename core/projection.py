@@ -7,6 +7,7 @@ text that reaches GitHub passes `redact()` first: no tokens, passwords or stack 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,9 +148,12 @@ def log_url(env: Environment, *, template: str | None) -> str | None:
 # --- the sticky PR comment -------------------------------------------------------------------
 
 
+COMMENT_MARKER = "<!-- catalyst-preview:"  # every section starts with it: the PR's one comment
+
+
 def comment_marker(project: str) -> str:
-    """The hidden marker that identifies this project's comment on a PR."""
-    return f"<!-- catalyst-preview:{project} -->"
+    """The hidden marker that starts this project's section of the PR's comment."""
+    return f"{COMMENT_MARKER}{project} -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +236,13 @@ def last_update(env: Environment) -> str:
     return max(stamps, default=env.metadata.creation_timestamp or "")
 
 
-def render_comment(view: CommentView) -> str:
-    """The Markdown body of the sticky comment, marker first."""
+def render_comment(view: CommentView, *, notice: str | None = None) -> str:
+    """The whole sticky comment when it shows only this project's section."""
+    return compose_comment({view.project: render_section(view, notice=notice)})
+
+
+def render_section(view: CommentView, *, notice: str | None = None) -> str:
+    """One project's section of the PR's sticky comment, between its start and end markers."""
     icon = _PHASE_ICONS.get(view.phase, "•")
     rows = [("Phase", f"{icon} {view.phase}"), ("Commit", f"`{short_sha(view.sha)}`")]
     if view.url:
@@ -252,7 +261,41 @@ def render_comment(view: CommentView) -> str:
         lines += [_log_safe(view.log_tail), "```", "</details>", ""]
     if view.phase == "Torn down":
         lines += ["This preview was torn down.", ""]
-    return "\n".join([*lines, _command_help()])
+    if notice:
+        lines += [notice, ""]
+    return "\n".join([*lines, _end_marker(view.project)])
+
+
+def compose_comment(sections: dict[str, str]) -> str:
+    """The sticky comment: every project's section (by name), then the command list once."""
+    return "\n\n".join([*(sections[p] for p in sorted(sections)), _command_help()])
+
+
+def comment_sections(body: str) -> dict[str, str]:
+    """The project sections of a sticky comment; a one-project comment of an older release
+    (no end marker) counts as that project's section, to be replaced."""
+    found = {m.group(1): m.group(0) for m in _SECTION.finditer(body)}
+    legacy = _START.search(body)
+    if not found and legacy is not None:
+        kept = body.split(_HELP_START)[0].rstrip()
+        found[legacy.group(1)] = f"{kept}\n{_end_marker(legacy.group(1))}"
+    return found
+
+
+def splice_section(body: str | None, project: str, section: str) -> str:
+    """`body` with `project`'s section replaced by (or extended with) `section`."""
+    return compose_comment({**comment_sections(body or ""), project: section})
+
+
+def _end_marker(project: str) -> str:
+    return f"<!-- /catalyst-preview:{project} -->"
+
+
+_HELP_START = "<details><summary>Commands</summary>"
+_START = re.compile(r"<!-- catalyst-preview:([^ >]+) -->")
+_SECTION = re.compile(
+    r"<!-- catalyst-preview:([^ >]+) -->.*?<!-- /catalyst-preview:\1 -->", re.DOTALL
+)
 
 
 def _fence_safe(text: str) -> str:

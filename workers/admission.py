@@ -283,9 +283,7 @@ async def _post_notice(
         return
     name = target.project.metadata.name
     view = projection.CommentView(name, phase, target.sha, None, None, None, "")
-    body = projection.render_comment(view).replace(
-        "<details>", f"{notice(decision)}\n\n<details>", 1
-    )
+    body = projection.render_section(view, notice=notice(decision))
     await comments.upsert_comment(
         ctx, gh, target.repository, target.pr_number, project=name, body=body, known_id=None
     )

@@ -30,7 +30,7 @@ from core.commands import (
     help_text,
     parse_comment,
 )
-from core.errors import Invalid, NotFound
+from core.errors import Invalid, NotFound, PermanentError
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,
@@ -241,6 +241,10 @@ def _pod_states(run: Run, env: Environment) -> list[pods.PodState] | None:
         return [pods.pod_state(p) for p in run.ctx.pods.list_pods(namespace)]
     except NotFound:
         return []
+    except PermanentError as exc:
+        # Typically RBAC: the worker may not read pods here. Say so instead of failing the task.
+        log.warning("cannot read the pods of %s: %s", namespace, exc)
+        return None
 
 
 async def do_logs(run: Run) -> str:
@@ -250,7 +254,7 @@ async def do_logs(run: Run) -> str:
     name = run.project.metadata.name
     states = _pod_states(run, env) if env is not None else None
     if env is None or states is None:
-        return f"**{name}**: no preview is running for this pull request."
+        return f"**{name}**: no running preview whose pods can be read for this pull request."
     chosen = [s for s in states if not service or s.service.lower() == service]
     if service and not chosen:
         known = ", ".join(sorted({s.service for s in states})) or "none"
@@ -275,6 +279,8 @@ def _log_of(run: Run, namespace: str, pod: str, container: str, lines: int) -> s
         return "(the pod is gone)"
     except Invalid:
         return "(no log yet: the container has not started)"
+    except PermanentError:
+        return "(the worker may not read this pod's log)"
 
 
 async def do_redeploy(run: Run) -> str | None:

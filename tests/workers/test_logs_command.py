@@ -97,3 +97,16 @@ def test_status_lists_pods_with_ready_state_and_restarts(
     [reply] = replies(harness)
     assert "| `web-1` | web | 1/1 | 0 | Running |" in reply
     assert "| `worker-1` | worker | 0/1 | 4 | CrashLoopBackOff |" in reply
+
+
+def test_pods_the_worker_may_not_read_give_a_clear_reply(
+    receiver: Receiver, harness: Harness
+) -> None:
+    preview_with_pods(harness)
+    grant(harness, "alice", "write")
+    harness.kubefake.faults.add(
+        status=403, resource="pods", verb="list", namespace=PREVIEW_NS, times=None
+    )
+    receiver.comment("/catalyst logs")
+    [reply] = replies(harness)
+    assert "pods can be read" in reply
