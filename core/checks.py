@@ -167,3 +167,31 @@ def _text(status: EnvironmentStatus, view: projection.CommentView) -> str:
         tail = redact_secrets(view.log_tail).replace("```", "'''")
         text += f"\n\n### Build log (last lines)\n\n```text\n{tail[-MAX_TEXT // 2 :]}\n```"
     return text.strip()[:MAX_TEXT]
+
+
+def policy_check(
+    project: str,
+    sha: str,
+    *,
+    ext_id: str,
+    state: Literal["waiting", "approval", "skipped"],
+    why: str,
+) -> CheckProjection:
+    """The run of a commit that has no preview (yet) because of the Project's policy."""
+    titles = {
+        "waiting": "Waiting for a free preview slot",
+        "approval": "Awaiting approval of this commit",
+        "skipped": "No preview for this pull request",
+    }
+    status: CheckStatus = "queued" if state == "waiting" else "completed"
+    conclusion = {"waiting": None, "approval": "neutral", "skipped": "skipped"}[state]
+    return CheckProjection(
+        check_name(project),
+        sha,
+        status,
+        conclusion,
+        titles[state],
+        redact(why) or titles[state],
+        external_id=ext_id,
+        actions=(),
+    )

@@ -14,13 +14,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Literal
 
-from core import naming, projection
+from core import checks, naming, projection
 from core.clients.github import GitHubInstallation, PullRequest
 from core.errors import Conflict
 from core.model import Environment, Project, ProjectSource
 from core.policy import Action, Decision, PrFacts, preview_decision
-from workers import comments, locks, statuses
+from workers import checkruns, comments, locks, statuses
 from workers.context import Context
 from workers.environments import Target, pr_target, teardown_environment, upsert_environment
 
@@ -127,6 +128,8 @@ async def _converge_one(
         decision = await decide(ctx, target, pr, current)
         log.info("%s#%s %s: %s", repository, pr.number, decision.action, decision.reason)
         env = await _apply(ctx, gh, target, current, decision)
+        if env is None and pr.is_open:
+            await _show_policy_check(gh, target, decision)
     freed = decision.action == Action.REMOVE and current is not None and _holds_slot(current)
     return decision, env, freed
 
@@ -226,6 +229,24 @@ async def _apply(
         await clear_intent(ctx, target)
         return None
     return current  # HOLD
+
+
+async def _show_policy_check(gh: GitHubInstallation, target: Target, decision: Decision) -> None:
+    """The head commit's check run when the policy gives it no Environment (yet)."""
+    if decision.action == Action.WAIT:
+        state: Literal["waiting", "approval", "skipped"] = "waiting"
+    elif decision.awaiting_approval:
+        state = "approval"
+    elif decision.action == Action.REMOVE:
+        state = "skipped"
+    else:
+        return
+    why = notice(decision) if state != "skipped" else f"No preview: {decision.reason}."
+    ext_id = checks.external_id(target.namespace, target.name)
+    wanted = checks.policy_check(
+        target.project.metadata.name, target.sha, ext_id=ext_id, state=state, why=why
+    )
+    await checkruns.show_policy_check(gh, target.repository, wanted)
 
 
 async def _join_queue(ctx: Context, target: Target) -> None:

@@ -119,3 +119,22 @@ async def _update(
 def _digest(wanted: CheckProjection) -> str:
     # Completed runs are marked so that retiring a torn-down preview can skip them unread.
     return (COMPLETED if wanted.completed else "") + wanted.digest()
+
+
+async def show_policy_check(
+    gh: GitHubInstallation, repository: str, wanted: CheckProjection
+) -> None:
+    """A commit without an Environment: its run says why (no bookkeeping: GitHub is asked)."""
+    found = await gh.find_check_runs(repository, wanted.sha, name=wanted.name)
+    ours = [run for run in found if run.external_id == wanted.external_id]
+    if not ours:
+        body = {"name": wanted.name, "head_sha": wanted.sha, **wanted.body()}
+        await gh.create_check_run(repository, body)
+        return
+    shown = ours[0]
+    if (shown.status, shown.conclusion, shown.title) != (
+        wanted.status,
+        wanted.conclusion,
+        wanted.title,
+    ):
+        await _update(gh, repository, shown.id, wanted)

@@ -10,6 +10,7 @@ import pytest
 from core.errors import TemporaryError
 from tests.support.fake_github import check_run_problem, sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness
+from tests.workers.test_commands import open_pr, set_previews
 from tests.workers.test_pull_requests import deliver
 from tests.workers.test_statuses import ENV, condition, opened, publish
 from workers.resync import resync
@@ -175,4 +176,23 @@ def test_a_teardown_whose_last_publish_is_lost_is_repaired_by_the_resync(
     assert "torn down" in comment["body"]
     served = len(harness.github.content_writes())
     harness.run(resync)  # repaired once: the next pass writes nothing
+    assert len(harness.github.content_writes()) == served
+
+
+def test_policy_without_a_preview_shows_skipped_neutral_or_queued(harness: Harness) -> None:
+    set_previews(harness, maxEnvironments=1)
+    open_pr(harness, 7, sha_of("A"), draft=True)
+    [draft] = runs(harness, sha_of("A"))
+    assert (draft["status"], draft["conclusion"]) == ("completed", "skipped")
+    assert "draft" in draft["output"]["summary"].lower()
+    open_pr(harness, 8, sha_of("B"), fork=True)
+    [fork] = runs(harness, sha_of("B"))
+    assert (fork["status"], fork["conclusion"]) == ("completed", "neutral")
+    assert "/catalyst deploy" in fork["output"]["summary"]
+    open_pr(harness, 9, sha_of("C"))
+    open_pr(harness, 10, sha_of("D"))  # the one slot is taken by #9
+    [waiting] = runs(harness, sha_of("D"))
+    assert waiting["status"] == "queued" and "queue" in waiting["output"]["summary"]
+    served = len(harness.github.content_writes())
+    open_pr(harness, 10, sha_of("D"))  # looked at again: nothing new to show
     assert len(harness.github.content_writes()) == served
