@@ -27,6 +27,7 @@ log = logging.getLogger("catalyst.worker.statuses")
 CONFLICT_ATTEMPTS = 5
 PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 MARKER_SECONDS = 24 * 3600
+SHORT_BUDGET = 5.0  # write tokens left below which a `queued` status is not worth one
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,9 @@ async def _post_if_changed(
     verify: bool,
 ) -> None:
     deployment_id = book.deployments[wanted.sha]
+    if wanted.state == "queued" and await gh.write_budget() < SHORT_BUDGET:
+        # Nobody would see it: `in_progress` follows as soon as the reconciler picks it up.
+        return
     shown = book.published.get(wanted.sha)
     if shown is None or (verify and shown != wanted.state):
         # Bookkeeping lost, or a publisher died between posting and saving: ask GitHub once.

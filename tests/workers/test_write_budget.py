@@ -111,3 +111,23 @@ def test_a_single_pr_posts_its_statuses_without_waiting(harness: Harness, clock:
     start = clock.now
     opened(harness)
     assert {r.at for r in harness.github.content_writes()} == {start}
+
+
+def test_a_queued_status_nobody_would_see_is_skipped_when_the_budget_is_short(
+    harness: Harness, clock: FakeClock
+) -> None:
+    from tests.workers.test_statuses import deployment_states, publish
+
+    write_until_done(harness, clock, int(MINUTE.burst) - 4)  # 4 tokens left
+    harness.github.state.open_pull(REPO, 7, sha_of("A"))
+    while True:
+        try:
+            opened(harness)
+            break
+        except RateLimited as exc:
+            clock.advance(exc.delay or 1.0)
+    assert deployment_states(harness, sha_of("A")) == []
+    harness.set_status("pr-7", {"phase": "Building", "targetCommitSha": sha_of("A")})
+    clock.advance(60)
+    publish(harness)
+    assert deployment_states(harness, sha_of("A")) == ["in_progress"]
