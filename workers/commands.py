@@ -19,7 +19,7 @@ from typing import Any
 from celery import Task
 
 from core import jobs, pods, projection
-from core.clients.github import GitHubInstallation, PullRequest, parse_timestamp
+from core.clients.github import GitHubInstallation
 from core.commands import (
     LOG_LINES_DEFAULT,
     Command,
@@ -31,6 +31,7 @@ from core.commands import (
     parse_comment,
 )
 from core.errors import Invalid, NotFound, PermanentError
+from core.github_values import PullRequest, parse_timestamp
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,
@@ -309,7 +310,7 @@ async def do_teardown(run: Run) -> str | None:
     env = _environment(run)
     if env is None or env.spec.suspended:
         return None
-    env = admission.mark(run.ctx, env, suspended=True)
+    env = await admission.mark(run.ctx, env, suspended=True)
     await statuses.publish_environment(run.ctx, run.gh, env)
     await admission.admit_waiting(
         run.ctx, run.gh, run.project, run.source, repository=run.job.repository

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 
 from core import naming, projection
-from core.clients.github import Comment, GitHubInstallation
+from core.clients.github import GitHubInstallation
 from core.errors import Conflict
+from core.github_values import Comment
 from core.jobs import PullRequestJob
 from core.model import Environment, Project
 from workers import locks

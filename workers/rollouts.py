@@ -8,16 +8,13 @@ projection shows a settled preview with a request not yet carried out as in prog
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from core.checks import Rollout
 from core.clients.github import GitHubInstallation
-from core.errors import Conflict
 from core.model import Environment
 from workers import statuses
 from workers.context import Context
+from workers.environments import update_environment
 
-CONFLICT_ATTEMPTS = 5
 Request = Rollout
 _FIELDS: dict[Request, str] = {"redeploy": "redeploy_nonce", "rebuild": "rebuild_nonce"}
 
@@ -32,29 +29,15 @@ async def request_rollout(
 ) -> None:
     """Record the request on the CR, then publish the new in-progress state."""
     field = _FIELDS[what]
-    updated = update_spec(ctx, env, lambda e: setattr(e.spec, field, nonce))
+
+    async def mutate(current: Environment | None) -> Environment | None:
+        if current is None:
+            return None  # gone meanwhile: nothing left to roll out
+        changed = current.model_copy(deep=True)
+        setattr(changed.spec, field, nonce)
+        return changed
+
+    namespace, name = env.metadata.namespace or "", env.metadata.name
+    updated = await update_environment(ctx.kube, namespace, name, mutate)
     if updated is not None:
         await statuses.publish_environment(ctx, gh, updated)
-
-
-def update_spec(
-    ctx: Context, env: Environment, change: Callable[[Environment], None]
-) -> Environment | None:
-    """Apply `change` to a fresh copy and replace the CR, retrying on conflicts.
-
-    Returns the stored Environment, or None when it disappeared meanwhile.
-    """
-    namespace, name = env.metadata.namespace or "", env.metadata.name
-    for attempt in range(CONFLICT_ATTEMPTS):
-        changed = env.model_copy(deep=True)
-        change(changed)
-        try:
-            return ctx.kube.replace_environment(changed)
-        except Conflict:
-            fresh = ctx.kube.get_environment(namespace, name)
-            if fresh is None:
-                return None
-            if attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            env = fresh
-    return None
