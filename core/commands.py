@@ -20,12 +20,14 @@ from typing import Final, Literal
 
 from core.model import Permission
 
-Verb = Literal["help", "status", "redeploy", "rebuild", "deploy", "teardown"]
+Verb = Literal["help", "status", "logs", "redeploy", "rebuild", "deploy", "teardown"]
 
 INVOCATION: Final = "/catalyst"
 MAX_COMMANDS: Final = 3
 MAX_LINE: Final = 200
 MAX_ECHO: Final = 40
+LOG_LINES_DEFAULT: Final = 50
+LOG_LINES_MAX: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,13 @@ class VerbSpec:
 # The one table of verbs: grammar (this module), permissions (core.policy) and help text read it.
 VERBS: Final[dict[Verb, VerbSpec]] = {
     "help": VerbSpec("show this help", "read"),
-    "status": VerbSpec("reply with the preview's phase, URL, commit and last failure", "read"),
+    "status": VerbSpec(
+        "reply with the preview's phase, URL, commit, last failure and pods", "read"
+    ),
+    # logs may show more than the PR's readers should see
+    "logs": VerbSpec(
+        "reply with the last log lines of each pod (`logs [service] [--lines N]`)", "write"
+    ),
     "redeploy": VerbSpec("roll out the current commit again", "write"),
     "rebuild": VerbSpec("build the current commit again from scratch, then roll it out", "write"),
     "deploy": VerbSpec(
@@ -65,6 +73,7 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^ {0,3}>")
 _INDENTED_CODE = re.compile(r"^( {4,}|\t)")
 _COMMAND_LINE = re.compile(r"^ {0,3}(\S+)(.*)$")
+_SERVICE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f`@<>\[\]\\|*_~]")
 
 
@@ -178,7 +187,9 @@ def canonical_verb(word: str) -> Verb | None:
 
 
 def _check_args(verb: Verb, args: tuple[str, ...]) -> Command | _Problem:
-    # Only `help` takes an argument: the verb to explain.
+    if verb == "logs":
+        return parse_logs_args(args)
+    # Otherwise only `help` takes an argument: the verb to explain.
     if verb == "help" and len(args) == 1 and canonical_verb(args[0]) is not None:
         return Command("help", (str(canonical_verb(args[0])),))
     if verb == "help" and len(args) == 1:
@@ -187,6 +198,23 @@ def _check_args(verb: Verb, args: tuple[str, ...]) -> Command | _Problem:
         shown = echo(" ".join(args))
         return _Problem(f"`{verb}` takes no arguments (got `{shown}`).")
     return Command(verb)
+
+
+def parse_logs_args(args: tuple[str, ...]) -> Command | _Problem:
+    """`logs [service] [--lines N]` as Command("logs", (service or "", str(lines)))."""
+    service, lines, rest = "", str(LOG_LINES_DEFAULT), list(args)
+    while rest:
+        word = rest.pop(0)
+        if word.startswith("--lines"):
+            value = word.partition("=")[2] or (rest.pop(0) if rest else "")
+            if not value.isdigit() or not 1 <= int(value) <= LOG_LINES_MAX:
+                return _Problem(f"`--lines` takes a number from 1 to {LOG_LINES_MAX}.")
+            lines = str(int(value))
+        elif not service and _SERVICE.fullmatch(word):
+            service = word.lower()
+        else:
+            return _Problem(f"`logs` takes one service name and `--lines N` (got `{echo(word)}`).")
+    return Command("logs", (service, lines))
 
 
 def _unknown_verb_message(word: str) -> str:

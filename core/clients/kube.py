@@ -262,3 +262,37 @@ class KubeEnvironments:
             except ValidationError:
                 continue
         return projects
+
+
+class PodReader(Protocol):
+    """Read access to a preview namespace's pods and their logs."""
+
+    def list_pods(self, namespace: str) -> list[dict[str, Any]]: ...
+
+    def pod_log(self, namespace: str, name: str, *, container: str, tail_lines: int) -> str: ...
+
+
+class KubePods:
+    """Pods and pod logs through `CoreV1Api` (the worker's read-only view of previews)."""
+
+    def __init__(self, api_client: Any) -> None:
+        self._client = api_client
+        self._api = k8s.CoreV1Api(api_client)
+
+    def list_pods(self, namespace: str) -> list[dict[str, Any]]:
+        """Every pod of `namespace` as plain API dicts (camelCase keys)."""
+        pods = _call(f"list pods in {namespace}", self._api.list_namespaced_pod, namespace)
+        return [self._client.sanitize_for_serialization(p) for p in pods.items]
+
+    def pod_log(self, namespace: str, name: str, *, container: str, tail_lines: int) -> str:
+        """The last lines of one container's log; NotFound when the pod is gone."""
+        response = _call(
+            f"read the log of {namespace}/{name}",
+            self._api.read_namespaced_pod_log,
+            name,
+            namespace,
+            container=container,
+            tail_lines=tail_lines,
+            _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
+        )
+        return bytes(response.data or b"").decode("utf-8", errors="replace")

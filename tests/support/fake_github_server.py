@@ -60,7 +60,7 @@ DEMO_INSTALLATION = 42
 DEMO_PR = 1
 DEMO_SHA_1 = sha_of("demo-1")
 DEMO_SHA_2 = sha_of("demo-2")
-_JWT_PATH = re.compile(r"^/app/|/installation$")
+_JWT_PATH = re.compile(r"^/app(/|$)|/installation$")
 
 
 @dataclass
