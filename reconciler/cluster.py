@@ -106,6 +106,14 @@ def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
     return PermanentError(message)
 
 
+def with_item_kinds(page: Manifest, kind: str) -> Manifest:
+    """`page` with `kind` and `apiVersion` set on every item (from the list's own kind)."""
+    kind = str(page.get("kind") or "").removesuffix("List") or kind
+    api_version = str(page.get("apiVersion") or KINDS[kind].prefix.split("/", 2)[-1])
+    items = [{**item, "kind": kind, "apiVersion": api_version} for item in page.get("items") or []]
+    return {**page, "items": items}
+
+
 class Cluster:
     """Dict-in, dict-out Kubernetes API calls with timeouts and mapped errors."""
 
@@ -183,9 +191,14 @@ class Cluster:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> Manifest:
-        """LIST a collection: the raw List (items, metadata.resourceVersion/continue)."""
+        """LIST a collection: the List (items, metadata.resourceVersion/continue).
+
+        Every item gets the `kind`/`apiVersion` of the list: a real API server omits them on the
+        items of built-in kinds (watch events carry them), and the reconciler keys objects by kind.
+        """
         query = {"labelSelector": label_selector, "limit": limit, "continue": continue_token}
-        return dict(self.request("GET", path_of(kind, namespace), query=query))
+        page = dict(self.request("GET", path_of(kind, namespace), query=query))
+        return with_item_kinds(page, kind)
 
     def list_items(
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
