@@ -56,11 +56,6 @@ class AddFinalizer:
 
 
 @dataclass(frozen=True)
-class RemoveFinalizer:
-    """Release the Environment (teardown finished)."""
-
-
-@dataclass(frozen=True)
 class Apply:
     """Create `desired`, or merge-patch it over `live` when its fields drifted."""
 
@@ -102,7 +97,7 @@ class ModeTeardown:
     ctx: ModeContext
 
 
-Action = AddFinalizer | RemoveFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
+Action = AddFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,7 @@ class Plan:
     actions: tuple[Action, ...]
     status: EnvironmentStatus
     requeue_after: float | None = None
-    release: bool = False
+    release: bool = False  # teardown finished: drop the finalizer once GitHub's last word is queued
 
 
 # --- observation ---------------------------------------------------------------------------------
@@ -482,7 +477,7 @@ def plan_teardown(obs: Observed, *, deleting: bool) -> Plan:
     if live:
         return Plan(tuple(actions), status, REQUEUE_TERMINATING)
     if deleting:
-        return Plan((RemoveFinalizer(),), status, None, release=True)
+        return Plan((), status, None, release=True)  # the flow drops the finalizer
     return Plan((), status, None)
 
 

@@ -9,8 +9,10 @@ enqueues the GitHub `publish_status` task by name.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 from core import conditions, jobs, naming
 from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
-from core.model import Environment, EnvironmentStatus, Project
+from core.model import Environment, EnvironmentStatus, Phase, Project
 from reconciler import manifests
 from reconciler.buildlogs import failed_build_log
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
@@ -34,7 +36,6 @@ from reconciler.plan import (
     ModeTeardown,
     Observed,
     Plan,
-    RemoveFinalizer,
     build_context,
     failed,
     job_state,
@@ -48,6 +49,8 @@ from reconciler.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 MAX_PASSES = 8
+CRASH_REASON = "ReconcileError"
+REQUEUE_RELEASE = 5.0  # the final publish could not be queued: keep the finalizer, try again
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,29 @@ class Reconciler:
     # --- the loop --------------------------------------------------------------------------
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
-        """Converge one Environment as far as possible now; say when to look again."""
+        """Converge one Environment as far as possible now; say when to look again.
+
+        A pass that crashes (a bug, or an error the API keeps giving) is re-raised for the
+        caller's backoff, after the error is put on the Environment as its Ready condition, so
+        a reconcile that keeps failing on one Environment is visible there and on GitHub.
+        """
+        try:
+            return self._converge(namespace, name)
+        except (TemporaryError, NotFound):
+            raise
+        except Exception as exc:
+            self._report_crash(namespace, name, exc)
+            raise
+
+    def _report_crash(self, namespace: str, name: str, exc: Exception) -> None:
+        try:
+            env = self._read_environment(namespace, name)
+            if env is not None and not env.metadata.deletion_timestamp:
+                self._write_status(env, crashed_status(env, exc, now=self.clock()))
+        except Exception as report_exc:  # the original error is what the caller must see
+            log.warning("could not report the crash of %s/%s: %s", namespace, name, report_exc)
+
+    def _converge(self, namespace: str, name: str) -> Outcome:
         pending: tuple[Environment, EnvironmentStatus] | None = None
         for _ in range(MAX_PASSES):
             env = self._read_environment(namespace, name)
@@ -91,15 +116,26 @@ class Reconciler:
                 step = plan_with_reads(self.observe_children(obs))
             plan = self._act_or_fail(obs, step.plan)
             if plan.release:
-                self._write_status(env, plan.status)
-                self._remove_finalizer(env)
-                self._publish(env, teardown_hint(env))  # the CR is gone: workers finish GitHub
-                return Outcome(None, True)
+                return self._release(env, plan.status)
             pending = (env, plan.status)
             if not (plan.actions and plan.requeue_after == 0.0):
                 return Outcome(plan.requeue_after, self._write_status(*pending))
         written = self._write_status(*pending) if pending else False
         return Outcome(0.5, written)
+
+    def _release(self, env: Environment, status: EnvironmentStatus) -> Outcome:
+        """Drop the finalizer, but only once GitHub's final teardown status is queued.
+
+        The task carries everything GitHub needs without the CR (and waits, retrying, while our
+        finalizer is still on it); if it cannot be queued the finalizer stays and we retry, so a
+        broker outage never leaves GitHub showing a preview that no longer exists.
+        """
+        if self._write_status(env, status):  # the finalizer patch needs the new resourceVersion
+            env = self._read_environment(env.metadata.namespace or "", env.metadata.name) or env
+        if not self._publish(env, {**teardown_hint(env), "final": True}):
+            return Outcome(REQUEUE_RELEASE, True)
+        self._remove_finalizer(env)
+        return Outcome(None, True)
 
     def _read_environment(self, namespace: str, name: str) -> Environment | None:
         raw = self.reads.environment(namespace, name)
@@ -251,8 +287,6 @@ class Reconciler:
         """Do one planned write."""
         if isinstance(action, AddFinalizer):
             self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
-        elif isinstance(action, RemoveFinalizer):
-            self._remove_finalizer(env)
         elif isinstance(action, Apply):
             self.apply(action.desired, action.live)
         elif isinstance(action, Delete):
@@ -336,13 +370,35 @@ class Reconciler:
         self._publish(env)
         return True
 
-    def _publish(self, env: Environment, hint: dict[str, Any] | None = None) -> None:
+    def _publish(self, env: Environment, hint: dict[str, Any] | None = None) -> bool:
+        """Queue `publish_status`; False when the broker refused it."""
         kwargs = {"namespace": env.metadata.namespace, "name": env.metadata.name, **(hint or {})}
         try:
             self.enqueue(jobs.TASK_PUBLISH_STATUS, kwargs)
         except TemporaryError as exc:
             # The status is on the CR (the source of truth); the GitHub resync will catch up.
             log.warning("publish_status for %s not enqueued: %s", env.metadata.name, exc)
+            return False
+        return True
+
+
+def crashed_status(env: Environment, exc: Exception, *, now: str) -> EnvironmentStatus:
+    """The status of an Environment whose reconcile crashed: Failed, the error in Ready."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" in {Path(where.filename).name}:{where.name}" if where else ""
+    message = f"reconcile error ({type(exc).__name__}: {exc}{at}); retrying with backoff"
+    status = env.status.model_copy(deep=True) if env.status else EnvironmentStatus()
+    status.phase, status.message = Phase.FAILED, message
+    status.conditions = conditions.set_condition(
+        status.conditions,
+        conditions.READY,
+        conditions.FALSE,
+        CRASH_REASON,
+        message,
+        generation=env.metadata.generation,
+        now=now,
+    )
+    return status
 
 
 def teardown_hint(env: Environment) -> dict[str, Any]:
