@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core import naming
@@ -159,7 +160,7 @@ def pull_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifes
 
 
 def app_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest:
-    """Copy of a project-namespace Secret the application env references (same name)."""
+    """Copy of a Secret under its own name (an app Secret, or the wildcard TLS certificate)."""
     name = str((source.get("metadata") or {}).get("name"))
     return {
         "apiVersion": "v1",
@@ -223,11 +224,23 @@ def git_token_secret(ns: str, labels: Mapping[str, str], job_name: str, token: s
     }
 
 
-def _kaniko_args(build: BuildSpec, context: str, destination: str) -> list[str]:
+@dataclass(frozen=True)
+class KanikoFlags:
+    """Per-build Kaniko switches: the layer cache (off for `/catalyst rebuild`), plain HTTP."""
+
+    cache: bool = True
+    insecure: bool = False
+
+
+def _kaniko_args(build: BuildSpec, context: str, destination: str, flags: KanikoFlags) -> list[str]:
+    # Kaniko resolves --dockerfile under the context (after --context-sub-path), as docs say.
     args = [f"--context={context}", f"--dockerfile={build.dockerfile}"]
     if build.path and build.path.strip("/"):
         args.append(f"--context-sub-path={build.path.strip('/')}")
-    return [*args, f"--destination={destination}", "--cache=true", "--snapshot-mode=redo"]
+    args += [f"--destination={destination}", f"--cache={str(flags.cache).lower()}"]
+    if flags.insecure:
+        args += ["--insecure", "--insecure-pull"]
+    return [*args, "--snapshot-mode=redo"]
 
 
 def _token_env(secret: str) -> list[Manifest]:
@@ -256,6 +269,7 @@ def build_job(
     rebuild_nonce: str | None,
     deadline_seconds: int,
     ttl_seconds: int,
+    flags: KanikoFlags = KanikoFlags(),
 ) -> Manifest:
     """Kaniko Job building one image at one commit: no retries, deadline and TTL set."""
     name = naming.build_job_name(build.name, commit_sha)
@@ -269,7 +283,7 @@ def build_job(
     container = {
         "name": "kaniko",
         "image": builder_image,
-        "args": _kaniko_args(build, context, destination),
+        "args": _kaniko_args(build, context, destination, flags),
         "env": _token_env(token_secret_name(name)),
         "resources": resources,
         "volumeMounts": [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}],

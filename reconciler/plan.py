@@ -126,6 +126,8 @@ class Observed:
     children_read: bool = False
     team_pull_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
+    # CATALYST_TLS_SECRET as it is in the ingress namespace (copied into the preview namespace).
+    tls_source: Manifest | None = None
     now: str | None = None
     # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
     build_logs: Mapping[str, str] = field(default_factory=dict)
@@ -273,6 +275,8 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
         objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
+    if obs.tls_source is not None:
+        objects.append(manifests.app_secret(ns, labels, obs.tls_source))
     if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
         for name in sorted(referenced_secrets(ctx.config)):
             if name in obs.app_secrets:
@@ -344,7 +348,8 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
         return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
-    create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
+    rebuild = before is not None and before.rebuild_nonce != nonce  # `/catalyst rebuild`
+    create = CreateBuild(build_job(ctx, build, image, cache=not rebuild), *_github_of(env))
     return BuildOutcome((record,), (create,))
 
 
@@ -363,7 +368,10 @@ def _existing_job(
 ) -> BuildOutcome:
     annotations = (job.get("metadata") or {}).get("annotations") or {}
     if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
-        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))  # rebuild asked
+        # Rebuild asked: the record keeps the old Job's nonce until the new Job exists, so the
+        # next pass still knows it is a rebuild (built without the layer cache).
+        record.rebuild_nonce = annotations.get(manifests.NONCE_ANNOTATION) or None
+        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))
     if is_deleting(job):
         return BuildOutcome((record,), ())
     state, reason = job_state(job)
@@ -385,8 +393,8 @@ def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
     return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
 
 
-def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
-    """The Kaniko Job for one build at the target commit."""
+def build_job(ctx: ModeContext, build: BuildSpec, image: str, *, cache: bool = True) -> Manifest:
+    """The Kaniko Job for one build at the target commit (`cache=False`: from scratch)."""
     source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
     if source is None:
         raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
@@ -405,6 +413,7 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
         rebuild_nonce=ctx.environment.spec.rebuild_nonce,
         deadline_seconds=ctx.settings.build_deadline_seconds,
         ttl_seconds=ctx.settings.build_ttl_seconds,
+        flags=manifests.KanikoFlags(cache=cache, insecure=ctx.settings.registry_insecure),
     )
 
 

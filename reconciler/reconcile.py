@@ -211,8 +211,10 @@ class Reconciler:
             "Secret", manifests.PULL_SECRET, project.metadata.namespace
         )
         app_secrets = self._app_secrets(obs, str(env.metadata.namespace))
+        tls = self._tls_source()
         children = dict(obs.children)
-        keys = self._child_keys(obs, secret is not None) + [("Secret", n) for n in app_secrets]
+        copies = [*app_secrets, *([self.settings.tls_secret] if tls else [])]
+        keys = self._child_keys(obs, secret is not None) + [("Secret", str(n)) for n in copies]
         for kind, name in keys:
             found = self.cluster.get_or_none(kind, name, ns)
             if found is not None:
@@ -223,7 +225,15 @@ class Reconciler:
             children_read=True,
             team_pull_secret=secret,
             app_secrets=app_secrets,
+            tls_source=tls,
         )
+
+    def _tls_source(self) -> Manifest | None:
+        """The wildcard TLS Secret to copy (none when cert-manager issues per preview)."""
+        name, settings = self.settings.tls_secret, self.settings
+        if not name or settings.cert_issuer:
+            return None
+        return self.cluster.get_or_none("Secret", name, settings.ingress_namespace)
 
     def _app_secrets(self, obs: Observed, project_namespace: str) -> dict[str, Manifest]:
         """The project-namespace Secrets the resolved config references (none for forks)."""

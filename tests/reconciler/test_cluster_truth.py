@@ -6,6 +6,7 @@ Secret fails at once, and Kaniko gets the flags the registry and `/catalyst rebu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -13,7 +14,17 @@ import pytest
 from core import naming
 from reconciler.plan import plan_with_reads
 from tests.kubefake import KubeFake
-from tests.reconciler.support import environment_obj, make_rig, seed
+from tests.reconciler.support import (
+    ENV_NS,
+    SETTINGS,
+    SHA2,
+    environment_obj,
+    make_rig,
+    seed,
+)
+from tests.reconciler.test_build_logs import set_spec
+
+INGRESS = SETTINGS.ingress_namespace
 
 
 def ready_condition(status: dict[str, Any]) -> dict[str, Any]:
@@ -48,3 +59,52 @@ def test_a_reconcile_that_keeps_crashing_is_a_condition_with_the_error(
     rig.run_until(rig.phase_is("Ready"))
     assert ready_condition(rig.status())["status"] == "True"
     assert naming.FINALIZER in (rig.env() or {})["metadata"]["finalizers"]
+
+
+def tls_source(kubefake: KubeFake, cert: str) -> None:
+    kubefake.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INGRESS}})
+    kubefake.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SETTINGS.tls_secret, "namespace": INGRESS},
+            "type": "kubernetes.io/tls",
+            "data": {"tls.crt": cert, "tls.key": "a2V5"},
+        }
+    )
+
+
+def test_the_wildcard_tls_secret_is_copied_into_the_preview_namespace_and_kept_current(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake, builds=False)
+    tls_source(kubefake, "b25l")
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    copy: Any = kubefake.get("secrets", str(SETTINGS.tls_secret), ENV_NS)
+    assert copy["type"] == "kubernetes.io/tls" and copy["data"]["tls.crt"] == "b25l"
+    ingress: Any = kubefake.get("ingresses", "web", ENV_NS)
+    assert ingress["spec"]["tls"][0]["secretName"] == SETTINGS.tls_secret
+    tls_source(kubefake, "dHdv")  # renewed
+    set_spec(kubefake, sources=[{"name": "main", "commitSha": SHA2, "branch": "feature/x"}])
+    rig.run_until(lambda: rig.status().get("commitSha") == SHA2)
+    renewed: Any = kubefake.get("secrets", str(SETTINGS.tls_secret), ENV_NS)
+    assert renewed["data"]["tls.crt"] == "dHdv"
+
+
+def test_cert_manager_issues_each_preview_its_own_certificate(kubefake: KubeFake) -> None:
+    seed(kubefake, builds=False)
+    tls_source(kubefake, "b25l")
+    kubefake.controllers.enable("deployments", "namespaces")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.reconciler.settings = dataclasses.replace(SETTINGS, cert_issuer="letsencrypt")
+    rig.run_until(rig.phase_is("Ready"))
+    ingress: Any = kubefake.get("ingresses", "web", ENV_NS)
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert ingress["spec"]["tls"] == [
+        {"hosts": [ingress["spec"]["rules"][0]["host"]], "secretName": "preview-tls"}
+    ]
+    assert kubefake.get("secrets", str(SETTINGS.tls_secret), ENV_NS) is None  # nothing copied

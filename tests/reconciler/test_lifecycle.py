@@ -104,11 +104,22 @@ def test_rebuild_nonce_rebuilds_a_failed_commit(kubefake: KubeFake) -> None:
     rig = make_rig(kubefake)
     kubefake.put_object(environment_obj())
     rig.run_until(rig.phase_is("Failed"))
+    first: Any = kubefake.get("jobs", naming.build_job_name("app", SHA1), ENV_NS)
+    assert "--cache=true" in kaniko_args(first)
     kubefake.controllers.job_outcome("build-*", succeed=True)
     set_spec(kubefake, rebuildNonce="r1")
     rig.run_until(rig.phase_is("Ready"))
     job: Any = kubefake.get("jobs", naming.build_job_name("app", SHA1), ENV_NS)
     assert job["metadata"]["annotations"]["catalyst.dev/rebuild-nonce"] == "r1"
+    assert "--cache=false" in kaniko_args(job)  # "rebuild from scratch": no layer cache
+    set_spec(kubefake, sources=[{"name": "main", "commitSha": SHA2, "branch": "feature/x"}])
+    rig.run_until(rig.phase_is("Ready"))
+    pushed: Any = kubefake.get("jobs", naming.build_job_name("app", SHA2), ENV_NS)
+    assert "--cache=true" in kaniko_args(pushed)  # the next commit builds with the cache again
+
+
+def kaniko_args(job: dict[str, Any]) -> list[str]:
+    return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
 
 
 def test_new_sha_rebuilds_while_old_serves_and_supersedes_builds(kubefake: KubeFake) -> None:
