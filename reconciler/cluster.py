@@ -61,6 +61,7 @@ KINDS: dict[str, Kind] = {
     "NetworkPolicy": Kind("/apis/networking.k8s.io/v1", "networkpolicies"),
     "Ingress": Kind("/apis/networking.k8s.io/v1", "ingresses"),
     "Deployment": Kind("/apis/apps/v1", "deployments"),
+    "ReplicaSet": Kind("/apis/apps/v1", "replicasets"),
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
@@ -240,14 +241,26 @@ class Cluster:
             return False
         return True
 
-    def pod_log(self, name: str, namespace: str, *, tail_lines: int) -> str:
-        """The last `tail_lines` lines of a pod's log (its only container); NotFound when absent."""
+    def pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        tail_lines: int,
+        container: str | None = None,
+        previous: bool = False,
+    ) -> str:
+        """The last `tail_lines` lines of a pod's log (of `container`, or its only one; of the
+        run before the current one when `previous`); NotFound when absent."""
         api: Any = k8s.CoreV1Api(self.api_client)  # typed as returning str; raw here
+        extra = {"container": container} if container else {}
         try:
             response = api.read_namespaced_pod_log(
                 name,
                 namespace,
                 tail_lines=tail_lines,
+                previous=previous,
+                **extra,
                 _request_timeout=self.timeout,
                 _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
             )

@@ -25,6 +25,10 @@ class Observed:
     children_read: bool = False
     team_pull_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
+    # ReplicaSets and Pods of the namespace, read while a rollout is under way (see rollout.py),
+    # and the redacted log tail of the failing container among them (read once it fails).
+    rollout_objects: tuple[Manifest, ...] = ()
+    rollout_log: str | None = None
     # CATALYST_TLS_SECRET as it is in the ingress namespace (copied into the preview namespace).
     tls_source: Manifest | None = None
     now: str | None = None

@@ -28,6 +28,7 @@ from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import differs, is_deleting, key_of
 from reconciler.infra import infra_objects, namespace_manifest
 from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
+from reconciler.rollout import rollout_failure
 from reconciler.status import (
     active_status,
     current_status,
@@ -236,7 +237,7 @@ def _deploy(
     extras: tuple[Action, ...] = ()
     if status.deployed_hash != fingerprint:
         extras = (ModeApply(mode, ctx),)  # imperative part (helm); a no-op for docker
-    readiness = mode.readiness(ctx, obs.children)
+    readiness = pod_verdict(obs, mode.readiness(ctx, obs.children))
     deployed = deployed_condition(ctx, readiness)
     status.deployed_hash = fingerprint
     if readiness.failed:
@@ -251,6 +252,19 @@ def _deploy(
     ready = (conditions.TRUE, readiness.reason, f"{status.url} serves {ctx.commit_sha[:7]}")
     status = with_conditions(obs, status, built, deployed, ready)
     return Plan(extras, status, None)
+
+
+def pod_verdict(obs: Observed, readiness: Readiness) -> Readiness:
+    """A rollout still in progress fails as soon as a new pod cannot run (see rollout.py)."""
+    if readiness.ready or readiness.failed:
+        return readiness
+    failure = rollout_failure(obs.children, obs.rollout_objects)
+    if failure is None:
+        return readiness
+    message = failure.describe()
+    if obs.rollout_log:
+        message += f"\nLast log lines of {failure.container}:\n{obs.rollout_log}"
+    return Readiness(False, failure.reason, message, failed=True, warnings=readiness.warnings)
 
 
 def _rollout_failed(

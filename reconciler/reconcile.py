@@ -31,7 +31,7 @@ from reconciler.actions import (
     ModeTeardown,
     Plan,
 )
-from reconciler.buildlogs import failed_build_log
+from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
 from reconciler.builds import job_state
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
 from reconciler.config import resolve_config
@@ -41,6 +41,7 @@ from reconciler.infra import referenced_secrets
 from reconciler.modes import ModeIO, ModeSettings
 from reconciler.plan import plan_with_reads
 from reconciler.reads import Reads
+from reconciler.rollout import rollout_failure
 from reconciler.status import failed
 from reconciler.tokens import TokenSource
 
@@ -158,10 +159,15 @@ class Reconciler:
         jobs_by_name: dict[str, Manifest] = {}
         children: dict[tuple[str, str], Manifest] = {}
         build_logs: dict[str, str] = {}
+        rollout_objects: tuple[Manifest, ...] = ()
+        rollout_log: str | None = None
         if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
             jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
             children = {key_of(w): w for w in self.reads.workloads(target)}
             build_logs = self._failed_build_logs(env, target, jobs_by_name)
+            if children and rolling_out(env):
+                rollout_objects = self._rollout_objects(target)
+                rollout_log = self._failing_container_log(target, children, rollout_objects)
         return Observed(
             environment=env,
             project=project,
@@ -171,7 +177,40 @@ class Reconciler:
             children=children,
             now=self.clock(),
             build_logs=build_logs,
+            rollout_objects=rollout_objects,
+            rollout_log=rollout_log,
         )
+
+    def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:
+        """ReplicaSets and Pods; none when unreadable (the rollout is judged on the next pass)."""
+        try:
+            return tuple(self.reads.rollout_objects(namespace))
+        except CatalystError as exc:
+            log.info("pods of %s not read: %s", namespace, exc)
+            return ()
+
+    def _failing_container_log(
+        self,
+        namespace: str,
+        children: dict[tuple[str, str], Manifest],
+        objects: tuple[Manifest, ...],
+    ) -> str | None:
+        """The redacted log tail of the container that makes the rollout fail (None: no log)."""
+        failure = rollout_failure(children, objects)
+        if failure is None or not failure.has_logs:
+            return None
+        try:
+            text = self.cluster.pod_log(
+                failure.pod,
+                namespace,
+                tail_lines=TAIL_LINES,
+                container=failure.container,
+                previous=failure.restarts > 0,  # the run that crashed, not the one starting now
+            )
+        except CatalystError as exc:
+            log.info("log of %s/%s not read: %s", failure.pod, failure.container, exc)
+            return None
+        return tidy(text)
 
     def _failed_build_logs(
         self, env: Environment, namespace: str, jobs_by_name: dict[str, Manifest]
@@ -387,6 +426,14 @@ class Reconciler:
             log.warning("publish_status for %s not enqueued: %s", env.metadata.name, exc)
             return False
         return True
+
+
+def rolling_out(env: Environment) -> bool:
+    """Whether the pods may be starting a new revision (not Ready on the target commit)."""
+    status = env.status
+    if status is None or status.phase != Phase.READY:
+        return True
+    return status.commit_sha != env.primary_source.commit_sha
 
 
 def crashed_status(env: Environment, exc: Exception, *, now: str) -> EnvironmentStatus:
