@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from core import naming
 from core.model import Environment, Project
-from reconciler.config import resolve_config
+from reconciler.config import effective_config
 from reconciler.drift import ObjectKey
 from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings, UnknownMode, mode_for
 
@@ -93,7 +93,7 @@ def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
         labels=environment_labels(env, team, project.metadata.name),
         host=naming.preview_host(namespace, obs.settings.preview_domain),
         settings=obs.settings,
-        config=resolve_config(template.config, env.spec.config),
+        config=effective_config(template.config, env.spec.config, fork=env.primary_source.fork),
         commit_sha=env.primary_source.commit_sha,
         redeploy_nonce=env.spec.redeploy_nonce,
         deployed_hash=env.status.deployed_hash if env.status else None,

@@ -26,7 +26,7 @@ from reconciler.actions import (
 from reconciler.builds import plan_builds
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import differs, is_deleting, key_of
-from reconciler.infra import infra_objects, namespace_manifest
+from reconciler.infra import infra_objects, missing_secret, namespace_manifest
 from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
 from reconciler.rollout import rollout_failure
 from reconciler.status import (
@@ -142,6 +142,11 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
     trusted = _trusted(obs, fingerprint)
     if not obs.children_read and not trusted:
         return ActivePlan(Plan((), base, REQUEUE_NOW), True)
+    missing = missing_secret(ctx.config, obs.app_secrets) if obs.children_read else None
+    if missing is not None:  # its pods could never start: say so now, not at a deadline
+        where = obs.environment.metadata.namespace
+        plan = failed(obs, "SecretMissing", f"{missing} in namespace {where}")
+        return ActivePlan(dataclasses.replace(plan, requeue_after=REQUEUE_FAILED_ROLLOUT), False)
     writes = _drift([ns_manifest, *infra], obs) + list(builds.actions)
     return ActivePlan(_after_builds(obs, deploy_ctx, mode, base, writes, fingerprint), False)
 

@@ -16,6 +16,7 @@ from reconciler.plan import plan_with_reads
 from tests.kubefake import KubeFake
 from tests.reconciler.support import (
     ENV_NS,
+    PROJECT_NS,
     SETTINGS,
     SHA2,
     environment_obj,
@@ -108,3 +109,74 @@ def test_cert_manager_issues_each_preview_its_own_certificate(kubefake: KubeFake
         {"hosts": [ingress["spec"]["rules"][0]["host"]], "secretName": "preview-tls"}
     ]
     assert kubefake.get("secrets", str(SETTINGS.tls_secret), ENV_NS) is None  # nothing copied
+
+
+def with_app_secret_env(kubefake: KubeFake, **config: Any) -> None:
+    project: Any = kubefake.get("projects", "shop", "acme")
+    template = project["spec"]["templates"]["development"]["config"]
+    template["env"].append(
+        {"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}
+    )
+    template.update(config)
+    kubefake.put_object(project)
+
+
+def app_env(kubefake: KubeFake) -> dict[str, Any]:
+    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    env = web["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {v["name"]: v.get("value", v.get("valueFrom")) for v in env}
+
+
+def test_a_fork_preview_of_a_template_with_app_secrets_starts_with_its_fork_env(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake)
+    with_app_secret_env(kubefake, forkEnv=[{"name": "DB", "value": "sqlite:///tmp/fork.db"}])
+    kubefake.controllers.enable("jobs", "namespaces", "pods")  # pods judged like a kubelet
+    fork = environment_obj()
+    fork["spec"]["sources"][0]["fork"] = True
+    kubefake.put_object(fork)
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    assert app_env(kubefake)["DB"] == "sqlite:///tmp/fork.db"
+    assert kubefake.get("secrets", "db", ENV_NS) is None  # never copied for a fork
+
+
+def test_a_fork_preview_without_fork_env_starts_without_the_secret_variable(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake)
+    with_app_secret_env(kubefake)
+    kubefake.controllers.enable("jobs", "namespaces", "pods")
+    fork = environment_obj()
+    fork["spec"]["sources"][0]["fork"] = True
+    kubefake.put_object(fork)
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    assert "DB" not in app_env(kubefake) and app_env(kubefake)["MODE"] == "preview"
+
+
+def test_a_same_repository_preview_missing_its_secret_fails_at_once_naming_it(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake)
+    with_app_secret_env(kubefake)
+    kubefake.controllers.enable("jobs", "namespaces", "pods")
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Failed"))
+    status = rig.status()
+    ready = ready_condition(status)
+    assert ready["reason"] == "SecretMissing"
+    assert "'db'" in ready["message"] and "env DB" in ready["message"]
+    assert kubefake.list("jobs", ENV_NS) == []  # nothing built for a preview that cannot start
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": PROJECT_NS},
+    }
+    kubefake.put_object({**secret, "data": {"user": "YQ=="}})
+    rig.run_until(lambda: "no key 'url'" in ready_condition(rig.status())["message"])
+    kubefake.put_object({**secret, "data": {"url": "cG9zdGdyZXM6Ly8="}})
+    rig.run_until(rig.phase_is("Ready"))
+    assert kubefake.get("secrets", "db", ENV_NS) is not None
