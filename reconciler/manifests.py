@@ -191,7 +191,8 @@ def image_ref(registry: str, team: str, project: str, build: str, sha: str) -> s
 
 
 def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
-    """Kaniko git context pinned to the exact commit (PR refs reach fork commits too)."""
+    """Kaniko git context pinned to the exact commit (PR refs reach fork commits too); a source
+    without a recorded commit builds its branch head."""
     url = source.repository_url.split("://", 1)[-1].removesuffix("/")
     if not url.endswith(".git"):
         url += ".git"
@@ -200,7 +201,8 @@ def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
         if env_source.pr_number
         else f"refs/heads/{env_source.branch}"
     )
-    return f"git://{url}#{ref}#{env_source.commit_sha}"
+    pinned = f"#{env_source.commit_sha}" if env_source.commit_sha else ""
+    return f"git://{url}#{ref}{pinned}"
 
 
 def token_secret_name(job_name: str) -> str:

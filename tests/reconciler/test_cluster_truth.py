@@ -21,6 +21,7 @@ from tests.reconciler.support import (
     SHA2,
     environment_obj,
     make_rig,
+    ready_image_rig,
     seed,
 )
 from tests.reconciler.test_build_logs import set_spec
@@ -35,11 +36,7 @@ def ready_condition(status: dict[str, Any]) -> dict[str, Any]:
 def test_a_reconcile_that_keeps_crashing_is_a_condition_with_the_error(
     kubefake: KubeFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed(kubefake, builds=False)
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.put_object(environment_obj())
-    rig = make_rig(kubefake)
-    rig.run_until(rig.phase_is("Ready"))
+    rig = ready_image_rig(kubefake)
 
     def crashing(obs: Any) -> Any:
         raise KeyError("kind")

@@ -36,6 +36,7 @@ from tests.reconciler.support import (
     RecordingEnqueuer,
     environment_obj,
     make_rig,
+    ready_image_rig,
     seed,
 )
 from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
@@ -336,11 +337,7 @@ def test_finished_teardown_enqueues_publish_status_with_the_teardown_hint(
 def test_the_finalizer_stays_until_the_final_teardown_publish_is_queued(
     kubefake: KubeFake,
 ) -> None:
-    seed(kubefake, builds=False)
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.put_object(environment_obj())
-    rig = make_rig(kubefake)
-    rig.run_until(rig.phase_is("Ready"))
+    rig = ready_image_rig(kubefake)
     kubefake.delete("environments", "pr-1", PROJECT_NS)
     broker_up = False
     sent = rig.enqueued
