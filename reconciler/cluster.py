@@ -51,6 +51,7 @@ KINDS: dict[str, Kind] = {
     "NetworkPolicy": Kind("/apis/networking.k8s.io/v1", "networkpolicies"),
     "Ingress": Kind("/apis/networking.k8s.io/v1", "ingresses"),
     "Deployment": Kind("/apis/apps/v1", "deployments"),
+    "ReplicaSet": Kind("/apis/apps/v1", "replicasets"),
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
@@ -79,6 +80,14 @@ def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
     message = f"{status} {reason}: {decoded.get('message', '')}".strip()
     retry_after = (headers or {}).get("Retry-After")
     return kube_error(status, message, reason=reason, retry_after=retry_after)
+
+
+def with_item_kinds(page: Manifest, kind: str) -> Manifest:
+    """`page` with `kind` and `apiVersion` set on every item (from the list's own kind)."""
+    kind = str(page.get("kind") or "").removesuffix("List") or kind
+    api_version = str(page.get("apiVersion") or KINDS[kind].prefix.split("/", 2)[-1])
+    items = [{**item, "kind": kind, "apiVersion": api_version} for item in page.get("items") or []]
+    return {**page, "items": items}
 
 
 class Cluster:
@@ -158,9 +167,14 @@ class Cluster:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> Manifest:
-        """LIST a collection: the raw List (items, metadata.resourceVersion/continue)."""
+        """LIST a collection: the List (items, metadata.resourceVersion/continue).
+
+        Every item gets the `kind`/`apiVersion` of the list: a real API server omits them on the
+        items of built-in kinds (watch events carry them), and the reconciler keys objects by kind.
+        """
         query = {"labelSelector": label_selector, "limit": limit, "continue": continue_token}
-        return dict(self.request("GET", path_of(kind, namespace), query=query))
+        page = dict(self.request("GET", path_of(kind, namespace), query=query))
+        return with_item_kinds(page, kind)
 
     def list_items(
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
@@ -202,14 +216,26 @@ class Cluster:
             return False
         return True
 
-    def pod_log(self, name: str, namespace: str, *, tail_lines: int) -> str:
-        """The last `tail_lines` lines of a pod's log (its only container); NotFound when absent."""
+    def pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        tail_lines: int,
+        container: str | None = None,
+        previous: bool = False,
+    ) -> str:
+        """The last `tail_lines` lines of a pod's log (of `container`, or its only one; of the
+        run before the current one when `previous`); NotFound when absent."""
         api: Any = k8s.CoreV1Api(self.api_client)  # typed as returning str; raw here
+        extra = {"container": container} if container else {}
         try:
             response = api.read_namespaced_pod_log(
                 name,
                 namespace,
                 tail_lines=tail_lines,
+                previous=previous,
+                **extra,
                 _request_timeout=self.timeout,
                 _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
             )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core import checks, naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import NotFound
+from core.errors import NotFound, TemporaryError
 from core.model import Environment, Project
 from workers import checkruns, comments, locks
 from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, load_teardown
@@ -39,6 +39,7 @@ class TeardownHint:
     project: str
     pr_number: int | None
     github_environment: str
+    final: bool = False  # sent as the reconciler releases the CR: wait for it to go
 
 
 async def publish_status(
@@ -50,9 +51,12 @@ async def publish_status(
     """
     async with _publishing(ctx, namespace, name) as verify:
         env = ctx.kube.get_environment(namespace, name)
-        if env is None:
+        if env is None or _released(env):
             await finish_teardown(ctx, namespace, name, hint=hint)
             return
+        if hint is not None and hint.final:
+            # Queued just before the finalizer is dropped: retry until the CR is released.
+            raise TemporaryError(f"Environment {namespace}/{name} is not released yet")
         if env.spec.github is None:
             log.info(
                 "Environment %s/%s has no GitHub reference: nothing to publish", namespace, name
@@ -60,6 +64,12 @@ async def publish_status(
             return
         gh = ctx.github.installation(env.spec.github.installation_id)
         await _publish_fresh(ctx, gh, env, verify=verify)
+
+
+def _released(env: Environment) -> bool:
+    """Deleting and no longer held by the reconciler (another controller's finalizer may stay)."""
+    finalizers = env.metadata.finalizers or []
+    return bool(env.metadata.deletion_timestamp) and naming.FINALIZER not in finalizers
 
 
 async def publish_environment(ctx: Context, gh: GitHubInstallation, env: Environment) -> None:

@@ -192,6 +192,7 @@ def _hint(kwargs: dict[str, Any]) -> statuses.TeardownHint | None:
         str(kwargs["project"]),
         kwargs.get("pr_number"),
         str(kwargs["github_environment"]),
+        final=bool(kwargs.get("final")),
     )
 
 
