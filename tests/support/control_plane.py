@@ -420,9 +420,14 @@ class ControlPlane:
             _wait_established(rest, name)
 
     def append_log(self, *lines: str) -> None:
-        """Append lines to every simulated container's log (kwok follows the file)."""
+        """Append lines to every simulated container's log (kwok follows the file).
+
+        kwok serves the file the way a kubelet serves a container runtime's log: in the CRI format
+        (``<RFC 3339 time> stdout F <text>``), which the API server strips again for clients.
+        """
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
         with self.log_file.open("a") as out:
-            out.writelines(f"{line}\n" for line in lines)
+            out.writelines(f"{stamp} stdout F {line}\n" for line in lines)
 
 
 def _http_ok(url: str, *, token: str | None = None, ca: Path | None = None) -> bool:
