@@ -26,6 +26,7 @@ import respx
 
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 PAGE = 30
+EVENTS = ["issue_comment", "pull_request", "push", "installation"]  # the App manifest's events
 
 
 def sha_of(text: str) -> str:
@@ -87,6 +88,9 @@ class GitHubState:
     tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
     mints: dict[int, int] = field(default_factory=dict)
     repo_installation: dict[str, int] = field(default_factory=dict)
+    app: dict[str, Any] = field(
+        default_factory=lambda: {"id": 1, "slug": "catalyst-preview-dev", "name": "Catalyst (fake)"}
+    )
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- seeding helpers ----------------------------------------------------------------------
@@ -149,6 +153,40 @@ class GitHubState:
     def states_of(self, deployment_id: int) -> list[str]:
         """Every status state posted to a deployment, oldest first."""
         return [s["state"] for s in self.statuses.get(deployment_id, [])]
+
+    def add_comment(
+        self, repo: str, number: int, body: str, *, user: str = "octocat"
+    ) -> dict[str, Any]:
+        """A person's new comment on an issue or PR, with the fields GitHub gives it."""
+        comment_id = next(self.ids)
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "repo": repo,
+            "issue": number,
+            "body": body,
+            "user": {"login": user, "type": "User"},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+        }
+        return self.comments[comment_id]
+
+    def installations(self) -> list[dict[str, Any]]:
+        """The App's installations as `GET /app/installations` lists them (one per account)."""
+        accounts: dict[int, str] = {}
+        for repo, installation in self.repo_installation.items():
+            accounts.setdefault(installation, repo.split("/")[0])
+        return [
+            {
+                "id": installation,
+                "app_id": self.app["id"],
+                "account": {"login": login, "type": "Organization"},
+                "repository_selection": "selected",
+                "permissions": self.permissions,
+            }
+            for installation, login in sorted(accounts.items())
+        ]
 
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         """Comments on an issue, oldest first."""
@@ -243,7 +281,7 @@ class FakeGitHub:
 
     def _check_auth(self, request: httpx.Request, path: str) -> httpx.Response | None:
         auth = request.headers.get("authorization", "")
-        if path.startswith("/app/") or path.endswith("/installation"):
+        if path == "/app" or path.startswith("/app/") or path.endswith("/installation"):
             return self._check_jwt(auth)
         token = auth.removeprefix("token ")
         known = self.state.tokens.get(token)
@@ -273,6 +311,8 @@ class FakeGitHub:
     def _routes(self) -> list[tuple[str, str, Handler]]:
         repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
         return [
+            ("GET", r"/app", self._app),
+            ("GET", r"/app/installations", self._installations),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
             ("GET", repo + r"/installation", self._repo_installation),
             ("GET", r"/app/hook/deliveries", self._deliveries),
@@ -295,6 +335,13 @@ class FakeGitHub:
         ]
 
     # --- handlers -------------------------------------------------------------------------------
+
+    def _app(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        app = {**self.state.app, "permissions": self.state.permissions, "events": EVENTS}
+        return httpx.Response(200, json=app)
+
+    def _installations(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return self._page(request, self.state.installations())
 
     def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         installation = int(m["id"])
