@@ -5,7 +5,8 @@
 # Kubernetes: uses $KUBECONFIG when set; otherwise a local API server: the real control plane
 # (kube-apiserver, etcd, kube-controller-manager, kwok from .tools/control-plane/bin, built by
 # scripts/control-plane.sh) when it is built, else the project's fake API server with its simulated
-# controllers, so a preview's whole life can be watched without a cluster.
+# controllers (CATALYST_DEV_KUBE=fake picks it anyway), so a preview's whole life can be watched
+# without a cluster.
 # GitHub: uses CATALYST_GITHUB_APP_ID / CATALYST_GITHUB_PRIVATE_KEY(_FILE) when set; otherwise
 # starts the fake GitHub server from the tests with a throwaway App key (local mode).
 # Ports (all on 127.0.0.1): PORT (web, 8000), REDIS_PORT (6390), KUBEFAKE_PORT (8001),
@@ -28,10 +29,10 @@ kube_port="${KUBEFAKE_PORT:-8001}"
 github_port="${FAKE_GITHUB_PORT:-8002}"
 settings_file="${CATALYST_DEV_ENV:-$PWD/.catalyst-dev.env}"
 local_kube=$([ -z "${KUBECONFIG:-}" ] && [ -z "${KUBERNETES_SERVICE_HOST:-}" ] && echo 1 || true)
-control_plane=.tools/control-plane/bin
+control_plane="${CATALYST_CONTROL_PLANE_BIN:-.tools/control-plane/bin}"
 real_control_plane=$(
   for b in kube-apiserver etcd kube-controller-manager kwok; do [ -x "$control_plane/$b" ] || exit; done
-  [ -f tests/support/control_plane.py ] && echo 1
+  [ -f tests/support/control_plane.py ] && [ "${CATALYST_DEV_KUBE:-auto}" != fake ] && echo 1
 ) || true
 
 # --- ports: stop before starting anything when one is taken ----------------------------------
@@ -122,11 +123,11 @@ fi
 kube_api=""
 if [ -n "$local_kube" ]; then
   if [ -n "$real_control_plane" ]; then
+    # etcd, kube-apiserver, kube-controller-manager and a kwok node; it installs crds/ itself
     start "control plane" "$run_dir/control-plane.log" \
-      python -m tests.support.control_plane serve --kubeconfig-out "$run_dir/kubeconfig"
+      python -m tests.support.control_plane serve "$run_dir"
     await "the control plane" test -s "$run_dir/kubeconfig"
-    await "the control plane's CRDs" kubectl --kubeconfig "$run_dir/kubeconfig" apply -f crds/
-    kube_api="real control plane (logs: $run_dir/control-plane.log)"
+    kube_api="real control plane (logs: $run_dir/control-plane.log, $run_dir/control-plane/)"
   else
     start "fake Kubernetes API server" "$run_dir/kubefake.log" python -m tests.kubefake \
       --host 127.0.0.1 --port "$kube_port" --controllers all --kubeconfig-out "$run_dir/kubeconfig"
