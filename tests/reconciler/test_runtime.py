@@ -192,3 +192,28 @@ def test_project_gets_namespace_status_and_a_finalizer_that_waits(kubefake: Kube
             and kubefake.get("projects", "shop", "acme") is None
         )
     )
+
+
+def test_a_project_whose_source_ref_names_no_source_is_not_ready_with_the_reason(
+    kubefake: KubeFake,
+) -> None:
+    # The CRD's CEL rule refuses it at admission; the fake does not evaluate CEL, like an older
+    # CRD that let one through: the reconciler must still say what is wrong.
+    seed(kubefake)
+    project: Any = kubefake.get("projects", "shop", "acme")
+    project["spec"]["templates"]["development"]["builds"][0]["sourceRef"] = "mian"
+    kubefake.put_object(project)
+    projects = ProjectReconciler(Cluster(kubefake.api_client()))
+    while projects.reconcile("acme", "shop") == 0.0:
+        pass
+    status: Any = kubefake.get("projects", "shop", "acme")["status"]  # type: ignore[index]
+    (ready,) = status["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"]) == (
+        "Ready",
+        "False",
+        "UnknownSourceRef",
+    )
+    assert (
+        "templates.development.builds[0].sourceRef 'mian' names no source (sources: main)"
+        in (ready["message"])
+    )
