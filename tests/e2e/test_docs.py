@@ -30,6 +30,7 @@ SHELLS = {"bash", "sh", "shell", "console"}
 ILLUSTRATIVE = "<!-- illustrative"
 STARTS_STACK = "<!-- docs-test: starts the stack -->"
 DEADLINE = 600.0  # generous: the machine is shared
+pytestmark = pytest.mark.timeout(1800)  # dev.sh and the whole walkthrough, on a busy machine
 
 
 @dataclass(frozen=True)
