@@ -21,7 +21,7 @@ export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
 export CATALYST_HELM_BIN="${CATALYST_HELM_BIN:-$PWD/.tools/bin/helm}"
 
 # A missing or malformed setting stops here, with the same one line the web process would print.
-python -c 'import sys; from core.cli import require_base; require_base("web")' || exit 2
+python -c 'import sys; from cli.main import require_base; require_base("web")' || exit 2
 
 web_port="${PORT:-8000}"
 redis_port="${REDIS_PORT:-6390}"

@@ -15,7 +15,7 @@ import pytest
 from core.signing import matches_any
 
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-ENTRY = "import sys; from core.cli import main; main(sys.argv[1:])"
+ENTRY = "import sys; from cli.main import main; main(sys.argv[1:])"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -146,7 +146,7 @@ COMMANDS = ["web", "worker", "reconciler", "beat", "replay", "doctor", "env"]
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS), ["replay", "comment"]])
 def test_every_command_has_a_purpose_and_every_option_help(command: list[str]) -> None:
-    from core.cli import build_parser, comment_parser
+    from cli.main import build_parser, comment_parser
 
     parser = comment_parser() if command == ["replay", "comment"] else build_parser()
     if command and command != ["replay", "comment"]:
@@ -159,7 +159,7 @@ def test_every_command_has_a_purpose_and_every_option_help(command: list[str]) -
 
 
 def test_web_binds_loopback_unless_told() -> None:
-    from core.cli import build_parser
+    from cli.main import build_parser
 
     assert build_parser().parse_args(["web"]).host == "127.0.0.1"
 

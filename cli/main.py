@@ -1,6 +1,6 @@
 """Shell: the `catalyst-preview` command line.
 
-Every command first reads the local stack's settings file (`core.devenv`: written by
+Every command first reads the local stack's settings file (`cli.devenv`: written by
 `scripts/dev.sh`; the environment wins). Process commands (`web`, `worker`, `reconciler`,
 `beat`) check the configuration first, so a missing or malformed setting stops them with one
 clear line, then replace this process with the real server (uvicorn, a Celery worker, the
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
-from core import devenv
+from cli import devenv
 from core.settings import SettingsError, exit_on_bad_settings, load_settings
 
 Argv = list[str]
@@ -204,7 +204,7 @@ def comment_parser() -> argparse.ArgumentParser:
 
 def run_replay(ns: argparse.Namespace) -> int:
     """Post the payload and print the receiver's answer; 0 when it answered 2xx."""
-    from core import replay
+    from cli import replay
 
     ns.secret = ns.secret or os.environ.get("CATALYST_WEBHOOK_SECRET")
     if not ns.secret:
@@ -272,7 +272,7 @@ def run_render(ns: argparse.Namespace) -> int:
 
 def run_doctor(ns: argparse.Namespace) -> int:
     """Check the deployment and print one line per finding."""
-    from core.doctor import run_doctor as doctor
+    from cli.doctor import run_doctor as doctor
 
     return doctor()
 
