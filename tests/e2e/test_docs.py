@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,6 +115,7 @@ def start_command() -> str:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("docs")
     env = dev_env(tmp / "run", CATALYST_DEV_ENV=str(tmp / "catalyst-dev.env"))
+    env.pop("CATALYST_DEV_KUBE")  # the docs' stack: the real control plane when it is built
     out = tmp / "dev.out"
     with out.open("wb") as sink:
         proc = subprocess.Popen(
@@ -162,17 +164,32 @@ def test_the_documented_commands_run_and_give_what_the_docs_say(stack: Stack) ->
             f"{block.where} failed ({result.returncode}):\n{block.code}\n--- stdout\n"
             f"{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
         )
-    github = stack.env["FAKE_GITHUB_PORT"]
-    state = httpx.get(f"http://127.0.0.1:{github}/_fake/state", timeout=30).json()
+    # the close was the last step: once GitHub shows it torn down, check the whole story
+    wait(lambda: torn_down(github_state(stack)), stack, "teardown shown on GitHub")
+    state = github_state(stack)
     first = [d for d in state["deployments"] if d["sha"].startswith("b92ba5f")]
     assert first and [s["state"] for s in first[0]["statuses"]][:3] == [
         "queued", "in_progress", "success",
     ]  # fmt: skip
-    assert all(d["statuses"][-1]["state"] == "inactive" for d in state["deployments"])
     bodies = [c["body"] for c in state["comments"]]
     assert "/catalyst redeploy" in bodies  # seeded as a person's comment
     assert any("torn down" in b.lower() for b in bodies)
     assert {"comment_id"} <= set(state["reactions"][0])
+
+
+def github_state(stack: Stack) -> dict[str, Any]:
+    github = stack.env["FAKE_GITHUB_PORT"]
+    state: dict[str, Any] = httpx.get(f"http://127.0.0.1:{github}/_fake/state", timeout=30).json()
+    return state
+
+
+def torn_down(state: dict[str, Any]) -> bool:
+    """Every deployment inactive and the bot comment saying the preview was torn down."""
+    deployments = state["deployments"]
+    inactive = all(d["statuses"] and d["statuses"][-1]["state"] == "inactive" for d in deployments)
+    return (
+        bool(deployments) and inactive and any("torn down" in c["body"] for c in state["comments"])
+    )
 
 
 def test_doctor_finds_no_problem_on_the_local_stack(stack: Stack) -> None:
