@@ -97,11 +97,16 @@ def dev_script(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[s
     try:
         yield proc, env
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        kill_session(proc)
+
+
+def kill_session(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGKILL the whole session `proc` leads (dev.sh and everything it started), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=timeout)
 
 
 def answers(url: str) -> bool:

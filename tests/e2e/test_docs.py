@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_dev_script import ROOT, SIGNATURES, descendants, dev_env
+from tests.e2e.test_dev_script import ROOT, SIGNATURES, descendants, dev_env, kill_session
 
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.S | re.M)
 SHELLS = {"bash", "sh", "shell", "console"}
@@ -131,11 +131,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait(lambda: "dev: ready" in out.read_text(), stack, "dev.sh to say it is ready")
         yield stack
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=60)
+        kill_session(proc)
 
 
 def wait(check: object, stack: Stack, what: str) -> None:
@@ -164,16 +160,14 @@ def test_the_documented_commands_run_and_give_what_the_docs_say(stack: Stack) ->
             f"{block.where} failed ({result.returncode}):\n{block.code}\n--- stdout\n"
             f"{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
         )
+        if "pull_request.opened.json" in block.code:  # "... the demo PR has a GitHub deployment"
+            assert_first_deployment_succeeded(github_state(stack))
     # the close was the last step: once GitHub shows it torn down, check the whole story
     wait(lambda: torn_down(github_state(stack)), stack, "teardown shown on GitHub")
     state = github_state(stack)
-    first = [d for d in state["deployments"] if d["sha"].startswith("b92ba5f")]
-    assert first and [s["state"] for s in first[0]["statuses"]][:3] == [
-        "queued", "in_progress", "success",
-    ]  # fmt: skip
     bodies = [c["body"] for c in state["comments"]]
     assert "/catalyst redeploy" in bodies  # seeded as a person's comment
-    assert any("torn down" in b.lower() for b in bodies)
+    assert any(b.startswith("@octocat **shop**: Ready") for b in bodies)  # /catalyst status
     assert {"comment_id"} <= set(state["reactions"][0])
 
 
@@ -183,13 +177,20 @@ def github_state(stack: Stack) -> dict[str, Any]:
     return state
 
 
+def assert_first_deployment_succeeded(state: dict[str, Any]) -> None:
+    first = [d for d in state["deployments"] if d["sha"].startswith("b92ba5f")]
+    assert first and [s["state"] for s in first[0]["statuses"]][:3] == [
+        "queued", "in_progress", "success",
+    ], state["deployments"]  # fmt: skip
+    assert first[0]["statuses"][2]["environment_url"] == "https://acme-shop-pr-1.preview.localhost/"
+
+
 def torn_down(state: dict[str, Any]) -> bool:
-    """Every deployment inactive and the bot comment saying the preview was torn down."""
+    """Deployments inactive (the fake App may delete them, with the environment) and the bot
+    comment saying the preview was torn down."""
     deployments = state["deployments"]
     inactive = all(d["statuses"] and d["statuses"][-1]["state"] == "inactive" for d in deployments)
-    return (
-        bool(deployments) and inactive and any("torn down" in c["body"] for c in state["comments"])
-    )
+    return inactive and any("was torn down" in c["body"] for c in state["comments"])
 
 
 def test_doctor_finds_no_problem_on_the_local_stack(stack: Stack) -> None:
