@@ -203,7 +203,7 @@ class Stack:
         with self.github.lock:
             state = self.github.state
             state.collaborators[(REPO, author)] = "write"
-            comment_id = state.add_comment(REPO, number, body, user=author)["id"]
+            comment_id = state.add_comment(REPO, number, body, author=author)
         payload = payloads.issue_comment(
             body,
             repo=REPO,

@@ -57,7 +57,7 @@ def test_the_app_and_its_installations_answer_as_github_does() -> None:
         app = httpx.get(f"{server.url}/app", headers=auth)
         installs = httpx.get(f"{server.url}/app/installations", headers=auth)
         unsigned = httpx.get(f"{server.url}/app", headers={"Authorization": "token nope"})
-    assert app.status_code == 200 and app.json()["slug"] == "catalyst-preview-dev"
+    assert app.status_code == 200 and app.json()["slug"] == "catalyst-preview"
     assert "pull_request" in app.json()["events"]
     assert [(i["id"], i["account"]["login"]) for i in installs.json()] == [(42, "acme")]
     assert unsigned.status_code == 401

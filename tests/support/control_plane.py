@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,7 @@ class ControlPlane:
         self.rules = KubeletRules()
         self.components: list[Component] = []
         self.kubelet: KubeletSimulator | None = None
+        self._rest: dict[str, KubeRest] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -182,6 +184,8 @@ class ControlPlane:
             self.kubelet.stop()
         for component in reversed(self.components):
             component.stop()
+        for rest in self._rest.values():
+            rest.close()
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -356,7 +360,8 @@ class ControlPlane:
                 f"--tls-private-key-file={self.pki.kubelet_key}",
             ],
         )
-        self.kubelet = KubeletSimulator(self.rest(), self.rules, kubelet_port=self.ports["kubelet"])
+        own = KubeRest(self.server, self.token, self.pki.ca_cert)  # the simulator's own connection
+        self.kubelet = KubeletSimulator(own, self.rules, kubelet_port=self.ports["kubelet"])
         self.kubelet.start()
         self._wait(kwok, self._kubelet_port_open, "serving the kubelet API")
 
@@ -372,7 +377,10 @@ class ControlPlane:
 
     def rest(self, token: str | None = None) -> KubeRest:
         """A small REST client for assertions and seeding (admin unless `token` is given)."""
-        return KubeRest(self.server, token or self.token, self.pki.ca_cert)
+        key = token or self.token
+        if key not in self._rest:
+            self._rest[key] = KubeRest(self.server, key, self.pki.ca_cert)
+        return self._rest[key]
 
     def write_kubeconfig(self, path: Path) -> Path:
         """Write the admin kubeconfig to `path` (the same call as on ``KubeFake``)."""
@@ -420,7 +428,8 @@ class ControlPlane:
 def _http_ok(url: str, *, token: str | None = None, ca: Path | None = None) -> bool:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        answer = httpx.get(url, headers=headers, verify=str(ca) if ca else True, timeout=2)
+        verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+        answer = httpx.get(url, headers=headers, verify=verify, timeout=2)
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
@@ -438,40 +447,44 @@ def _wait_established(rest: KubeRest, name: str) -> None:
 
 
 def kwok_stages() -> list[dict[str, Any]]:
-    """kwok Stages for pods: ready, Job pods complete, deletion; held pods are left alone."""
+    """kwok Stages: pods ready, Job pods complete, deletion (held pods left alone); node ready."""
     held = {"key": f'.metadata.annotations["{_OUTCOME}"]', "operator": "DoesNotExist"}
     alive = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+    phase = {"key": ".status.phase", "operator": "In"}
+    not_ready = {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": ["True"],
+    }
+    job_pod = {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}
     return [
-        _stage(
-            "pod-ready",
-            [alive, held, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
-            {"statusTemplate": _READY_TEMPLATE},
-        ),
+        _stage("pod-ready", "Pod", [alive, held, {**phase, "values": ["Pending"]}], _READY),
         _stage(
             "pod-complete",
-            [
-                alive,
-                held,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
-            {"statusTemplate": _COMPLETE_TEMPLATE},
+            "Pod",
+            [alive, held, {**phase, "values": ["Running"]}, job_pod],
+            _COMPLETE,
         ),
         _stage(
             "pod-delete",
+            "Pod",
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
             {"delete": True},
         ),
+        # kwok plays pods only on nodes it manages, and manages nodes only with a node stage.
+        _stage("node-ready", "Node", [not_ready], _NODE),
     ]
 
 
-def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:
+def _stage(
+    name: str, kind: str, expressions: list[dict[str, Any]], next_: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
         "metadata": {"name": name},
         "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "resourceRef": {"apiGroup": "v1", "kind": kind},
             "selector": {"matchExpressions": expressions},
             "next": next_,
         },
@@ -479,7 +492,8 @@ def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) 
 
 
 _OUTCOME = "sim.catalyst.dev/outcome"
-_READY_TEMPLATE = """\
+_READY = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
@@ -519,7 +533,21 @@ podIPs:
 phase: Running
 startTime: {{ $now | Quote }}
 """
-_COMPLETE_TEMPLATE = """\
+}
+_NODE = {
+    "statusTemplate": """\
+{{ $now := Now }}
+conditions:
+- type: Ready
+  status: "True"
+  reason: KubeletReady
+  message: kwok
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+"""
+}
+_COMPLETE = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: PodCompleted}
@@ -540,6 +568,7 @@ containerStatuses:
 {{ end }}
 phase: Succeeded
 """
+}
 
 
 # ---- pytest wiring ---------------------------------------------------------------------------

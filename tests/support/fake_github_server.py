@@ -195,7 +195,10 @@ class FakeGitHubServer:
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"message": f"bad comment: {exc!r}"}, 400)
         with self.lock:
-            comment = self.github.state.add_comment(repo, request.path_params["n"], body, user=user)
+            state = self.github.state
+            comment = state.comments[
+                state.add_comment(repo, request.path_params["n"], body, author=user)
+            ]
             self._changed()
         return JSONResponse(comment, 201)
 
