@@ -41,6 +41,16 @@ def desired_namespace(project: Project) -> Manifest:
     )
 
 
+def readiness(project: Project, ns: Manifest | None) -> tuple[str, str, str]:
+    """(status, reason, message) of the Project's Ready condition."""
+    problems = project.unknown_source_refs()
+    if problems:
+        return conditions.FALSE, "UnknownSourceRef", "; ".join(problems)
+    if ns is None or is_deleting(ns):
+        return conditions.FALSE, "NamespacePending", ""
+    return conditions.TRUE, "NamespaceReady", ""
+
+
 class ProjectReconciler:
     """Converges Projects; returns the delay before looking again (None: on events)."""
 
@@ -84,9 +94,7 @@ class ProjectReconciler:
 
     def _write_status(self, project: Project, ns: Manifest | None, count: int) -> None:
         old = project.status or ProjectStatus()
-        ready = ns is not None and not is_deleting(ns)
-        state = conditions.TRUE if ready else conditions.FALSE
-        reason = "NamespaceReady" if ready else "NamespacePending"
+        state, reason, message = readiness(project, ns)
         status = ProjectStatus(
             namespace=project_namespace_of(project),
             environments=count,
@@ -96,6 +104,7 @@ class ProjectReconciler:
                 conditions.READY,
                 state,
                 reason,
+                message,
                 generation=project.metadata.generation,
             ),
         )

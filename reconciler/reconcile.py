@@ -418,6 +418,7 @@ class Reconciler:
             )
         except NotFound:
             return False
+        log_phase_change(env, status)
         self._publish(env)
         return True
 
@@ -482,3 +483,35 @@ def teardown_hint(env: Environment) -> dict[str, Any]:
 
 
 __all__ = ["Conflict", "Outcome", "Reconciler"]
+
+
+def phase_reason(status: EnvironmentStatus) -> str:
+    """Why the Environment is in its phase: the first condition not yet True, else Ready's."""
+    found = status.conditions or []
+    pending = [c for c in found if c.status != "True"]
+    chosen = pending[0] if pending else next((c for c in found if c.type == "Ready"), None)
+    return chosen.reason if chosen else ""
+
+
+def log_phase_change(env: Environment, status: EnvironmentStatus) -> None:
+    """One line per phase change (what a person watching the log wants), none for no-ops."""
+    old = env.status.phase if env.status else None
+    if old == status.phase:
+        return
+    where = f"{env.metadata.namespace}/{env.metadata.name}"
+    commit = naming.short_sha(status.target_commit_sha or status.commit_sha or "") or "-"
+    reason = phase_reason(status)
+    log.info(
+        "environment %s: %s -> %s (%s), commit %s",
+        where,
+        old.value if old else "new",
+        status.phase.value,
+        reason or "no reason",
+        commit,
+        extra={
+            "environment": where,
+            "phase": status.phase.value,
+            "reason": reason,
+            "commit": commit,
+        },
+    )

@@ -74,3 +74,27 @@ def test_the_served_crds_have_the_printer_columns(cluster: ClusterScope) -> None
     assert crd is not None
     (version,) = crd["spec"]["versions"]
     assert {c["name"] for c in version["additionalPrinterColumns"]} >= {"Phase", "URL", "Commit"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda spec: spec["templates"]["development"].update(sourceRef="ap"),
+            "sourceRef must name",
+        ),
+        (
+            lambda spec: spec["templates"]["development"]["builds"][0].update(sourceRef="ap"),
+            "builds[].sourceRef must name",
+        ),
+    ],
+    ids=["template", "build"],
+)
+def test_a_source_ref_naming_no_source_is_refused(
+    cluster: ClusterScope, change: Any, message: str
+) -> None:
+    doc = _into(cluster, load_yaml(example_paths()[0].parent / "project-docker.yaml"))
+    change(doc["spec"])
+    with pytest.raises(KubeRestError) as refused:
+        cluster.plane.rest().apply(doc)
+    assert refused.value.status == 422 and message in str(refused.value)

@@ -142,7 +142,7 @@ class Rig:
         return self.reconciler.reconcile(PROJECT_NS, name)
 
     def run_until(
-        self, check: Callable[[], bool], *, name: str = "pr-1", timeout: float = 10.0
+        self, check: Callable[[], bool], *, name: str = "pr-1", timeout: float = 60.0
     ) -> None:
         """Reconcile repeatedly (as the queue would) until `check()` holds."""
         deadline = time.monotonic() + timeout

@@ -26,6 +26,7 @@ import respx
 
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 PAGE = 30
+EVENTS = ["issue_comment", "pull_request", "push", "installation"]  # the App manifest's events
 
 
 def sha_of(text: str) -> str:
@@ -89,6 +90,7 @@ class GitHubState:
     tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
     mints: dict[int, int] = field(default_factory=dict)
     repo_installation: dict[str, int] = field(default_factory=dict)
+    app: dict[str, Any] = field(default_factory=lambda: {"id": 1, "name": "Catalyst (fake)"})
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- seeding helpers ----------------------------------------------------------------------
@@ -139,14 +141,19 @@ class GitHubState:
         self.pulls[(repo, number)]["updated_at"] = stamp
 
     def add_comment(self, repo: str, number: int, body: str, *, author: str) -> int:
-        """A comment someone (not the App) wrote on an issue; returns its id."""
+        """A comment someone (not the App) wrote on an issue, with the fields GitHub gives it;
+        returns its id."""
         comment_id = next(self.ids)
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.comments[comment_id] = {
             "id": comment_id,
             "repo": repo,
             "issue": number,
             "body": body,
             "user": {"login": author, "type": "User"},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
         }
         return comment_id
 
@@ -171,6 +178,22 @@ class GitHubState:
     def states_of(self, deployment_id: int) -> list[str]:
         """Every status state posted to a deployment, oldest first."""
         return [s["state"] for s in self.statuses.get(deployment_id, [])]
+
+    def installations(self) -> list[dict[str, Any]]:
+        """The App's installations as `GET /app/installations` lists them (one per account)."""
+        accounts: dict[int, str] = {}
+        for repo, installation in self.repo_installation.items():
+            accounts.setdefault(installation, repo.split("/")[0])
+        return [
+            {
+                "id": installation,
+                "app_id": self.app["id"],
+                "account": {"login": login, "type": "Organization"},
+                "repository_selection": "selected",
+                "permissions": self.permissions,
+            }
+            for installation, login in sorted(accounts.items())
+        ]
 
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         """Comments on an issue, oldest first."""
@@ -295,6 +318,7 @@ class FakeGitHub:
     def _routes(self) -> list[tuple[str, str, Handler]]:
         repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
         return [
+            ("GET", r"/app/installations", self._installations),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
             ("GET", repo + r"/installation", self._repo_installation),
             ("GET", r"/app", self._app),
@@ -323,6 +347,14 @@ class FakeGitHub:
 
     # --- handlers -------------------------------------------------------------------------------
 
+    def _app(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        app = {**self.state.app, "slug": self.state.app_slug}
+        app.update(permissions=self.state.permissions, events=EVENTS)
+        return httpx.Response(200, json=app)
+
+    def _installations(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return self._page(request, self.state.installations())
+
     def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         installation = int(m["id"])
         self.state.mints[installation] = self.state.mints.get(installation, 0) + 1
@@ -339,9 +371,6 @@ class FakeGitHub:
         return (
             _error(404, "Not Found") if found is None else httpx.Response(200, json={"id": found})
         )
-
-    def _app(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
-        return httpx.Response(200, json={"id": 7, "slug": self.state.app_slug, "name": "Catalyst"})
 
     def _deliveries(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         return httpx.Response(200, json=self.state.deliveries)
