@@ -37,6 +37,8 @@ class Context:
     redis: Redis
     projects: ProjectIndex
     log_url_template: str | None = None
+    # The dashboard's public URL (CATALYST_DASHBOARD_URL): the comment links each preview's page.
+    dashboard_url: str | None = None
     policy: PreviewPolicy = field(default=should_preview)
     # The full trust/capacity policy (workers.admission); None keeps the minimal `policy` above.
     admission: Admission | None = field(default_factory=lambda: _default_admission())

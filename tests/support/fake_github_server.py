@@ -149,6 +149,7 @@ class FakeGitHubServer:
         headers = {k: v for k, v in answer.headers.items() if k.lower() == "link"}
         headers.update({k: v for k, v in answer.headers.items() if k.lower().startswith("x-")})
         headers.update({k: v for k, v in answer.headers.items() if k.lower() == "retry-after"})
+        headers.update({k: v for k, v in answer.headers.items() if k.lower() == "location"})
         media_type = answer.headers.get("content-type")
         return Response(answer.content, answer.status_code, headers, media_type)
 
