@@ -34,6 +34,15 @@ def web_argv(ns: argparse.Namespace) -> Argv:
     )  # fmt: skip
 
 
+def dashboard_argv(ns: argparse.Namespace) -> Argv:
+    """uvicorn serving the dashboard's app factory (websockets through wsproto)."""
+    return _python(
+        "-m", "uvicorn", "dashboard.app:make_app", "--factory",
+        "--host", ns.host, "--port", str(ns.port), "--ws", "wsproto",
+        "--no-access-log", "--timeout-graceful-shutdown", "5",
+    )  # fmt: skip
+
+
 def worker_argv(ns: argparse.Namespace) -> Argv:
     """A Celery worker consuming the GitHub-facing queue."""
     return _python(
@@ -65,6 +74,14 @@ def require_github(settings_process: str) -> None:
         exit_on_bad_settings(exc, settings_process)
 
 
+def require_dashboard(settings_process: str) -> None:
+    """Stop with one line unless the shared settings and the dashboard's settings are valid."""
+    try:
+        load_settings().require_dashboard()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, settings_process)
+
+
 def require_base(settings_process: str) -> None:
     """Stop with one line unless the shared settings are valid."""
     try:
@@ -78,6 +95,7 @@ PROCESSES: dict[str, tuple[Callable[[argparse.Namespace], Argv], Callable[[str],
     "worker": (worker_argv, require_github),
     "reconciler": (reconciler_argv, require_github),
     "beat": (beat_argv, require_base),
+    "dashboard": (dashboard_argv, require_dashboard),
 }
 
 
@@ -90,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     worker = sub.add_parser("worker", help="run a GitHub-flow Celery worker")
     worker.add_argument("--concurrency", type=int, default=2)
+    dash = sub.add_parser("dashboard", help="serve the dashboard (sign-in, environments, a shell)")
+    dash.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+    dash.add_argument("--port", type=int, default=int(os.environ.get("DASHBOARD_PORT", "8080")))
     for name, helptext in (("reconciler", "run the reconciler"), ("beat", "run Celery beat")):
         sub.add_parser(name, help=helptext)
     for sp in sub.choices.values():

@@ -24,6 +24,7 @@ from core.clients.kube import new_api_client
 from core.clients.workloads import Workloads
 from core.errors import CatalystError
 from core.links import ENVIRONMENT_PATH
+from core.logs import configure_logging
 from core.settings import Settings, load_settings
 from dashboard import auth, pages
 from dashboard.deps import HERE, Deps, render
@@ -108,7 +109,9 @@ def make_app(
     http: httpx.AsyncClient | None = None,
 ) -> Starlette:
     """The ASGI app; tests pass fakes for the cluster and GitHub's HTTP client."""
-    settings = settings or load_settings()
+    if settings is None:  # the process: read the environment and log like the others
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
     client = http or httpx.AsyncClient()
     deps = build_deps(settings, workloads=workloads or Workloads(new_api_client()), http=client)
 
