@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +148,7 @@ class Workloads:
 
     def follow_log(
         self, namespace: str, pod: str, *, container: str | None, lines: int, stop: threading.Event
-    ) -> Iterator[str]:
+    ) -> Generator[str]:
         """The last `lines` lines, then each new line as the container writes it, until the
         container ends or `stop` is set (checked between chunks)."""
         response = _call(

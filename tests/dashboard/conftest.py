@@ -43,7 +43,7 @@ class Dash:
         """The session's CSRF token, as the page's meta tag carries it."""
         page = self.client.get("/").text
         marker = '<meta name="csrf-token" content="'
-        return page.split(marker, 1)[1].split('"', 1)[0]
+        return str(page.split(marker, 1)[1].split('"', 1)[0])
 
 
 @pytest.fixture(scope="module")

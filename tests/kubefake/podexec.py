@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +137,7 @@ async def _interact(ws: WebSocket, record: ExecRecord, shell: FakeShell) -> None
             await _send(ws, STDOUT, _tty(out, record.tty) + "$ ")
 
 
-def _frame(message: dict[str, Any]) -> tuple[int, str]:
+def _frame(message: MutableMapping[str, Any]) -> tuple[int, str]:
     # Clients send binary frames, or (the Python client) text frames: chr(channel) + data.
     if message.get("bytes") is not None:
         raw: bytes = message["bytes"]
