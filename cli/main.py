@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cli.env import add_env_parser, run_env
 from core.settings import SettingsError, exit_on_bad_settings, load_settings
 
 Argv = list[str]
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         sp.add_argument("--log-level", default="INFO")
     add_replay_parser(sub)
+    add_env_parser(sub)
     sub.add_parser("doctor", help="check settings, Redis, Kubernetes, CRDs, RBAC and GitHub")
     render = sub.add_parser(
         "render",
@@ -208,5 +210,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         "replay": run_replay,
         "doctor": run_doctor,
         "render": run_render,
+        "env": run_env,
     }
     raise SystemExit(commands[ns.command](ns))

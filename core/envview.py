@@ -253,3 +253,28 @@ def environment_gone(namespace: str, name: str) -> Gone:
 def namespace_gone(namespace: str) -> Gone:
     """The Environment exists but its namespace does not (torn down or not created yet)."""
     return Gone("Namespace", namespace)
+
+
+# --- which container a command means ----------------------------------------------------------
+
+
+def is_build_pod(pod: Obj) -> bool:
+    """A build Job's pod (not part of the running preview)."""
+    return "job-name" in ((pod.get("metadata") or {}).get("labels") or {})
+
+
+def pick_container(pods: Sequence[Obj], service: str | None) -> tuple[str, str] | None:
+    """(pod, container) of the preview's workload: the first running pod with a container or
+    `app` label named `service`, or without a service the first running pod's first container."""
+    running = [p for p in pods if not is_build_pod(p)]
+    running.sort(key=lambda p: (p.get("status") or {}).get("phase") != "Running")
+    for pod in running:
+        row = pod_row(pod)
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if service is None and row.containers:
+            return row.name, row.containers[0]
+        if service in row.containers:
+            return row.name, service
+        if service and service in (labels.get("app"), labels.get("app.kubernetes.io/name")):
+            return row.name, row.containers[0]
+    return None

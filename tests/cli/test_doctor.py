@@ -70,3 +70,20 @@ def test_configured_deployment_checks_redis_cluster_crds_and_github(
     # The fake API server has no authorization API: doctor says it could not ask, without crashing.
     rbac = [line for line in lines if line[2:].startswith("rbac:")]
     assert len(rbac) == 9 and all("cannot ask the API server (404" in line for line in rbac)
+
+
+def test_a_half_configured_dashboard_is_named_and_an_unconfigured_one_skipped(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    from cli.doctor import LenientSettings, check_dashboard
+
+    assert check_dashboard(LenientSettings()).line().startswith("- dashboard: not configured")
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_ID", "Iv1.x")
+    line = check_dashboard(LenientSettings()).line()
+    assert line.startswith("✗ dashboard:") and "CATALYST_DASHBOARD_SESSION_KEY is missing" in line
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_SECRET", "s")
+    clean_env.setenv("CATALYST_DASHBOARD_URL", "https://dash.example")
+    clean_env.setenv("CATALYST_DASHBOARD_SESSION_KEY", "k" * 32)
+    assert check_dashboard(LenientSettings()).line() == (
+        "✓ dashboard: configured; the App's callback URL must be https://dash.example/auth/callback"
+    )
