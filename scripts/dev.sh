@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The one run command: installs what is missing, starts a local redis-server, and runs the four
-# processes (web, worker, reconciler, beat) in the foreground until Ctrl-C / SIGTERM, then stops all.
+# processes (web, worker, reconciler, beat) in the foreground until Ctrl-C / SIGTERM, then stops all;
+# with an OAuth client (CATALYST_GITHUB_CLIENT_ID, or the fake GitHub's) also the dashboard.
 #
 # Kubernetes: uses $KUBECONFIG when set; otherwise starts the project's fake API server (with its
 # simulated controllers) so a preview's whole life can be watched without a cluster.
 # GitHub: uses CATALYST_GITHUB_APP_ID / CATALYST_GITHUB_PRIVATE_KEY(_FILE) when set; otherwise
 # starts the fake GitHub server from the tests with a throwaway App key (local mode).
-# Ports: PORT (web, 8000), REDIS_PORT (6390), KUBEFAKE_PORT (8001), FAKE_GITHUB_PORT (8002).
+# Ports: PORT (web, 8000), REDIS_PORT (6390), KUBEFAKE_PORT (8001), FAKE_GITHUB_PORT (8002),
+# DASHBOARD_PORT (8080).
 # Walkthrough: docs/local-run.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,14 +67,34 @@ if [ -z "${CATALYST_GITHUB_APP_ID:-}" ]; then
   export CATALYST_GITHUB_PRIVATE_KEY_FILE="$run_dir/app-key.pem"
   export CATALYST_GITHUB_API_URL="http://127.0.0.1:${FAKE_GITHUB_PORT:-8002}"
   echo "dev: fake GitHub at $CATALYST_GITHUB_API_URL (state: $run_dir/github-state.json)" >&2
+  # The dashboard signs in through the fake's OAuth pages (as octocat, admin on acme/shop).
+  export CATALYST_GITHUB_WEB_URL="$CATALYST_GITHUB_API_URL"
+  export CATALYST_GITHUB_CLIENT_ID="${CATALYST_GITHUB_CLIENT_ID:-Iv1.localdev}"
+  export CATALYST_GITHUB_CLIENT_SECRET="${CATALYST_GITHUB_CLIENT_SECRET:-localdev-oauth-secret}"
 fi
 
-for proc in web worker reconciler beat; do
+processes=(web worker reconciler beat)
+if [ -n "${CATALYST_GITHUB_CLIENT_ID:-}" ]; then
+  dashboard_port="${DASHBOARD_PORT:-8080}"
+  export DASHBOARD_PORT="$dashboard_port"
+  export CATALYST_DASHBOARD_URL="${CATALYST_DASHBOARD_URL:-http://127.0.0.1:$dashboard_port}"
+  export CATALYST_DASHBOARD_INSECURE_HTTP="${CATALYST_DASHBOARD_INSECURE_HTTP:-true}"
+  if [ -z "${CATALYST_DASHBOARD_SESSION_KEY:-}" ]; then # a fresh key per run: sign in again
+    CATALYST_DASHBOARD_SESSION_KEY="$(python -c 'import secrets; print(secrets.token_hex(32))')"
+    export CATALYST_DASHBOARD_SESSION_KEY
+  fi
+  processes+=(dashboard)
+fi
+
+for proc in "${processes[@]}"; do
   catalyst-preview "$proc" >"$run_dir/$proc.log" 2>&1 &
   pids+=($!)
   echo "dev: $proc pid $! (log $run_dir/$proc.log)" >&2
 done
 echo "dev: web on http://127.0.0.1:${PORT:-8000} (logs and state in $run_dir); Ctrl-C stops all" >&2
+if [ -n "${CATALYST_DASHBOARD_URL:-}" ] && [ -n "${dashboard_port:-}" ]; then
+  echo "dev: dashboard on $CATALYST_DASHBOARD_URL" >&2
+fi
 wait -n "${pids[@]}" || true
 echo "dev: a process exited; stopping the others" >&2
 exit 1

@@ -193,3 +193,13 @@ def test_terminal_socket_refuses(dash: Dash, login: str, csrf: bool, origin: str
     with dash.client.websocket_connect(url, headers=_socket_headers(dash, origin)) as ws:
         assert why in ws.receive_text()
     assert len(dash.kf.api.exec_log) == count
+
+
+def test_an_idle_terminal_is_closed(dash: Dash) -> None:
+    dash.sign_in("writer")
+    dash.client.app.state.deps.terminal_idle_seconds = 1.0  # type: ignore[attr-defined]
+    url = _socket_path(ENV_PAGE) + "&csrf=" + dash.csrf()
+    seen = ""
+    with dash.client.websocket_connect(url, headers=_socket_headers(dash, DASHBOARD)) as ws:
+        while "[closed: no input for 1 seconds]" not in seen:
+            seen += ws.receive_text()
