@@ -96,6 +96,15 @@ class Loaded:
     namespace: str
 
 
+async def signed_in_and_loaded(request: Request) -> tuple[Session, Loaded] | Response:
+    """The session and the URL's Environment, or the response that replaces the page."""
+    session = signed_in(request)
+    if isinstance(session, Response):
+        return session
+    loaded = await load(request, session)
+    return loaded if isinstance(loaded, Response) else (session, loaded)
+
+
 async def load(request: Request, session: Session) -> Loaded | Response:
     """The Environment of the URL for this user, or the page saying it is gone."""
     deps = deps_of(request)
@@ -123,12 +132,10 @@ def gone(request: Request, session: Session, what: envview.Gone) -> Response:
 
 async def environment(request: Request) -> Response:
     """Conditions, builds, pods, events, metrics and the live log of one Environment."""
-    session = signed_in(request)
-    if isinstance(session, Response):
-        return session
-    loaded = await load(request, session)
-    if isinstance(loaded, Response):
-        return loaded
+    found = await signed_in_and_loaded(request)
+    if isinstance(found, Response):
+        return found
+    session, loaded = found
     details = await run_in_threadpool(read_details, deps_of(request), loaded.namespace)
     row = envview.environment_row(loaded.env)
     context = {
@@ -171,12 +178,10 @@ def _build_logs(deps: Deps, namespace: str, pods: list[dict[str, Any]]) -> dict[
 
 async def log_stream(request: Request) -> Response:
     """SSE: a container's log, the last lines then (with follow=1) each new line."""
-    session = signed_in(request)
-    if isinstance(session, Response):
-        return session
-    loaded = await load(request, session)
-    if isinstance(loaded, Response):
-        return loaded
+    found = await signed_in_and_loaded(request)
+    if isinstance(found, Response):
+        return found
+    loaded = found[1]
     pod = request.query_params.get("pod", "")
     container = request.query_params.get("container") or None
     workloads, follow = deps_of(request).workloads, request.query_params.get("follow") == "1"
@@ -194,12 +199,10 @@ async def log_stream(request: Request) -> Response:
 
 async def terminal_page(request: Request) -> Response:
     """The xterm.js page for one container (refused with the reason for too weak a role)."""
-    session = signed_in(request)
-    if isinstance(session, Response):
-        return session
-    loaded = await load(request, session)
-    if isinstance(loaded, Response):
-        return loaded
+    found = await signed_in_and_loaded(request)
+    if isinstance(found, Response):
+        return found
+    session, loaded = found
     refusal = shell_refusal(loaded.role, fork=envview.environment_row(loaded.env).fork)
     if refusal is not None:
         return render(request, "forbidden.html", session=session, status_code=403, why=refusal)

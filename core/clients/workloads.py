@@ -21,7 +21,12 @@ from kubernetes import stream as k8s_stream
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from core.clients.kube import REQUEST_TIMEOUT, KubeEnvironments, map_api_exception
+from core.clients.kube import (
+    REQUEST_TIMEOUT,
+    KubeEnvironments,
+    _call,  # one error mapping for every Kubernetes call
+    map_api_exception,
+)
 from core.errors import NotFound, TemporaryError
 from core.model import API_GROUP, API_VERSION, ENVIRONMENT_PLURAL, Environment
 
@@ -30,15 +35,6 @@ FOLLOW_TIMEOUT = (3.0, 3600.0)  # a followed log may be quiet for a long time
 WATCH_SECONDS = 30  # each watch call ends server-side after this, so a stop request is seen
 RESIZE_CHANNEL = 4
 METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
-
-
-def _call(what: str, fn: Any, *args: Any, timeout: Any = REQUEST_TIMEOUT, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, _request_timeout=timeout, **kwargs)
-    except ApiException as exc:
-        raise map_api_exception(exc, what) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise TemporaryError(f"{what}: Kubernetes unreachable: {exc}") from exc
 
 
 class Workloads:

@@ -195,14 +195,18 @@ class Handlers:
         if raw is not None and not raw.lstrip("-").isdigit():
             raise ApiError(400, f"tailLines: invalid value {raw!r}")
         namespace, name = str(target.namespace), str(target.name)
-        text = self.api.pod_log(namespace, name, _int_or_none(raw))
+        with self.api.store.lock:  # the tail and the length it covers come from one moment
+            text = self.api.pod_log(namespace, name, _int_or_none(raw))
+            total = len(self.api.pod_logs.get((namespace, name), ""))
         if request.query_params.get("follow") != "true":
             return Response(text, media_type="text/plain")
-        return StreamingResponse(self._follow(namespace, name, text), media_type="text/plain")
+        body = self._follow(namespace, name, text, total)
+        return StreamingResponse(body, media_type="text/plain")
 
-    async def _follow(self, namespace: str, name: str, first: str) -> AsyncIterator[bytes]:
+    async def _follow(
+        self, namespace: str, name: str, first: str, sent: int
+    ) -> AsyncIterator[bytes]:
         yield first.encode()
-        sent = len(self.api.pod_logs.get((namespace, name), ""))
         while True:
             # The store has no change feed for logs: look for appended text a few times a second.
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
