@@ -203,3 +203,13 @@ def test_an_idle_terminal_is_closed(dash: Dash) -> None:
     with dash.client.websocket_connect(url, headers=_socket_headers(dash, DASHBOARD)) as ws:
         while "[closed: no input for 1 seconds]" not in seen:
             seen += ws.receive_text()
+
+
+def test_a_status_url_that_is_not_http_is_shown_but_never_linked(dash: Dash) -> None:
+    dash.sign_in("writer")
+    env = world.environment("pr-6", pr=6, namespace=world.ENV_NS)
+    env["status"]["url"] = "javascript:alert(1)"
+    dash.kf.put_object(env)
+    page = dash.client.get(f"/environments/{world.PROJECT_NS}/pr-6").text
+    assert "javascript:alert(1)" in page and 'href="javascript:' not in page
+    assert 'href="javascript:' not in dash.client.get("/").text
