@@ -180,7 +180,8 @@ async def check_github(settings: LenientSettings) -> list[Check]:
     import httpx
     import redis.asyncio
 
-    from core.clients.github import AppCredentials, GitHubApp
+    from core.clients.github import GitHubApp
+    from core.clients.githubauth import AppCredentials
 
     creds = AppCredentials(
         app_id=int(settings.github_app_id or 0), private_key=settings.private_key()

@@ -130,6 +130,8 @@ class EnvironmentConfig(CamelModel):
     working_dir: str | None = None
     ports: list[ContainerPort] | None = None
     env: list[EnvVar] | None = None
+    # Fork PRs get no app Secrets: env entries referencing one are dropped, these set instead.
+    fork_env: list[EnvVar] | None = None
     resources: Resources | None = None
     liveness_probe: dict[str, Any] | None = None
     readiness_probe: dict[str, Any] | None = None

@@ -61,6 +61,8 @@ def mode_settings(settings: Settings) -> ModeSettings:
         ingress_class=settings.ingress_class,
         ingress_namespace=settings.ingress_namespace,
         tls_secret=settings.tls_secret,
+        cert_issuer=settings.cert_issuer,
+        registry_insecure=settings.plain_http_registry,
         build_egress_cidrs=tuple(settings.egress_cidrs),
         build_egress_ports=tuple(settings.egress_ports),
     )

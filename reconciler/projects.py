@@ -11,9 +11,10 @@ import logging
 from pydantic import ValidationError
 
 from core import conditions, naming
+from core.clients.kube import AlreadyExists
 from core.errors import NotFound
 from core.model import Project, ProjectStatus
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.cluster import Cluster, Manifest
 from reconciler.drift import differs, is_deleting
 from reconciler.manifests import namespace as namespace_manifest
 

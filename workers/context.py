@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from core.clients.github import GitHubApp
-from core.clients.kube import EnvironmentStore
+from core.clients.kube import EnvironmentStore, PodReader
 from workers.projects import ProjectIndex
 
 
@@ -26,3 +26,5 @@ class Context:
     log_url_template: str | None = None
     # The dashboard's public URL (CATALYST_DASHBOARD_URL): the comment links each preview's page.
     dashboard_url: str | None = None
+    # Read-only pods and logs of preview namespaces (`/catalyst status` and `logs`).
+    pods: PodReader | None = None

@@ -190,3 +190,14 @@ def test_github_web_url_follows_the_api_url_for_ghes() -> None:
     assert (
         _dashboard(github_web_url="https://web.example/").github_web_base == "https://web.example"
     )
+
+
+def test_only_the_default_in_cluster_registry_is_plain_http_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CATALYST_WEBHOOK_SECRET", SECRET)
+    assert load_settings().plain_http_registry is True
+    monkeypatch.setenv("CATALYST_REGISTRY", "ghcr.io/acme")
+    assert load_settings().plain_http_registry is False
+    monkeypatch.setenv("CATALYST_REGISTRY_INSECURE", "true")
+    assert load_settings().plain_http_registry is True

@@ -134,6 +134,9 @@ def list_body(api: Api, target: Target, request: Request) -> bytes:
 
 
 def _raw(rtype: ResourceType, obj: Obj, raw: bytes) -> bytes:
+    if not rtype.custom:  # a real API server's LIST leaves kind/apiVersion off built-in items
+        bare = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+        return json.dumps(bare, separators=(",", ":")).encode()
     if obj.get("apiVersion") == rtype.api_version:
         return raw
     return json.dumps({**obj, "apiVersion": rtype.api_version}, separators=(",", ":")).encode()

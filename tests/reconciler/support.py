@@ -169,3 +169,13 @@ def make_rig(kf: KubeFake, reads: Reads | None = None) -> Rig:
         enqueue=enqueued,
     )
     return Rig(kf, cluster, reconciler, tokens, enqueued)
+
+
+def ready_image_rig(kf: KubeFake) -> Rig:
+    """pr-1 of a docker Project running a ready-made image (no builds), reconciled to Ready."""
+    seed(kf, builds=False)
+    kf.controllers.enable("deployments", "namespaces")
+    kf.put_object(environment_obj())
+    rig = make_rig(kf)
+    rig.run_until(rig.phase_is("Ready"))
+    return rig

@@ -14,6 +14,7 @@ import redis
 from pydantic import SecretStr
 
 from core import jobs, naming
+from core.errors import TemporaryError
 from core.settings import Settings
 from reconciler.__main__ import build_process
 from reconciler.celery_app import install_runtime
@@ -35,6 +36,7 @@ from tests.reconciler.support import (
     RecordingEnqueuer,
     environment_obj,
     make_rig,
+    ready_image_rig,
     seed,
 )
 from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
@@ -328,4 +330,29 @@ def test_finished_teardown_enqueues_publish_status_with_the_teardown_hint(
         "project": "shop",
         "pr_number": 1,
         "github_environment": "shop/pr-1",
+        "final": True,
     }
+
+
+def test_the_finalizer_stays_until_the_final_teardown_publish_is_queued(
+    kubefake: KubeFake,
+) -> None:
+    rig = ready_image_rig(kubefake)
+    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    broker_up = False
+    sent = rig.enqueued
+
+    def enqueue(task: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
+        if not broker_up:
+            raise TemporaryError("broker down")
+        sent(task, kwargs, countdown=countdown)
+
+    rig.reconciler.enqueue = enqueue
+    rig.run_until(lambda: not kubefake.get("namespaces", ENV_NS))
+    rig.run()
+    assert rig.env() is not None  # the last GitHub status could not be queued: CR kept
+    assert rig.status()["phase"] == "Deleting"
+    broker_up = True
+    rig.run_until(lambda: rig.env() is None)
+    publishes = [k for t, k, _ in sent.sent if t == jobs.TASK_PUBLISH_STATUS]
+    assert publishes[-1]["final"] is True

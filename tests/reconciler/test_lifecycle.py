@@ -104,11 +104,22 @@ def test_rebuild_nonce_rebuilds_a_failed_commit(kubefake: KubeFake) -> None:
     rig = make_rig(kubefake)
     kubefake.put_object(environment_obj())
     rig.run_until(rig.phase_is("Failed"))
+    first: Any = kubefake.get("jobs", naming.build_job_name("app", SHA1), ENV_NS)
+    assert "--cache=true" in kaniko_args(first)
     kubefake.controllers.job_outcome("build-*", succeed=True)
     set_spec(kubefake, rebuildNonce="r1")
     rig.run_until(rig.phase_is("Ready"))
     job: Any = kubefake.get("jobs", naming.build_job_name("app", SHA1), ENV_NS)
     assert job["metadata"]["annotations"]["catalyst.dev/rebuild-nonce"] == "r1"
+    assert "--cache=false" in kaniko_args(job)  # "rebuild from scratch": no layer cache
+    set_spec(kubefake, sources=[{"name": "main", "commitSha": SHA2, "branch": "feature/x"}])
+    rig.run_until(rig.phase_is("Ready"))
+    pushed: Any = kubefake.get("jobs", naming.build_job_name("app", SHA2), ENV_NS)
+    assert "--cache=true" in kaniko_args(pushed)  # the next commit builds with the cache again
+
+
+def kaniko_args(job: dict[str, Any]) -> list[str]:
+    return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
 
 
 def test_new_sha_rebuilds_while_old_serves_and_supersedes_builds(kubefake: KubeFake) -> None:
@@ -249,3 +260,29 @@ def test_deletion_completes_with_labels_gone(kubefake: KubeFake) -> None:
     kubefake.delete("environments", "pr-1", PROJECT_NS)
     rig.run_until(lambda: rig.env() is None)
     assert kubefake.get("namespaces", ENV_NS) is None
+
+
+def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(
+    kubefake: KubeFake,
+) -> None:
+    seed(kubefake)
+    project: Any = kubefake.get("projects", "shop", "acme")
+    project["spec"]["sources"].append(
+        {"name": "api", "repositoryUrl": "https://github.com/acme/api", "branch": "main"}
+    )
+    project["spec"]["templates"]["development"]["builds"].append(
+        {"name": "api", "sourceRef": "api", "path": "."}
+    )
+    kubefake.put_object(project)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    env = environment_obj()
+    env["spec"]["sources"].append({"name": "api", "commitSha": SHA2, "branch": "main"})
+    kubefake.put_object(env)
+    rig = make_rig(kubefake)
+    rig.run_until(rig.phase_is("Ready"))
+    app: Any = kubefake.get("jobs", naming.build_job_name("app", SHA1), ENV_NS)
+    api: Any = kubefake.get("jobs", naming.build_job_name("api", SHA2), ENV_NS)
+    assert "--context=git://github.com/acme/shop.git#refs/pull/1/head#" + SHA1 in kaniko_args(app)
+    assert "--context=git://github.com/acme/api.git#refs/heads/main#" + SHA2 in kaniko_args(api)
+    images = rig.status()["images"]
+    assert images["app"].endswith(f":{SHA1}") and images["api"].endswith(f":{SHA2}")

@@ -20,6 +20,7 @@ from tests.kubefake import KubeFake
 from tests.reconciler.support import (
     ENV_NS,
     PROJECT_NS,
+    SHA2,
     RecordingEnqueuer,
     environment_obj,
     make_rig,
@@ -100,6 +101,7 @@ def test_child_events_feed_their_environment(kubefake: KubeFake, redis_server: R
     watcher, sent = make_watcher(kubefake, redis_server, lambda: True)
     watcher.start()
     assert watcher.wait_synced(10)
+    eventually(lambda: len(env_tasks(sent)) == 1)  # the new leader's resync is not the event
     sent.sent.clear()
     watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
     deployment: Any = kubefake.get("deployments", "web", ENV_NS)
@@ -194,3 +196,31 @@ def test_project_gets_namespace_status_and_a_finalizer_that_waits(kubefake: Kube
             and kubefake.get("projects", "shop", "acme") is None
         )
     )
+
+
+def test_a_restarted_reconciler_and_a_new_leader_converge_every_existing_preview(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    """A real LIST omits kind/apiVersion on built-in items: the first cache after a start must
+    still key workloads by kind (it crashed with KeyError: 'kind' in key_of)."""
+    seed(kubefake)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    kubefake.put_object(environment_obj(name="pr-1"))
+    before = make_rig(kubefake)
+    before.run_until(before.phase_is("Ready", "pr-1"), name="pr-1")
+    kubefake.controllers.disable("jobs")  # the next build is still running when we are killed
+    kubefake.put_object(environment_obj(sha=SHA2, name="pr-2"))
+    before.run_until(before.phase_is("Building", "pr-2"), name="pr-2")
+    kubefake.put_object(environment_obj(name="pr-3"))  # created while no reconciler ran
+    kubefake.controllers.enable("jobs")
+    leading = threading.Event()  # a standby that takes over once the old leader is gone
+    watcher, sent = make_watcher(kubefake, redis_server, leading.is_set)
+    watcher.start()
+    assert watcher.wait_synced(10)
+    leading.set()
+    eventually(lambda: {k["name"] for k in env_tasks(sent)} == {"pr-1", "pr-2", "pr-3"})
+    after = make_rig(kubefake, reads=CachedReads(Cluster(kubefake.api_client()), watcher.informers))
+    for name in ("pr-1", "pr-2", "pr-3"):
+        after.run_until(after.phase_is("Ready", name), name=name)
+    assert after.status("pr-2")["commitSha"] == SHA2
+    watcher.stop()

@@ -447,40 +447,44 @@ def _wait_established(rest: KubeRest, name: str) -> None:
 
 
 def kwok_stages() -> list[dict[str, Any]]:
-    """kwok Stages for pods: ready, Job pods complete, deletion; held pods are left alone."""
+    """kwok Stages: pods ready, Job pods complete, deletion (held pods left alone); node ready."""
     held = {"key": f'.metadata.annotations["{_OUTCOME}"]', "operator": "DoesNotExist"}
     alive = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+    phase = {"key": ".status.phase", "operator": "In"}
+    not_ready = {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": ["True"],
+    }
+    job_pod = {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}
     return [
-        _stage(
-            "pod-ready",
-            [alive, held, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
-            {"statusTemplate": _READY_TEMPLATE},
-        ),
+        _stage("pod-ready", "Pod", [alive, held, {**phase, "values": ["Pending"]}], _READY),
         _stage(
             "pod-complete",
-            [
-                alive,
-                held,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
-            {"statusTemplate": _COMPLETE_TEMPLATE},
+            "Pod",
+            [alive, held, {**phase, "values": ["Running"]}, job_pod],
+            _COMPLETE,
         ),
         _stage(
             "pod-delete",
+            "Pod",
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
             {"delete": True},
         ),
+        # kwok plays pods only on nodes it manages, and manages nodes only with a node stage.
+        _stage("node-ready", "Node", [not_ready], _NODE),
     ]
 
 
-def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:
+def _stage(
+    name: str, kind: str, expressions: list[dict[str, Any]], next_: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
         "metadata": {"name": name},
         "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "resourceRef": {"apiGroup": "v1", "kind": kind},
             "selector": {"matchExpressions": expressions},
             "next": next_,
         },
@@ -488,7 +492,8 @@ def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) 
 
 
 _OUTCOME = "sim.catalyst.dev/outcome"
-_READY_TEMPLATE = """\
+_READY = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
@@ -528,7 +533,21 @@ podIPs:
 phase: Running
 startTime: {{ $now | Quote }}
 """
-_COMPLETE_TEMPLATE = """\
+}
+_NODE = {
+    "statusTemplate": """\
+{{ $now := Now }}
+conditions:
+- type: Ready
+  status: "True"
+  reason: KubeletReady
+  message: kwok
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+"""
+}
+_COMPLETE = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: PodCompleted}
@@ -549,6 +568,7 @@ containerStatuses:
 {{ end }}
 phase: Succeeded
 """
+}
 
 
 # ---- pytest wiring ---------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class GitHubState:
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    app_slug: str = "catalyst-preview"
     reactions: list[dict[str, Any]] = field(default_factory=list)
     environments_deleted: list[tuple[str, str]] = field(default_factory=list)
     collaborators: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -144,7 +146,27 @@ class GitHubState:
         stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.pulls[(repo, number)]["updated_at"] = stamp
 
+    def add_comment(self, repo: str, number: int, body: str, *, author: str) -> int:
+        """A comment someone (not the App) wrote on an issue; returns its id."""
+        comment_id = next(self.ids)
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "repo": repo,
+            "issue": number,
+            "body": body,
+            "user": {"login": author, "type": "User"},
+        }
+        return comment_id
+
     # --- views for assertions ---------------------------------------------------------------
+
+    def check_runs_of(self, repo: str, sha: str | None = None) -> list[dict[str, Any]]:
+        """Stored check runs of a repo (optionally of one commit), oldest first."""
+        return [
+            c
+            for c in self.check_runs.values()
+            if c["repo"] == repo and (sha is None or c["head_sha"] == sha)
+        ]
 
     def deployments_of(self, repo: str, environment: str | None = None) -> list[dict[str, Any]]:
         """Stored deployments of a repo (optionally of one environment), oldest first."""
@@ -253,7 +275,7 @@ class FakeGitHub:
         auth = request.headers.get("authorization", "")
         if path.startswith("/login/oauth/"):
             return None  # the browser's pages and the code exchange carry no token
-        if path.startswith("/app/") or path.endswith("/installation"):
+        if path == "/app" or path.startswith("/app/") or path.endswith("/installation"):
             return self._check_jwt(auth)
         token = _bearer(auth)
         if token.startswith("ghu_"):
@@ -288,6 +310,7 @@ class FakeGitHub:
         return [
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
             ("GET", repo + r"/installation", self._repo_installation),
+            ("GET", r"/app", self._app),
             ("GET", r"/app/hook/deliveries", self._deliveries),
             ("POST", r"/app/hook/deliveries/(?P<id>\d+)/attempts", self._redeliver),
             ("GET", repo + r"/pulls/(?P<n>\d+)", self._get_pull),
@@ -309,6 +332,10 @@ class FakeGitHub:
             ("POST", r"/login/oauth/access_token", self._access_token),
             ("GET", r"/user", self._user),
             ("GET", repo, self._repo),
+            ("POST", repo + r"/check-runs", self._create_check_run),
+            ("PATCH", repo + r"/check-runs/(?P<id>\d+)", self._update_check_run),
+            ("GET", repo + r"/check-runs/(?P<id>\d+)", self._get_check_run),
+            ("GET", repo + r"/commits/(?P<sha>[^/]+)/check-runs", self._list_check_runs),
         ]
 
     # --- handlers -------------------------------------------------------------------------------
@@ -329,6 +356,9 @@ class FakeGitHub:
         return (
             _error(404, "Not Found") if found is None else httpx.Response(200, json={"id": found})
         )
+
+    def _app(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return httpx.Response(200, json={"id": 7, "slug": self.state.app_slug, "name": "Catalyst"})
 
     def _deliveries(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         return httpx.Response(200, json=self.state.deliveries)
@@ -419,6 +449,7 @@ class FakeGitHub:
             "repo": m["repo"],
             "issue": int(m["n"]),
             "body": body,
+            "user": {"login": f"{self.state.app_slug}[bot]", "type": "Bot"},
         }
         return httpx.Response(201, json=self.state.comments[comment_id])
 
@@ -497,6 +528,48 @@ class FakeGitHub:
         user = self.state.user_tokens.get(_bearer(request.headers.get("authorization", "")))
         return user[0] if user else None
 
+    # --- check runs (GitHub's rules: see check_run_problem) ----------------------------------
+
+    def _create_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        body = json.loads(request.content)
+        problem = check_run_problem(body, creating=True)
+        if problem is not None:
+            return _error(422, problem)
+        run_id = next(self.state.ids)
+        run = {"id": run_id, "repo": m["repo"], "status": "queued", "conclusion": None}
+        run.update(_check_run_fields(body, self.state.clock()))
+        self.state.check_runs[run_id] = run
+        return httpx.Response(201, json=run)
+
+    def _update_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        run = self.state.check_runs.get(int(m["id"]))
+        if run is None or run["repo"] != m["repo"]:
+            return _error(404, "Not Found")
+        body = json.loads(request.content)
+        problem = check_run_problem(body, creating=False)
+        if problem is not None:
+            return _error(422, problem)
+        before = dict(run)
+        run.update(_check_run_fields(body, self.state.clock()))
+        self._last_redundant = _check_view(before) == _check_view(run)
+        return httpx.Response(200, json=run)
+
+    def _get_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        run = self.state.check_runs.get(int(m["id"]))
+        if run is None or run["repo"] != m["repo"]:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json=run)
+
+    def _list_check_runs(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        name = query.get("check_name", [None])[0]
+        runs = [
+            r
+            for r in reversed(self.state.check_runs_of(m["repo"], m["sha"]))
+            if name is None or r["name"] == name
+        ]
+        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+
     def _page(self, request: httpx.Request, items: list[Any], *, cap: int = 100) -> httpx.Response:
         query = parse_qs(request.url.query.decode())
         per_page = min(int(query.get("per_page", [str(PAGE)])[0]), cap)
@@ -523,6 +596,75 @@ def _permission_flags(role: str) -> dict[str, bool]:
 def _bearer(auth: str) -> str:
     scheme, _, token = auth.partition(" ")
     return token if scheme.lower() in ("token", "bearer") else ""
+
+
+CHECK_STATUSES = ("queued", "in_progress", "completed")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+
+
+def check_run_problem(body: dict[str, Any], *, creating: bool) -> str | None:
+    """Why GitHub would refuse this check run body with a 422, or None."""
+    if creating and not (
+        body.get("name") and re.fullmatch(r"[0-9a-f]{40}", body.get("head_sha", ""))
+    ):
+        return "name and a 40-hex head_sha are required"
+    status, conclusion = body.get("status"), body.get("conclusion")
+    if status is not None and status not in CHECK_STATUSES:
+        return f"status {status!r} is not valid"
+    if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+        return f"conclusion {conclusion!r} is not valid"
+    if status == "completed" and conclusion is None:
+        return "conclusion is required when status is completed"
+    output = body.get("output")
+    if output is not None and not (output.get("title") and output.get("summary")):
+        return "output needs a title and a summary"
+    if output is not None and len(output.get("text") or "") > 65535:
+        return "output.text is too long (65535 characters at most)"
+    return _actions_problem(body.get("actions"))
+
+
+def _actions_problem(actions: list[dict[str, Any]] | None) -> str | None:
+    if actions is None:
+        return None
+    if len(actions) > 3:
+        return "at most 3 actions"
+    for action in actions:
+        if not (0 < len(action.get("label", "")) <= 20):
+            return "action label must be 1-20 characters"
+        if not (0 < len(action.get("description", "")) <= 40):
+            return "action description must be 1-40 characters"
+        if not (0 < len(action.get("identifier", "")) <= 20):
+            return "action identifier must be 1-20 characters"
+    return None
+
+
+def _check_run_fields(body: dict[str, Any], now: float) -> dict[str, Any]:
+    fields = dict(body)
+    if body.get("conclusion") is not None:
+        fields["status"] = "completed"  # GitHub completes a run given a conclusion
+    if fields.get("status") == "completed":
+        fields.setdefault("completed_at", _stamp(now))
+    elif "status" in fields:
+        fields["conclusion"] = None
+    return fields
+
+
+def _check_view(run: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("status", "conclusion", "output", "actions", "details_url", "external_id")
+    return tuple(json.dumps(run.get(k), sort_keys=True) for k in keys)
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error(status: int, message: str) -> httpx.Response:

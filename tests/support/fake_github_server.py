@@ -64,7 +64,7 @@ DEMO_SHA_2 = sha_of("demo-2")
 # The App's OAuth client for the dashboard in local mode (scripts/dev.sh uses these values).
 DEMO_OAUTH_CLIENT_ID = "Iv1.localdev"
 DEMO_OAUTH_CLIENT_SECRET = "localdev-oauth-secret"
-_JWT_PATH = re.compile(r"^/app/|/installation$")
+_JWT_PATH = re.compile(r"^/app(/|$)|/installation$")
 
 
 @dataclass

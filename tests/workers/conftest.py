@@ -12,8 +12,9 @@ import respx
 from redis.asyncio import Redis
 
 from core import naming
-from core.clients.github import AppCredentials, GitHubApp
-from core.clients.kube import KubeEnvironments
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
+from core.clients.kube import KubeEnvironments, KubePods
 from core.model import Environment
 from tests.kubefake import KubeFake
 from tests.support.fake_github import FakeGitHub
@@ -90,6 +91,7 @@ class Harness:
         self.clock = clock
         self.credentials = AppCredentials(7, private_key)
         self.store = KubeEnvironments(kube.api_client())
+        self.pods = KubePods(kube.api_client())
         self.projects = ProjectIndex(self.store, ttl=0.0)
         self.log_url_template: str | None = "https://logs.example/{namespace}/{job}"
 
@@ -109,7 +111,12 @@ class Harness:
                     clock=self.clock,
                 )
                 ctx = Context(
-                    app, self.store, redis, self.projects, log_url_template=self.log_url_template
+                    app,
+                    self.store,
+                    redis,
+                    self.projects,
+                    log_url_template=self.log_url_template,
+                    pods=self.pods,
                 )
                 return await flow(ctx)
         finally:
