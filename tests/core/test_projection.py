@@ -164,3 +164,13 @@ def test_comment_links_the_dashboard_page_when_one_is_configured() -> None:
     view = comment_view(preview, log_url_template=None, dashboard_url="https://dash.example")
     page = f"https://dash.example/environments/{preview.metadata.namespace}/{preview.metadata.name}"
     assert f"[pods, logs and a shell]({page})" in render_comment(view)
+
+
+def test_check_run_details_open_the_dashboard_page_when_configured() -> None:
+    from core.checks import project_check
+
+    preview = env({"phase": "Ready", "url": "https://pr-3.example/", "namespace": "ns"})
+    assert project_check(preview, log_url_template=None).details_url == "https://pr-3.example/"
+    linked = project_check(preview, log_url_template=None, dashboard_url="https://dash.example")
+    page = f"https://dash.example/environments/{preview.metadata.namespace}/{preview.metadata.name}"
+    assert linked.details_url == page
