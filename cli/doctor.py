@@ -90,6 +90,20 @@ def missing_settings(settings: LenientSettings) -> list[Check]:
     return checks or [Check(OK, "settings", "all required settings are present")]
 
 
+def check_dashboard(settings: LenientSettings | None) -> Check:
+    """The dashboard's OAuth client, public URL and session key, when a dashboard is configured."""
+    if settings is None:
+        return Check(SKIP, "dashboard", "skipped (settings do not parse)")
+    if not (settings.github_client_id or settings.dashboard_session_key):
+        return Check(SKIP, "dashboard", "not configured (optional: CATALYST_GITHUB_CLIENT_ID ...)")
+    try:
+        settings.require_dashboard()
+    except SettingsError as exc:
+        return Check(BAD, "dashboard", str(exc))
+    callback = f"{settings.dashboard_url}/auth/callback"
+    return Check(OK, "dashboard", f"configured; the App's callback URL must be {callback}")
+
+
 def check_redis(settings: LenientSettings) -> Check:
     """Redis answers PING at CATALYST_REDIS_URL."""
     import redis
@@ -234,7 +248,7 @@ def run_doctor(echo: Callable[[str], None] = print) -> int:
             echo(check.line())
 
     found, settings = check_settings()
-    report([*settings_source(), *found])
+    report([*settings_source(), *found, check_dashboard(settings)])
     redis_check = check_redis(settings) if settings else Check(SKIP, "redis", "skipped")
     report([redis_check])
     report(check_kubernetes())

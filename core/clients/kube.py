@@ -133,9 +133,11 @@ def _api_message(exc: ApiException) -> str:
     return body[:500]
 
 
-def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _call(
+    what: str, fn: Callable[..., Any], *args: Any, timeout: Any = REQUEST_TIMEOUT, **kwargs: Any
+) -> Any:
     try:
-        return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+        return fn(*args, _request_timeout=timeout, **kwargs)
     except ApiException as exc:
         raise map_api_exception(exc, what) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -74,3 +74,20 @@ def test_configured_deployment_checks_redis_cluster_crds_and_github(
         "(404 Not Found); the processes' permissions are unverified"
     ]
     assert lines[-1] == "everything looks fine (1 could not be checked)"
+
+
+def test_a_half_configured_dashboard_is_named_and_an_unconfigured_one_skipped(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    from cli.doctor import LenientSettings, check_dashboard
+
+    assert check_dashboard(LenientSettings()).line().startswith("- dashboard: not configured")
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_ID", "Iv1.x")
+    line = check_dashboard(LenientSettings()).line()
+    assert line.startswith("✗ dashboard:") and "CATALYST_DASHBOARD_SESSION_KEY is missing" in line
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_SECRET", "s")
+    clean_env.setenv("CATALYST_DASHBOARD_URL", "https://dash.example")
+    clean_env.setenv("CATALYST_DASHBOARD_SESSION_KEY", "k" * 32)
+    assert check_dashboard(LenientSettings()).line() == (
+        "✓ dashboard: configured; the App's callback URL must be https://dash.example/auth/callback"
+    )

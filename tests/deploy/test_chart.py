@@ -243,7 +243,7 @@ def test_every_catalyst_variable_is_a_real_setting(full: list[Manifest], process
 
 
 def test_full_values_configure_every_setting(full: list[Manifest]) -> None:
-    given = catalyst_settings_set(full, "worker")
+    given = catalyst_settings_set(full, "worker") | catalyst_settings_set(full, "dashboard")
     # The key comes as a file; the inline-PEM alternative stays unset on purpose.
     assert set(Settings.model_fields) - given == {"github_private_key"}
 
@@ -409,3 +409,65 @@ def test_helm_extra_rules_extend_only_the_reconciler(
     }
     worker_rules = rules_of(full, "ClusterRole", component_name("worker"))
     assert worker_rules == rules_of(default, "ClusterRole", component_name("worker"))
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+def test_the_dashboard_is_off_by_default_and_on_with_its_own_account(
+    default: list[Manifest], full: list[Manifest]
+) -> None:
+    assert [d for d in of_kind(default, "Deployment") if "dashboard" in d["metadata"]["name"]] == []
+    args = container(full, "dashboard")["args"]
+    assert build_parser().parse_args(args).command == "dashboard"
+    pod = find(full, "Deployment", component_name("dashboard"))["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == component_name("dashboard")
+    assert pod["automountServiceAccountToken"] is True
+    assert container(full, "dashboard")["ports"][0]["name"] == "http"
+    assert find(full, "Service", component_name("dashboard"))["spec"]["ports"][0]["targetPort"] == (
+        "http"
+    )
+
+
+def test_the_dashboard_reads_never_secrets_and_creates_only_pods_exec(
+    full: list[Manifest],
+) -> None:
+    grants: dict[tuple[str, str], set[str]] = {}
+    for rule in rules_of(full, "ClusterRole", component_name("dashboard")):
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                grants.setdefault((group, resource), set()).update(rule["verbs"])
+    assert grants == {
+        (CATALYST_GROUP, "environments"): READ,
+        (CATALYST_GROUP, "projects"): READ,
+        ("", "pods"): READ,
+        ("", "pods/log"): READ,
+        ("", "events"): READ,
+        ("", "namespaces"): {"get"},
+        ("", "pods/exec"): {"create", "get"},
+        ("metrics.k8s.io", "pods"): {"get", "list"},
+    }
+    (binding,) = bindings_of(full, component_name("dashboard"))
+    assert binding["roleRef"]["name"] == component_name("dashboard")
+
+
+def test_the_dashboard_gets_its_secrets_by_reference_and_no_app_key(full: list[Manifest]) -> None:
+    env = {e["name"]: e for e in container(full, "dashboard")["env"]}
+    for name, key in (
+        ("GITHUB_CLIENT_SECRET", "client-secret"),
+        ("DASHBOARD_SESSION_KEY", "session-key"),
+    ):
+        ref = env[f"{ENV_PREFIX}{name}"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": component_name("dashboard"), "key": key}
+    assert f"{ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE" not in env
+    rendered = str(find(full, "Deployment", component_name("dashboard")))
+    assert "full-values-client-secret" not in rendered and "full-values-session-key" not in rendered
+    config = of_kind(full, "ConfigMap")[0]["data"]
+    assert config[f"{ENV_PREFIX}DASHBOARD_URL"] == "https://previews.example.com"
+    assert config[f"{ENV_PREFIX}GITHUB_CLIENT_ID"] == "Iv1.fullvalues"
+
+
+def test_the_dashboard_ingress_serves_its_public_host(full: list[Manifest]) -> None:
+    ingress = find(full, "Ingress", component_name("dashboard"))["spec"]
+    assert ingress["rules"][0]["host"] == "previews.example.com"
+    assert ingress["tls"] == [{"hosts": ["previews.example.com"], "secretName": "previews-tls"}]

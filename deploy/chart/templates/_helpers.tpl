@@ -51,6 +51,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $s.existingSecret }}{{ $s.existingSecret }}{{ else }}{{ printf "%s-github" (include "catalyst-preview.fullname" .) }}{{ end }}
 {{- end }}
 
+{{- define "catalyst-preview.dashboardSecretName" -}}
+{{- $s := .Values.dashboard.secret }}
+{{- if $s.existingSecret }}{{ $s.existingSecret }}{{ else }}{{ printf "%s-dashboard" (include "catalyst-preview.fullname" .) }}{{ end }}
+{{- end }}
+
 {{- define "catalyst-preview.redisUrlEnv" -}}
 - name: CATALYST_REDIS_URL
 {{- if .Values.redis.enabled }}
