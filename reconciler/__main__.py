@@ -63,6 +63,7 @@ def mode_settings(settings: Settings) -> ModeSettings:
         tls_secret=settings.tls_secret,
         build_egress_cidrs=tuple(settings.egress_cidrs),
         build_egress_ports=tuple(settings.egress_ports),
+        deployer_cluster_role=settings.deployer_cluster_role,
     )
 
 

@@ -35,6 +35,10 @@ class AlreadyExists(Conflict):
     """A create found an object of that name."""
 
 
+class Forbidden(PermanentError):
+    """RBAC refused the call (403): the identity making it may not do this."""
+
+
 class Gone(TemporaryError):
     """A watch or list resumed from a resourceVersion that is too old (410): relist."""
 
@@ -64,6 +68,7 @@ KINDS: dict[str, Kind] = {
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
+    "RoleBinding": Kind("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
     "Environment": Kind(f"/apis/{GROUP_VERSION}", ENVIRONMENT_PLURAL),
     "Project": Kind(f"/apis/{GROUP_VERSION}", PROJECT_PLURAL),
 }
@@ -96,6 +101,8 @@ def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
         )
     if status == 410:
         return Gone(message)
+    if status == 403:
+        return Forbidden(message)
     if status in (400, 422):
         return Invalid(message)
     if status == 429:
@@ -109,9 +116,16 @@ def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
 class Cluster:
     """Dict-in, dict-out Kubernetes API calls with timeouts and mapped errors."""
 
-    def __init__(self, api_client: Any, *, timeout: float = CALL_TIMEOUT) -> None:
+    def __init__(
+        self, api_client: Any, *, timeout: float = CALL_TIMEOUT, as_user: str | None = None
+    ) -> None:
         self.api_client = api_client
         self.timeout = timeout
+        self.as_user = as_user
+
+    def impersonating(self, user: str) -> Cluster:
+        """The same connection acting as `user` (`Impersonate-User`), e.g. a deployer account."""
+        return Cluster(self.api_client, timeout=self.timeout, as_user=user)
 
     # --- transport -------------------------------------------------------------------------
 
@@ -128,6 +142,8 @@ class Cluster:
     ) -> Any:
         """One HTTP call; the decoded JSON answer (or the raw response when `stream`)."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        if self.as_user is not None:
+            headers["Impersonate-User"] = self.as_user
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         method, url, headers, body, _ = self.api_client.param_serialize(
             method,

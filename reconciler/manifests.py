@@ -171,12 +171,13 @@ def app_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest
 
 
 def default_service_account(ns: str, labels: Mapping[str, str]) -> Manifest:
-    """The namespace's `default` ServiceAccount with the pull secret attached."""
+    """The namespace's `default` ServiceAccount: pull secret attached, no API token mounted."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": meta(DEFAULT_SA, labels, ns),
         "imagePullSecrets": [{"name": PULL_SECRET}],
+        "automountServiceAccountToken": False,
     }
 
 

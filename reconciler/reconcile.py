@@ -21,8 +21,9 @@ from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound,
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
 from reconciler.buildlogs import failed_build_log
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.cluster import AlreadyExists, Cluster, Forbidden, Manifest
 from reconciler.config import resolve_config
+from reconciler.confinement import DEPLOYER_SA, applied_as_deployer, deployer_user
 from reconciler.modes import ModeIO, ModeSettings
 from reconciler.plan import (
     AddFinalizer,
@@ -208,11 +209,14 @@ class Reconciler:
             ("LimitRange", manifests.LIMITS_NAME),
             ("NetworkPolicy", manifests.POLICY_NAME),
             ("NetworkPolicy", manifests.BUILD_POLICY_NAME),
+            ("ServiceAccount", DEPLOYER_SA),
+            ("RoleBinding", DEPLOYER_SA),
+            ("ServiceAccount", "default"),
             ("Service", "web"),
             ("Ingress", "web"),
         ]
         if with_secret:
-            keys += [("Secret", manifests.PULL_SECRET), ("ServiceAccount", "default")]
+            keys.append(("Secret", manifests.PULL_SECRET))
         for volume in self._volumes(obs):
             keys.append(("PersistentVolumeClaim", volume))
         keys += [k for k in self._mode_keys(obs) if k not in keys]
@@ -244,7 +248,7 @@ class Reconciler:
                 self.act(obs.environment, action)
         except (Invalid, ConfigError) as exc:
             log.warning("environment %s: write rejected: %s", obs.environment.metadata.name, exc)
-            return failed(obs, "Rejected", str(exc))
+            return failed(obs, str(getattr(exc, "reason", "Rejected")), str(exc))
         return plan
 
     def act(self, env: Environment, action: Any) -> None:
@@ -265,16 +269,36 @@ class Reconciler:
             action.mode.teardown(action.ctx, self.mode_io)
 
     def apply(self, desired: Manifest, live: Manifest | None) -> None:
-        """Create `desired`, or merge-patch it over the live object."""
+        """Create `desired`, or merge-patch it over the live object.
+
+        What the deploy mode wants (workloads, services, ingresses, ...) is written as the
+        namespace's deployer ServiceAccount, never with the reconciler's own rights.
+        """
+        cluster = self._writer_of(desired)
+        try:
+            self._write(cluster, desired, live)
+        except Forbidden as exc:
+            if cluster is self.cluster:
+                raise
+            # the deployer's RoleBinding was created a moment ago and RBAC has not caught up
+            # (or the chart's deployer ClusterRole lacks the kind): look again shortly
+            raise TemporaryError(f"deployer may not write yet: {exc}", delay=2.0) from exc
+
+    def _write(self, cluster: Cluster, desired: Manifest, live: Manifest | None) -> None:
         meta = desired["metadata"]
         if live is None:
             try:
-                self.reads.remember(self.cluster.create(desired))
+                self.reads.remember(cluster.create(desired))
             except AlreadyExists:
                 pass  # created by an earlier pass or a racing writer; compared next pass
             return
-        patched = self.cluster.patch(desired["kind"], meta["name"], meta.get("namespace"), desired)
+        patched = cluster.patch(desired["kind"], meta["name"], meta.get("namespace"), desired)
         self.reads.remember(patched)
+
+    def _writer_of(self, desired: Manifest) -> Cluster:
+        if not applied_as_deployer(desired) or desired["metadata"]["name"] == DEPLOYER_SA:
+            return self.cluster
+        return self.cluster.impersonating(deployer_user(desired["metadata"]["namespace"]))
 
     def create_build(self, action: CreateBuild) -> None:
         """Store a fresh git token in the build's Secret, then create (or adopt) the Job."""

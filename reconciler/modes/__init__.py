@@ -57,6 +57,7 @@ class ModeSettings:
     build_egress_ports: tuple[int, ...] = (443, 5000)
     build_deadline_seconds: int = 1800
     build_ttl_seconds: int = 3600
+    deployer_cluster_role: str = "catalyst-preview-deployer"
 
 
 @dataclass(frozen=True)

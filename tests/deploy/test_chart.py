@@ -29,16 +29,28 @@ from tests.deploy.rendering import (
 )
 
 PROCESSES = ("web", "worker", "reconciler", "beat")
+RELEASE_FULLNAME = component_name("x").removesuffix("-x")
 CATALYST_GROUP = "catalyst.catalyst.dev"
 RECONCILER_MANAGED = {
-    "": {
-        "namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets",
-        "configmaps", "services", "persistentvolumeclaims",
-    },
+    "": {"namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets"},
     "batch": {"jobs"},
-    "apps": {"deployments", "statefulsets"},
-    "networking.k8s.io": {"ingresses", "networkpolicies"},
+    "networking.k8s.io": {"networkpolicies"},
+    "rbac.authorization.k8s.io": {"rolebindings"},
 }  # fmt: skip
+# What previews deploy is written as the namespace's deployer; the reconciler only reads it.
+RECONCILER_READS = {
+    "": {"configmaps", "services", "persistentvolumeclaims", "pods", "pods/log"},
+    "apps": {"deployments", "statefulsets"},
+    "networking.k8s.io": {"ingresses"},
+}
+DEPLOYER_MANAGED = {
+    "": {"configmaps", "secrets", "services", "serviceaccounts", "persistentvolumeclaims", "pods"},
+    "apps": {"deployments", "statefulsets"},
+    "batch": {"jobs", "cronjobs"},
+    "networking.k8s.io": {"ingresses"},
+    "autoscaling": {"horizontalpodautoscalers"},
+    "policy": {"poddisruptionbudgets"},
+}
 CRUD = {"get", "list", "watch", "create", "update", "patch", "delete"}
 READ = {"get", "list", "watch"}
 VARIANTS = {
@@ -105,7 +117,9 @@ def test_every_rendered_object_validates_strictly_against_kubernetes_1_29(varian
     manifests = render(files, sets)
     assert len(of_kind(manifests, "Deployment")) >= 4
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, "1.29", strict=True)
+        # ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) from 1.30 on
+        version = "1.30" if manifest["kind"].startswith("ValidatingAdmission") else "1.29"
+        kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_strict_validation_rejects_a_misspelt_field(default: list[Manifest]) -> None:
@@ -349,30 +363,75 @@ def test_worker_touches_only_catalyst_environments_and_reads_projects(
     assert grants == {"environments": CRUD, "projects": READ}
 
 
-def reconciler_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
-    """(apiGroup, resource) -> verbs of the reconciler's ClusterRole."""
+def grants_of(manifests: list[Manifest], role: str) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of a ClusterRole (rules limited by resourceNames apart)."""
     grants: dict[tuple[str, str], set[str]] = {}
-    for rule in rules_of(manifests, "ClusterRole", component_name("reconciler")):
+    for rule in rules_of(manifests, "ClusterRole", role):
+        if rule.get("resourceNames"):
+            continue
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 grants.setdefault((group, resource), set()).update(rule["verbs"])
     return grants
 
 
+def reconciler_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of the reconciler's ClusterRole."""
+    return grants_of(manifests, component_name("reconciler"))
+
+
+def deployer_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of the deployer ClusterRole."""
+    return grants_of(manifests, f"{RELEASE_FULLNAME}-deployer")
+
+
+def expand(table: dict[str, set[str]], verbs: set[str]) -> dict[tuple[str, str], set[str]]:
+    return {(group, r): verbs for group, resources in table.items() for r in resources}
+
+
 def test_reconciler_cluster_role_is_exactly_what_it_manages(default: list[Manifest]) -> None:
     grants = reconciler_grants(default)
-    expected: dict[tuple[str, str], set[str]] = {
-        (group, resource): CRUD
-        for group, resources in RECONCILER_MANAGED.items()
-        for resource in resources
-    }
-    expected |= {("", "pods"): READ, ("", "pods/log"): READ}
+    expected = expand(RECONCILER_MANAGED, CRUD) | expand(RECONCILER_READS, READ)
     expected |= {("", "events"): {"create"}, ("events.k8s.io", "events"): {"create"}}
     for kind in ("environments", "projects"):
         expected[(CATALYST_GROUP, kind)] = {"get", "list", "watch", "update", "patch"}
         expected[(CATALYST_GROUP, f"{kind}/status")] = {"get", "update", "patch"}
         expected[(CATALYST_GROUP, f"{kind}/finalizers")] = {"update"}
     assert grants == expected
+
+
+def test_reconciler_binds_and_impersonates_only_the_deployer(default: list[Manifest]) -> None:
+    rules = rules_of(default, "ClusterRole", component_name("reconciler"))
+    named = [r for r in rules if r.get("resourceNames")]
+    assert sorted((r["resources"], r["verbs"], r["resourceNames"]) for r in named) == [
+        (["clusterroles"], ["bind"], [f"{RELEASE_FULLNAME}-deployer"]),
+        (["serviceaccounts"], ["impersonate"], ["catalyst-deployer"]),
+    ]
+    assert (
+        find(default, "ConfigMap", RELEASE_FULLNAME)["data"]["CATALYST_DEPLOYER_CLUSTER_ROLE"]
+        == f"{RELEASE_FULLNAME}-deployer"
+    )
+
+
+def test_deployer_may_write_only_namespaced_application_kinds(default: list[Manifest]) -> None:
+    grants = deployer_grants(default)
+    assert {k for k, v in grants.items() if v == CRUD} == set(expand(DEPLOYER_MANAGED, CRUD))
+    assert all(v <= READ for k, v in grants.items() if v != CRUD)
+
+
+def test_admission_policy_keeps_preview_ingress_hosts_to_the_preview_domain(
+    default: list[Manifest],
+) -> None:
+    (policy,) = of_kind(default, "ValidatingAdmissionPolicy")
+    (binding,) = of_kind(default, "ValidatingAdmissionPolicyBinding")
+    (host,) = policy["spec"]["variables"]
+    assert host["expression"] == "namespaceObject.metadata.name + '.preview.localhost'"
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {
+        "app.kubernetes.io/managed-by": "catalyst-preview",
+        "catalyst.dev/namespace-type": "environment",
+    }
 
 
 def test_reconciler_leases_are_namespaced_to_the_release(default: list[Manifest]) -> None:
@@ -396,16 +455,16 @@ def test_no_role_uses_wildcards_or_privilege_escalation_verbs(
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[field], role["metadata"]["name"]
-            assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+            assert "escalate" not in rule["verbs"]
+            if {"bind", "impersonate"} & set(rule["verbs"]):  # only ever on named objects
+                assert rule["resourceNames"] and "*" not in rule["resourceNames"]
 
 
-def test_helm_extra_rules_extend_only_the_reconciler(
+def test_helm_extra_rules_extend_only_the_deployer(
     default: list[Manifest], full: list[Manifest]
 ) -> None:
-    added = set(reconciler_grants(full)) - set(reconciler_grants(default))
-    assert added == {
-        ("autoscaling", "horizontalpodautoscalers"),
-        ("policy", "poddisruptionbudgets"),
-    }
+    assert reconciler_grants(full) == reconciler_grants(default)
+    added = set(deployer_grants(full)) - set(deployer_grants(default))
+    assert added == {("monitoring.coreos.com", "servicemonitors")}
     worker_rules = rules_of(full, "ClusterRole", component_name("worker"))
     assert worker_rules == rules_of(default, "ClusterRole", component_name("worker"))

@@ -64,3 +64,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ required "redis.external.url is required when redis.enabled is false" .Values.redis.external.url | quote }}
 {{- end }}
 {{- end }}
+
+{{/* The ClusterRole a preview namespace's deployer ServiceAccount is bound to (per namespace). */}}
+{{- define "catalyst-preview.deployerRole" -}}
+{{- printf "%s-deployer" (include "catalyst-preview.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
