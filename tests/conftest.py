@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.redis_server", "tests.kubefake.fixtures"]
+pytest_plugins = [
+    "tests.support.redis_server",
+    "tests.kubefake.fixtures",
+    "tests.support.control_plane",
+]

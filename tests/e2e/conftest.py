@@ -1,10 +1,15 @@
-"""Fixtures for the e2e suite: the four real processes against real Redis and the two fakes.
+"""Fixtures for the e2e suite: the four real processes against real Redis, a real control plane
+and the fake GitHub.
 
-`Stack` owns everything one scenario needs: a private `redis-server` (stoppable), the fake
-Kubernetes API server in this process (CRDs loaded, simulated controllers on), the fake GitHub
-HTTP server in this process (state inspectable, App JWTs verified against a fresh key), and the
+`Stack` owns everything one scenario needs: a private `redis-server` (stoppable), the session's
+real control plane (kube-apiserver, etcd, kube-controller-manager, simulated nodes) with this
+service's chart installed by helm, so the worker and reconciler run with tokens of their own
+ServiceAccounts and a verb the chart forgot is a real 403; the fake GitHub HTTP server in this
+process (state inspectable, App JWTs verified against a fresh key); and the
 `catalyst-preview web|worker|reconciler|beat` subprocesses, each in its own process group so a
-kill reaches its children and teardown leaves no orphans, even when a test fails.
+kill reaches its children and teardown leaves no orphans, even when a test fails. Each stack
+gets a team of its own (`acme-t<N>`), purged at the end. Only off CI, on a machine without the
+control-plane binaries, the stack falls back to the fake API server (`tests/kubefake`).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from core.model import GROUP_VERSION
 from tests.e2e import payloads
 from tests.kubefake import KubeFake
 from tests.kubefake.fixtures import REPO_CRDS
+from tests.support import control_plane as cp
 from tests.support.fake_github_server import FakeGitHubServer, state_view
 from tests.support.github import generate_app_key, signed_delivery
+from tests.support.kube_rest import KubeRest
 from tests.support.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,19 +43,18 @@ CLI = str(Path(sys.executable).with_name("catalyst-preview"))
 SECRET = "e2e-secret"
 REPO = "acme/shop"
 INSTALLATION = 42
-TEAM = "acme"
 PROJECT = "shop"
-PROJECT_NS = naming.project_namespace(TEAM, PROJECT)
 DOMAIN = "preview.example.com"
 PROCESSES = ("web", "worker", "reconciler", "beat")
+Kube = KubeFake | KubeRest
 
 
-def project_object() -> dict[str, Any]:
+def project_object(team: str) -> dict[str, Any]:
     """A docker-template Project with one Kaniko build, for REPO, in the team namespace."""
     return {
         "apiVersion": GROUP_VERSION,
         "kind": "Project",
-        "metadata": {"name": PROJECT, "namespace": TEAM},
+        "metadata": {"name": PROJECT, "namespace": team},
         "spec": {
             "sources": [{"name": "app", "repositoryUrl": f"https://github.com/{REPO}"}],
             "templates": {
@@ -66,25 +72,38 @@ def project_object() -> dict[str, Any]:
 class Stack:
     """The running system for one test module's scenarios."""
 
-    def __init__(self, workdir: Path, redis: RedisServer, kube: KubeFake, github: FakeGitHubServer):
+    def __init__(
+        self,
+        workdir: Path,
+        redis: RedisServer,
+        github: FakeGitHubServer,
+        *,
+        cluster: Cluster,
+    ) -> None:
         self.workdir = workdir
         self.redis = redis
-        self.kube = kube
+        self.cluster = cluster
+        self.kube: Kube = cluster.kube
+        self.team = cluster.team
+        self.project_ns = naming.project_namespace(self.team, PROJECT)
         self.github = github
         self.web_port = free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.env = self._environment()
         self._deliveries = 0
 
+    def env_namespace(self, number: int) -> str:
+        """The preview namespace of PR `number`."""
+        return naming.environment_namespace(self.team, PROJECT, f"pr-{number}")
+
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CATALYST_")}
         env.pop("KUBECONFIG", None)
         env.update(
-            KUBECONFIG=str(self.kube.write_kubeconfig(self.workdir / "kubeconfig")),
             TMPDIR=str(self.workdir),  # beat's schedule file stays private to this stack
             HOST="127.0.0.1",
             PORT=str(self.web_port),
-            POD_NAMESPACE="default",
+            POD_NAMESPACE=self.cluster.lease_namespace,
             CATALYST_WEBHOOK_SECRET=SECRET,
             CATALYST_REDIS_URL=self.redis.url,
             CATALYST_GITHUB_APP_ID="1",
@@ -104,11 +123,12 @@ class Stack:
 
     def start(self, name: str) -> None:
         """Start (or restart) one process, logging to `<workdir>/<name>.log`."""
+        env = {**self.env, "KUBECONFIG": str(self.cluster.kubeconfigs[name])}
         with open(self.workdir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
                 [CLI, name],
                 cwd=self.workdir,
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -145,7 +165,7 @@ class Stack:
             return False
 
     def _has_leader(self) -> bool:
-        lease = self.kube.get("leases", "catalyst-reconciler", "default") or {}
+        lease = self.kube.get("leases", "catalyst-reconciler", self.cluster.lease_namespace) or {}
         return bool((lease.get("spec") or {}).get("holderIdentity"))
 
     # --- GitHub side ------------------------------------------------------------------------
@@ -229,12 +249,11 @@ class Stack:
 
     def environment(self, number: int) -> dict[str, Any] | None:
         """The PR's Environment CR, as stored in the fake cluster."""
-        return self.kube.get("environments", f"pr-{number}", PROJECT_NS)
+        return self.kube.get("environments", f"pr-{number}", self.project_ns)
 
     def namespace_exists(self, number: int) -> bool:
         """Whether the PR's environment namespace is still there."""
-        name = naming.environment_namespace(TEAM, PROJECT, f"pr-{number}")
-        return self.kube.get("namespaces", name) is not None
+        return self.kube.get("namespaces", self.env_namespace(number)) is not None
 
     def eventually(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll `check` until true; on timeout fail with the processes' log tails."""
@@ -264,36 +283,91 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         pass
 
 
-def seed_cluster(kube: KubeFake) -> None:
+def seed_cluster(kube: Kube, team: str) -> None:
     """The team namespace with its registry pull secret, and the Project."""
-    kube.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}})
+    kube.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team}})
     kube.put_object(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "registry-credentials", "namespace": TEAM},
+            "metadata": {"name": "registry-credentials", "namespace": team},
             "type": "kubernetes.io/dockerconfigjson",
             "data": {".dockerconfigjson": "e30="},
         }
     )
-    kube.put_object(project_object())
+    kube.put_object(project_object(team))
+
+
+class Cluster:
+    """Where a stack's processes run: the real control plane (own tokens) or the fake server."""
+
+    def __init__(
+        self, kube: Kube, team: str, kubeconfigs: dict[str, Path], lease_namespace: str
+    ) -> None:
+        self.kube = kube
+        self.team = team
+        self.kubeconfigs = kubeconfigs
+        self.lease_namespace = lease_namespace
+        self.real = isinstance(kube, KubeRest)
+
+
+_stacks = iter(range(1, 10_000))
+
+
+def _real_cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Cluster]:
+    plane: cp.ControlPlane = request.getfixturevalue("control_plane")
+    release: cp.ChartRelease = request.getfixturevalue("chart_release")
+    team = f"acme-t{next(_stacks)}"
+    kubeconfigs = {name: release.kubeconfig_for(name) for name in PROCESSES}
+    yield Cluster(plane.rest(), team, kubeconfigs, release.namespace)
+    purge_team(plane.rest(), team)
+
+
+def _fake_cluster(workdir: Path) -> Iterator[Cluster]:
+    with KubeFake([REPO_CRDS], controllers=["jobs", "deployments", "namespaces"]) as kube:
+        path = kube.write_kubeconfig(workdir / "kubeconfig")
+        yield Cluster(kube, "acme", dict.fromkeys(PROCESSES, path), "default")
+
+
+def purge_team(rest: KubeRest, team: str) -> None:
+    """Remove a finished stack's objects: drop finalizers nobody will release, then namespaces."""
+    for env in rest.list("environments"):
+        if env["metadata"]["namespace"].startswith(f"{team}-"):
+            meta = env["metadata"]
+            rest.http.patch(
+                rest.path("environments", meta["namespace"], meta["name"]),
+                json={"metadata": {"finalizers": None}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+    for project in rest.list("projects", team):
+        rest.http.patch(
+            rest.path("projects", team, project["metadata"]["name"]),
+            json={"metadata": {"finalizers": None}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    for ns in rest.list("namespaces"):
+        name = ns["metadata"]["name"]
+        if name == team or name.startswith(f"{team}-"):
+            rest.delete("namespaces", name)
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """All four processes up against fresh fakes and a private Redis, for one test module."""
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """All four processes up against a private Redis and the cluster, for one test module."""
     workdir = tmp_path_factory.mktemp("e2e")
     private, public = generate_app_key()
     (workdir / "app-key.pem").write_text(private)
     redis = RedisServer()
     redis.start()
-    with (
-        KubeFake([REPO_CRDS], controllers=["jobs", "deployments", "namespaces"]) as kube,
-        FakeGitHubServer(app_public_key=public) as github,
-    ):
+    use_real = not cp.missing_binaries() or os.environ.get("CI", "").lower() == "true"
+    clusters = _real_cluster(request, workdir) if use_real else _fake_cluster(workdir)
+    cluster = next(clusters)
+    with FakeGitHubServer(app_public_key=public) as github:
         github.state.repo_installation[REPO] = INSTALLATION
-        seed_cluster(kube)
-        running = Stack(workdir, redis, kube, github)
+        seed_cluster(cluster.kube, cluster.team)
+        running = Stack(workdir, redis, github, cluster=cluster)
         try:
             for name in PROCESSES:
                 running.start(name)
@@ -302,3 +376,4 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         finally:
             running.stop_all()
             redis.cleanup()
+            next(clusters, None)

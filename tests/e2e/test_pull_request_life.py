@@ -57,7 +57,7 @@ def assert_ready_and_shown(stack: Stack, number: int, sha: str) -> None:
     deployment = deployment_for(stack, number, sha)
     assert deployment is not None
     url = stack.latest_status(deployment["id"])["environment_url"]
-    assert url == f"https://acme-shop-pr-{number}.{DOMAIN}/"
+    assert url == f"https://{stack.env_namespace(number)}.{DOMAIN}/"
     stack.eventually(
         lambda: comment_mentions(stack, number, url, sha[:7]), TIMEOUT, "the comment edited"
     )
@@ -84,7 +84,7 @@ def test_opened_push_redeploy_and_closed(stack: Stack) -> None:
     first, second = sha_of("life-1"), sha_of("life-2")
     assert stack.open_pull(1, first).status_code == 202
     assert_ready_and_shown(stack, 1, first)
-    builds = stack.kube.list("jobs", "acme-shop-pr-1")
+    builds = stack.kube.list("jobs", stack.env_namespace(1))
     assert [j["metadata"]["name"] for j in builds] == [f"build-web-{first[:7]}"]
 
     assert stack.push(1, first, second).status_code == 202
