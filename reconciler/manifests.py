@@ -21,6 +21,7 @@ LIMITS_NAME = "default-limits"
 POLICY_NAME = "default-policy"
 BUILD_POLICY_NAME = "build-egress"
 PULL_SECRET = "registry-credentials"
+FORK_PUSH_SECRET = "fork-registry-credentials"
 DEFAULT_SA = "default"
 OWNER_ANNOTATION = "catalyst.dev/owner"
 NONCE_ANNOTATION = "catalyst.dev/rebuild-nonce"
@@ -190,6 +191,26 @@ def image_ref(registry: str, team: str, project: str, build: str, sha: str) -> s
     return f"{registry.rstrip('/')}/{'/'.join(parts)}:{sha}"
 
 
+def fork_image_ref(registry: str, namespace: str, build: str, sha: str) -> str:
+    """A fork preview's own path: `<registry>/previews/<env namespace>/<build>:<sha>`."""
+    return f"{registry.rstrip('/')}/previews/{namespace}/{naming.sanitize_part(build) or 'x'}:{sha}"
+
+
+def cache_repo(image: str) -> str | None:
+    """The kaniko cache repository beside a fork preview's image (None: kaniko's default)."""
+    repository = image.rsplit(":", 1)[0]
+    if "/previews/" not in repository:
+        return None
+    return repository.rsplit("/", 1)[0] + "/cache"
+
+
+def fork_push_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest:
+    """Copy of the platform's fork push credential (limited to fork preview paths)."""
+    copied = pull_secret(ns, labels, source)
+    copied["metadata"]["name"] = FORK_PUSH_SECRET
+    return copied
+
+
 def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
     """Kaniko git context pinned to the exact commit (PR refs reach fork commits too)."""
     url = source.repository_url.split("://", 1)[-1].removesuffix("/")
@@ -228,7 +249,9 @@ def _kaniko_args(build: BuildSpec, context: str, destination: str) -> list[str]:
     args = [f"--context={context}", f"--dockerfile={build.dockerfile}"]
     if build.path and build.path.strip("/"):
         args.append(f"--context-sub-path={build.path.strip('/')}")
-    return [*args, f"--destination={destination}", "--cache=true", "--snapshot-mode=redo"]
+    args += [f"--destination={destination}", "--cache=true", "--snapshot-mode=redo"]
+    cache = cache_repo(destination)
+    return [*args, f"--cache-repo={cache}"] if cache else args
 
 
 def _token_env(secret: str) -> list[Manifest]:
@@ -239,9 +262,9 @@ def _token_env(secret: str) -> list[Manifest]:
     ]
 
 
-def _registry_volume() -> Manifest:
+def _registry_volume(secret_name: str) -> Manifest:
     items = [{"key": ".dockerconfigjson", "path": "config.json"}]
-    secret = {"secretName": PULL_SECRET, "optional": True, "items": items}
+    secret = {"secretName": secret_name, "optional": True, "items": items}
     return {"name": "registry-creds", "secret": secret}
 
 
@@ -257,8 +280,12 @@ def build_job(
     rebuild_nonce: str | None,
     deadline_seconds: int,
     ttl_seconds: int,
+    push_secret: str | None = PULL_SECRET,
 ) -> Manifest:
-    """Kaniko Job building one image at one commit: no retries, deadline and TTL set."""
+    """Kaniko Job building one image at one commit: no retries, deadline and TTL set.
+
+    `push_secret` is mounted as kaniko's docker config (None: push without a credential).
+    """
     name = naming.build_job_name(build.name, commit_sha)
     job_labels = {
         **labels,
@@ -273,14 +300,15 @@ def build_job(
         "args": _kaniko_args(build, context, destination),
         "env": _token_env(token_secret_name(name)),
         "resources": resources,
-        "volumeMounts": [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}],
     }
-    pod_spec = {
+    pod_spec: Manifest = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "containers": [container],
-        "volumes": [_registry_volume()],
     }
+    if push_secret is not None:
+        container["volumeMounts"] = [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}]
+        pod_spec["volumes"] = [_registry_volume(push_secret)]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

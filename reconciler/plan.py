@@ -36,6 +36,7 @@ from reconciler.modes import (
     fingerprint_of,
     mode_for,
 )
+from reconciler.sources import clean_path
 
 ObjectKey = tuple[str, str]  # (kind, name) inside the environment namespace
 BuildState = Literal["Running", "Succeeded", "Failed"]
@@ -78,6 +79,14 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class RevokeBuildToken:
+    """Revoke the git token of a build Job with GitHub, then delete its Secret."""
+
+    job_name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class CreateBuild:
     """Mint a git token, store it in its Secret, then create the Kaniko Job."""
 
@@ -102,7 +111,16 @@ class ModeTeardown:
     ctx: ModeContext
 
 
-Action = AddFinalizer | RemoveFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
+Action = (
+    AddFinalizer
+    | RemoveFinalizer
+    | Apply
+    | Delete
+    | CreateBuild
+    | RevokeBuildToken
+    | ModeApply
+    | ModeTeardown
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,7 @@ class Observed:
     children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
     children_read: bool = False
     team_pull_secret: Manifest | None = None
+    fork_push_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
     now: str | None = None
     # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
@@ -211,6 +230,22 @@ def owner_of(env: Environment) -> str:
     return f"{env.metadata.namespace}/{env.metadata.name}"
 
 
+def foreign_owner(namespace: Manifest, env: Environment) -> str | None:
+    """Who else owns a live namespace of this Environment's name (None when it is ours or free).
+
+    Names are sanitized and joined, so `acme`/`web`/`production` and the project namespace of
+    `acme`/`web-production` are both `acme-web-production`: never adopt or delete another's.
+    """
+    meta = namespace.get("metadata") or {}
+    owner = (meta.get("annotations") or {}).get(manifests.OWNER_ANNOTATION)
+    if owner and owner != owner_of(env):
+        return f"Environment {owner}"
+    kind = (meta.get("labels") or {}).get(naming.LABEL_NAMESPACE_TYPE)
+    if kind and kind != "environment":
+        return f"a {kind} namespace"
+    return None
+
+
 class Blocked(Exception):
     """The Environment cannot be deployed as specified: `reason` and message for the status."""
 
@@ -278,6 +313,8 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     ]
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
+    if ctx.environment.primary_source.fork and obs.fork_push_secret is not None:
+        objects.append(manifests.fork_push_secret(ns, labels, obs.fork_push_secret))
     live_account = obs.children.get(("ServiceAccount", "default"))
     objects.append(service_account(ctx, live_account, pull_secret=obs.team_pull_secret is not None))
     if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
@@ -343,9 +380,7 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
     env, sha = ctx.environment, ctx.commit_sha
     nonce = env.spec.rebuild_nonce
     job_name = naming.build_job_name(build.name, sha)
-    image = manifests.image_ref(
-        ctx.settings.registry, ctx.team, ctx.project.metadata.name, build.name, sha
-    )
+    image, push_secret = build_destination(ctx, build)
     job, before = obs.jobs.get(job_name), previous_build(env, job_name, sha)
     record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
     record.rebuild_nonce = nonce
@@ -353,8 +388,33 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
         return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
-    create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
+    create = CreateBuild(build_job(ctx, build, image, push_secret), *_github_of(env))
     return BuildOutcome((record,), (create,))
+
+
+FORK_SETTINGS = "CATALYST_FORK_REGISTRY_SECRET (or CATALYST_FORK_REGISTRY)"
+
+
+def build_destination(ctx: ModeContext, build: BuildSpec) -> tuple[str, str | None]:
+    """Image and push credential of a build; a fork's never carry the team's credential.
+
+    A fork pushes to its own preview's path, with the platform's fork credential when one is
+    configured, else without any (a registry that needs none); Blocked when neither is set.
+    """
+    settings, sha = ctx.settings, ctx.commit_sha
+    if not ctx.environment.primary_source.fork:
+        project = ctx.project.metadata.name
+        image = manifests.image_ref(settings.registry, ctx.team, project, build.name, sha)
+        return image, manifests.PULL_SECRET
+    if not (settings.fork_registry_secret or settings.fork_registry):
+        raise Blocked(
+            "ForkBuildNotConfigured",
+            "a fork's code runs inside its build, so it never gets the team's registry "
+            f"credential: the platform must set {FORK_SETTINGS} before fork PRs can build",
+        )
+    registry = settings.fork_registry or settings.registry
+    image = manifests.fork_image_ref(registry, ctx.namespace, build.name, sha)
+    return image, manifests.FORK_PUSH_SECRET if settings.fork_registry_secret else None
 
 
 def _github_of(env: Environment) -> tuple[int | None, str | None]:
@@ -384,17 +444,16 @@ def _existing_job(
         same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
         record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
     finished_now = state != "Running" and (before is None or before.state == "Running")
-    cleanup = (Delete("Secret", manifests.token_secret_name(record.job), ctx.namespace),)
+    cleanup = (RevokeBuildToken(record.job, ctx.namespace),)
     return BuildOutcome((record,), cleanup if finished_now else ())
 
 
 def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
-    """Delete a build Job and its git-token Secret."""
-    secret = manifests.token_secret_name(job_name)
-    return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
+    """Delete a build Job and revoke and delete its git token."""
+    return (Delete("Job", job_name, namespace), RevokeBuildToken(job_name, namespace))
 
 
-def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
+def build_job(ctx: ModeContext, build: BuildSpec, image: str, push_secret: str | None) -> Manifest:
     """The Kaniko Job for one build at the target commit."""
     source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
     if source is None:
@@ -403,10 +462,14 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
         (s for s in ctx.environment.spec.sources if s.name == build.source_ref),
         ctx.environment.primary_source,
     )
+    cleaned = {
+        "dockerfile": clean_path(build.dockerfile) or "Dockerfile",
+        "path": clean_path(build.path),
+    }
     return manifests.build_job(
         ns=ctx.namespace,
         labels=ctx.labels,
-        build=build,
+        build=build.model_copy(update=cleaned),
         context=manifests.git_context(source, env_source),
         destination=image,
         builder_image=ctx.settings.builder_image,
@@ -414,6 +477,7 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
         rebuild_nonce=ctx.environment.spec.rebuild_nonce,
         deadline_seconds=ctx.settings.build_deadline_seconds,
         ttl_seconds=ctx.settings.build_ttl_seconds,
+        push_secret=push_secret,
     )
 
 
@@ -474,9 +538,14 @@ def failed(obs: Observed, reason: str, message: str) -> Plan:
 def plan_teardown(obs: Observed, *, deleting: bool) -> Plan:
     """Tear workloads down and delete the namespace; release (or suspend) once it is gone."""
     env = obs.environment
-    live = {n: o for n, o in obs.namespaces.items() if o is not None and n in namespaces_of(env)}
+    live = {
+        n: o
+        for n, o in obs.namespaces.items()
+        if o is not None and n in namespaces_of(env) and foreign_owner(o, env) is None
+    }
     actions: list[Action] = []
     to_delete = [n for n, o in sorted(live.items()) if not is_deleting(o)]
+    actions.extend(RevokeBuildToken(j, n) for n in to_delete for j in sorted(obs.jobs))
     found = _mode_of(obs) if to_delete else None
     if found is not None:
         actions.append(ModeTeardown(found[1], found[0]))
@@ -540,7 +609,8 @@ def plan_with_reads(obs: Observed) -> ActivePlan:
     except Blocked as exc:
         return ActivePlan(failed(obs, exc.reason, str(exc)), False)
     except ConfigError as exc:
-        return ActivePlan(failed(obs, "InvalidConfig", str(exc)), False)
+        reason = str(getattr(exc, "reason", "InvalidConfig"))
+        return ActivePlan(failed(obs, reason, str(exc)), False)
 
 
 def namespace_manifest(ctx: ModeContext) -> Manifest:
@@ -555,6 +625,9 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
     ns_manifest = namespace_manifest(ctx)
     ns_live = obs.namespaces.get(ctx.namespace)
     base = _active_status(obs, ctx)
+    other = foreign_owner(ns_live, obs.environment) if ns_live is not None else None
+    if other is not None:
+        return ActivePlan(failed(obs, "NamespaceCollision", collision_message(ctx, other)), False)
     if ns_live is None:
         status = _pending(obs, base, "creating namespace")
         return ActivePlan(Plan((Apply(ns_manifest, None),), status, REQUEUE_NOW), False)
@@ -573,6 +646,14 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
         return ActivePlan(Plan((), base, REQUEUE_NOW), True)
     writes = _drift([ns_manifest, *infra], obs) + list(builds.actions)
     return ActivePlan(_after_builds(obs, deploy_ctx, mode, base, writes, fingerprint), False)
+
+
+def collision_message(ctx: ModeContext, other: str) -> str:
+    """Why a preview cannot use its namespace, and what to change."""
+    return (
+        f"namespace {ctx.namespace} already belongs to {other} (team, project and environment "
+        "names join with '-'); rename this project or environment so the names differ"
+    )
 
 
 def _fingerprint(ns: Manifest, infra: list[Manifest], mode: DeployMode, ctx: ModeContext) -> str:

@@ -8,6 +8,7 @@ enqueues the GitHub `publish_status` task by name.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from reconciler.plan import (
     Observed,
     Plan,
     RemoveFinalizer,
+    RevokeBuildToken,
     build_context,
     failed,
     job_state,
@@ -175,6 +177,7 @@ class Reconciler:
         secret = self.cluster.get_or_none(
             "Secret", manifests.PULL_SECRET, project.metadata.namespace
         )
+        fork_secret = self._fork_push_secret(obs, project.metadata.namespace)
         app_secrets = self._app_secrets(obs, str(env.metadata.namespace))
         children = dict(obs.children)
         keys = self._child_keys(obs, secret is not None) + [("Secret", n) for n in app_secrets]
@@ -187,8 +190,16 @@ class Reconciler:
             children=children,
             children_read=True,
             team_pull_secret=secret,
+            fork_push_secret=fork_secret,
             app_secrets=app_secrets,
         )
+
+    def _fork_push_secret(self, obs: Observed, team_namespace: str | None) -> Manifest | None:
+        """The platform's fork push credential from the team namespace (forks only)."""
+        name = self.settings.fork_registry_secret
+        if not name or not obs.environment.primary_source.fork:
+            return None
+        return self.cluster.get_or_none("Secret", name, team_namespace)
 
     def _app_secrets(self, obs: Observed, project_namespace: str) -> dict[str, Manifest]:
         """The project-namespace Secrets the resolved config references (none for forks)."""
@@ -217,6 +228,8 @@ class Reconciler:
         ]
         if with_secret:
             keys.append(("Secret", manifests.PULL_SECRET))
+        if obs.environment.primary_source.fork and self.settings.fork_registry_secret:
+            keys.append(("Secret", manifests.FORK_PUSH_SECRET))
         for volume in self._volumes(obs):
             keys.append(("PersistentVolumeClaim", volume))
         keys += [k for k in self._mode_keys(obs) if k not in keys]
@@ -263,6 +276,8 @@ class Reconciler:
             self.cluster.delete(action.kind, action.name, action.namespace)
         elif isinstance(action, CreateBuild):
             self.create_build(action)
+        elif isinstance(action, RevokeBuildToken):
+            self.revoke_build_token(action.job_name, action.namespace)
         elif isinstance(action, ModeApply):
             action.mode.apply(action.ctx, self.mode_io)
         elif isinstance(action, ModeTeardown):
@@ -301,26 +316,44 @@ class Reconciler:
         return self.cluster.impersonating(deployer_user(desired["metadata"]["namespace"]))
 
     def create_build(self, action: CreateBuild) -> None:
-        """Store a fresh git token in the build's Secret, then create (or adopt) the Job."""
-        job = action.job
-        meta = job["metadata"]
-        if action.installation_id is not None:
-            token = self.tokens.installation_token(action.installation_id, action.repository)
-            secret = manifests.git_token_secret(
-                meta["namespace"], meta["labels"], meta["name"], token
-            )
-            self._upsert_secret(secret)
-        try:
-            self.reads.remember(self.cluster.create(job))
-        except AlreadyExists:
-            pass  # a restarted reconciler adopts the Job it created before
+        """Store a token minted for this build alone, create (or adopt) the Job, let it own it.
 
-    def _upsert_secret(self, secret: Manifest) -> None:
+        The Secret exists before the Job so its pod never starts without it; a public
+        repository gets no token at all.
+        """
+        job, token = action.job, None
+        meta = job["metadata"]
+        if action.installation_id is not None and action.repository:
+            token = self.tokens.build_token(action.installation_id, action.repository)
+        if token is not None:
+            self.revoke_build_token(meta["name"], meta["namespace"])  # a crashed earlier attempt
+            self.cluster.create(
+                manifests.git_token_secret(meta["namespace"], meta["labels"], meta["name"], token)
+            )
         try:
-            self.cluster.create(secret)
+            created = self.cluster.create(job)
         except AlreadyExists:
-            meta = secret["metadata"]
-            self.cluster.patch("Secret", meta["name"], meta["namespace"], {"data": secret["data"]})
+            created = self.cluster.get("Job", meta["name"], meta["namespace"])
+        self.reads.remember(created)
+        if token is not None:
+            self._owned_by_job(manifests.token_secret_name(meta["name"]), created)
+
+    def _owned_by_job(self, secret: str, job: Manifest) -> None:
+        meta = job["metadata"]
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"]}
+        patch = {"metadata": {"ownerReferences": [owner]}}
+        self.cluster.patch("Secret", secret, meta["namespace"], patch)
+
+    def revoke_build_token(self, job_name: str, namespace: str) -> None:
+        """Revoke a build's git token with GitHub, then delete its Secret (absent is fine)."""
+        name = manifests.token_secret_name(job_name)
+        secret = self.cluster.get_or_none("Secret", name, namespace)
+        if secret is None:
+            return
+        encoded = (secret.get("data") or {}).get("GIT_PASSWORD")
+        if encoded:
+            self.tokens.revoke(base64.b64decode(encoded).decode())
+        self.cluster.delete("Secret", name, namespace)
 
     # --- Environment writes ----------------------------------------------------------------
 

@@ -48,7 +48,7 @@ def all_manifests() -> list[dict[str, Any]]:
     ctx, _ = build_context(obs)
     image = manifests.image_ref(SETTINGS.registry, "acme", "shop", "app", SHA1)
     build = (project.spec.templates.development.builds or [])[0]  # type: ignore[union-attr]
-    job = build_job(ctx, build, image)
+    job = build_job(ctx, build, image, manifests.PULL_SECRET)
     deploy_ctx = type(ctx)(**{**ctx.__dict__, "images": {"app": image}})
     return [
         namespace_manifest(ctx),
