@@ -8,6 +8,7 @@ checks the security and least-privilege facts the chart promises.
 from __future__ import annotations
 
 import argparse
+import base64
 from typing import Any
 
 import kubernetes_validate
@@ -19,6 +20,7 @@ from tests.deploy.rendering import (
     CHART,
     FULL_VALUES,
     NAMESPACE,
+    RELEASE,
     Manifest,
     component_name,
     find,
@@ -189,6 +191,51 @@ def test_process_pods_are_hardened(default: list[Manifest], process: str) -> Non
     assert container(default, process)["resources"]["limits"]["memory"]
 
 
+def test_redis_requires_a_password_from_a_secret_every_process_uses(
+    default: list[Manifest],
+) -> None:
+    secret = find(default, "Secret", component_name("redis"))
+    assert len(base64.b64decode(secret["data"]["redis-password"])) == 32
+    redis = container(default, "redis")
+    args = redis["args"]
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    for env in [{e["name"]: e for e in redis["env"]}] + [
+        {e["name"]: e for e in container(default, p)["env"]} for p in PROCESSES
+    ]:
+        ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": component_name("redis"), "key": "redis-password"}
+    assert {e["name"] for e in redis["env"]} >= {"REDISCLI_AUTH"}  # the probes authenticate
+
+
+def test_redis_existing_secret_is_used_and_none_is_generated() -> None:
+    manifests = render(sets=["redis.auth.existingSecret=mine"])
+    assert of_kind(manifests, "Secret") == []
+    env = {e["name"]: e for e in container(manifests, "worker")["env"]}
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mine"
+
+
+def test_redis_admits_only_this_releases_processes(default: list[Manifest]) -> None:
+    policy = find(default, "NetworkPolicy", component_name("redis"))
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == RELEASE
+    (components,) = peer["podSelector"]["matchExpressions"]
+    assert set(components["values"]) >= set(PROCESSES)
+    assert "namespaceSelector" not in peer  # this namespace only
+
+
+def test_redis_maxmemory_is_80_percent_of_its_limit_and_persists_by_default(
+    default: list[Manifest],
+) -> None:
+    args = container(default, "redis")["args"]
+    assert args[args.index("--maxmemory") + 1] == str(256 * 1024 * 1024 * 80 // 100)
+    manifests = render(sets=["redis.resources.limits.memory=1Gi"])
+    args = container(manifests, "redis")["args"]
+    assert args[args.index("--maxmemory") + 1] == str(1024**3 * 80 // 100)
+    assert find(default, "PersistentVolumeClaim", component_name("redis"))
+
+
 def test_redis_runs_non_root_with_noeviction_and_appendonly(full: list[Manifest]) -> None:
     redis = container(full, "redis")
     args = redis["args"]
@@ -287,7 +334,7 @@ def test_only_worker_and_reconciler_get_the_app_private_key(
 def test_chart_creates_the_secret_only_when_asked(
     default: list[Manifest], full: list[Manifest]
 ) -> None:
-    assert of_kind(default, "Secret") == []
+    assert [s["metadata"]["name"] for s in of_kind(default, "Secret")] == [component_name("redis")]
     secret = find(full, "Secret", component_name("github"))
     assert set(secret["data"]) == {"private-key.pem", "webhook-secret"}
 
@@ -306,7 +353,7 @@ def test_redis_url_points_at_the_chart_redis_or_the_external_one(default: list[M
         return dict(env[f"{ENV_PREFIX}REDIS_URL"])
 
     in_chart = redis_env(default)["value"]
-    assert in_chart == f"redis://{component_name('redis')}:6379/0"
+    assert in_chart == f"redis://:$(REDIS_PASSWORD)@{component_name('redis')}:6379/0"
     assert find(default, "Service", component_name("redis"))["spec"]["ports"][0]["port"] == 6379
     external = render(sets=["redis.enabled=false", "redis.external.url=rediss://r:6380/2"])
     assert redis_env(external)["value"] == "rediss://r:6380/2"
@@ -329,6 +376,12 @@ def test_ingress_exposes_only_the_webhook_path(full: list[Manifest]) -> None:
 
 
 # --- RBAC: least privilege per process ---------------------------------------------------------
+
+
+def test_ingress_caps_the_request_body(full: list[Manifest]) -> None:
+    (ingress,) = of_kind(full, "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "25m"
 
 
 @pytest.mark.parametrize("process", ["web", "beat"])
