@@ -15,7 +15,7 @@ import pytest
 from core import safeyaml
 from core.errors import ConfigError, PermanentError
 from reconciler import sources, yamlchild
-from reconciler.compose import parse_compose
+from reconciler.composefile import parse_compose
 from reconciler.modes.install import install_modes
 from reconciler.sources import GitHubTarballFetcher, SourceRef, spool
 from tests.kubefake import KubeFake

@@ -1,0 +1,168 @@
+"""Pure: the Kaniko build Jobs of the target commit: adopt, create, restart or read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core import naming
+from core.errors import ConfigError
+from core.model import BuildSpec, BuildStatus, Environment
+from reconciler import manifests
+from reconciler.actions import Action, CreateBuild, Delete, RevokeBuildToken
+from reconciler.context import Blocked, Observed
+from reconciler.drift import is_deleting
+from reconciler.modes import DeployMode, Manifest, ModeContext
+from reconciler.sources import clean_path
+
+BuildState = Literal["Running", "Succeeded", "Failed"]
+
+
+def job_state(job: Manifest) -> tuple[BuildState, str]:
+    """Running/Succeeded/Failed of a Job, with the failure reason."""
+    status = job.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            return "Succeeded", ""
+        if cond.get("type") == "Failed":
+            return "Failed", f"{cond.get('reason', 'Failed')}: {cond.get('message', '')}".strip()
+    if int(status.get("succeeded") or 0) > 0:
+        return "Succeeded", ""
+    if int(status.get("failed") or 0) > 0:
+        return "Failed", "pod failed"
+    return "Running", ""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """The state of every build of the target commit, and the writes it needs."""
+
+    statuses: tuple[BuildStatus, ...]
+    actions: tuple[Action, ...]
+
+
+def previous_build(env: Environment, job_name: str, sha: str) -> BuildStatus | None:
+    """The recorded status of a build Job for `sha`, if any."""
+    for build in (env.status.builds if env.status else None) or []:
+        if build.job == job_name and build.commit_sha == sha:
+            return build
+    return None
+
+
+def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcome:
+    """Adopt, create, restart or read the Job of one build at the target commit."""
+    env, sha = ctx.environment, ctx.commit_sha
+    nonce = env.spec.rebuild_nonce
+    job_name = naming.build_job_name(build.name, sha)
+    image, push_secret = build_destination(ctx, build)
+    job, before = obs.jobs.get(job_name), previous_build(env, job_name, sha)
+    record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
+    record.rebuild_nonce = nonce
+    if job is not None:
+        return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
+    if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
+        return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
+    create = CreateBuild(build_job(ctx, build, image, push_secret), *_github_of(env))
+    return BuildOutcome((record,), (create,))
+
+
+FORK_SETTINGS = "CATALYST_FORK_REGISTRY_SECRET (or CATALYST_FORK_REGISTRY)"
+
+
+def build_destination(ctx: ModeContext, build: BuildSpec) -> tuple[str, str | None]:
+    """Image and push credential of a build; a fork's never carry the team's credential.
+
+    A fork pushes to its own preview's path, with the platform's fork credential when one is
+    configured, else without any (a registry that needs none); Blocked when neither is set.
+    """
+    settings, sha = ctx.settings, ctx.commit_sha
+    if not ctx.environment.primary_source.fork:
+        project = ctx.project.metadata.name
+        image = manifests.image_ref(settings.registry, ctx.team, project, build.name, sha)
+        return image, manifests.PULL_SECRET
+    if not (settings.fork_registry_secret or settings.fork_registry):
+        raise Blocked(
+            "ForkBuildNotConfigured",
+            "a fork's code runs inside its build, so it never gets the team's registry "
+            f"credential: the platform must set {FORK_SETTINGS} before fork PRs can build",
+        )
+    registry = settings.fork_registry or settings.registry
+    image = manifests.fork_image_ref(registry, ctx.namespace, build.name, sha)
+    return image, manifests.FORK_PUSH_SECRET if settings.fork_registry_secret else None
+
+
+def _github_of(env: Environment) -> tuple[int | None, str | None]:
+    github = env.spec.github
+    return (github.installation_id, github.repository) if github else (None, None)
+
+
+def _existing_job(
+    ctx: ModeContext,
+    job: Manifest,
+    record: BuildStatus,
+    image: str,
+    before: BuildStatus | None,
+    log_tail: str | None = None,
+) -> BuildOutcome:
+    annotations = (job.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
+        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))  # rebuild asked
+    if is_deleting(job):
+        return BuildOutcome((record,), ())
+    state, reason = job_state(job)
+    record.state = state
+    if state == "Succeeded":
+        record.image = image
+    if state == "Failed":
+        record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
+        same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
+        record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
+    finished_now = state != "Running" and (before is None or before.state == "Running")
+    cleanup = (RevokeBuildToken(record.job, ctx.namespace),)
+    return BuildOutcome((record,), cleanup if finished_now else ())
+
+
+def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
+    """Delete a build Job and revoke and delete its git token."""
+    return (Delete("Job", job_name, namespace), RevokeBuildToken(job_name, namespace))
+
+
+def build_job(ctx: ModeContext, build: BuildSpec, image: str, push_secret: str | None) -> Manifest:
+    """The Kaniko Job for one build at the target commit."""
+    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
+    if source is None:
+        raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
+    env_source = next(
+        (s for s in ctx.environment.spec.sources if s.name == build.source_ref),
+        ctx.environment.primary_source,
+    )
+    # the Dockerfile is a path in the repository, like the context (no absolute paths, no ..)
+    dockerfile = clean_path(build.dockerfile) or "Dockerfile"
+    cleaned = {"dockerfile": dockerfile, "path": clean_path(build.path)}
+    return manifests.build_job(
+        ns=ctx.namespace,
+        labels=ctx.labels,
+        build=build.model_copy(update=cleaned),
+        context=manifests.git_context(source, env_source),
+        destination=image,
+        builder_image=ctx.settings.builder_image,
+        commit_sha=ctx.commit_sha,
+        rebuild_nonce=ctx.environment.spec.rebuild_nonce,
+        deadline_seconds=ctx.settings.build_deadline_seconds,
+        ttl_seconds=ctx.settings.build_ttl_seconds,
+        push_secret=push_secret,
+    )
+
+
+def plan_builds(ctx: ModeContext, mode: DeployMode, obs: Observed) -> BuildOutcome:
+    """Every build of the target commit; Jobs of superseded commits are deleted."""
+    outcomes = [plan_build(ctx, obs, b) for b in mode.builds(ctx)]
+    wanted = {s.job for o in outcomes for s in o.statuses}
+    stale = [name for name in obs.jobs if name not in wanted]
+    actions = [a for o in outcomes for a in o.actions]
+    for name in sorted(stale):
+        if not is_deleting(obs.jobs[name]):
+            actions.extend(delete_build(ctx.namespace, name))
+    return BuildOutcome(tuple(s for o in outcomes for s in o.statuses), tuple(actions))
