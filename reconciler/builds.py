@@ -119,9 +119,17 @@ def _existing_job(
         record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
         same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
         record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
+        if private_build_log(ctx):  # the PR comment would show a fork's log to everyone
+            record.log_tail = None
     finished_now = state != "Running" and (before is None or before.state == "Running")
     cleanup = (RevokeBuildToken(record.job, ctx.namespace),)
     return BuildOutcome((record,), cleanup if finished_now else ())
+
+
+def private_build_log(ctx: ModeContext) -> bool:
+    """A fork build's log stays off GitHub when the Project says `forkBuildLogs: private`."""
+    fork = ctx.environment.primary_source.fork
+    return fork and ctx.project.spec.security.fork_build_logs == "private"
 
 
 def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:

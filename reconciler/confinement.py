@@ -166,7 +166,10 @@ def _service_account_of(obj: Manifest) -> str | None:
 def _in_namespace(obj: Manifest, namespace: str) -> Manifest:
     meta = dict(obj.get("metadata") or {})
     meta.setdefault("namespace", namespace)
-    return {**obj, "metadata": meta}
+    placed = {**obj, "metadata": meta}
+    if obj.get("kind") == "ServiceAccount":  # no API token in the preview's pods by default
+        placed.setdefault("automountServiceAccountToken", False)
+    return placed
 
 
 def _name(obj: Manifest) -> str:

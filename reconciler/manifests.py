@@ -30,8 +30,15 @@ LABEL_JOB_TYPE = "catalyst.dev/job-type"
 LABEL_BUILD = "catalyst.dev/build"
 LABEL_GIT_TOKEN = "catalyst.dev/git-token"
 
+# PVCs and storage are capped too: a compose file with 300 volumes must not claim 300 disks.
 DEFAULT_QUOTA = Quota(
-    requests_cpu="2", requests_memory="4Gi", limits_cpu="4", limits_memory="8Gi", pods=20
+    requests_cpu="2",
+    requests_memory="4Gi",
+    limits_cpu="4",
+    limits_memory="8Gi",
+    pods=20,
+    persistent_volume_claims=10,
+    requests_storage="20Gi",
 )
 BUILD_RESOURCES = Resources(
     requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}

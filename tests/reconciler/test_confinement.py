@@ -168,3 +168,21 @@ def test_preview_namespace_enforces_pod_security_and_workloads_are_written_as_de
     assert default_account["automountServiceAccountToken"] is False
     writes = [r for r in kubefake.log.all() if r.is_write and r.resource == "deployments"]
     assert writes and {r.user for r in writes} == {deployer_user(ENV_NS)}
+
+
+def test_a_charts_service_accounts_mount_no_token_unless_they_say_so() -> None:
+    placed = confine(
+        [
+            obj("ServiceAccount", "app"),
+            {**obj("ServiceAccount", "api"), "automountServiceAccountToken": True},
+        ],
+        BOUNDARY,
+    )
+    assert [o["automountServiceAccountToken"] for o in placed] == [False, True]
+
+
+def test_default_quota_caps_volume_claims_and_storage() -> None:
+    from reconciler.manifests import quota_hard
+
+    hard = quota_hard(None)
+    assert (hard["persistentvolumeclaims"], hard["requests.storage"]) == ("10", "20Gi")

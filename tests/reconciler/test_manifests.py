@@ -119,6 +119,8 @@ def test_quota_uses_project_resources_over_defaults() -> None:
         "limits.cpu": "6",
         "limits.memory": "8Gi",
         "pods": "30",
+        "persistentvolumeclaims": "10",
+        "requests.storage": "20Gi",
     }
 
 
