@@ -53,16 +53,9 @@ def failure_reason(body: bytes, header: str | None, secrets: list[bytes]) -> str
     Every secret is compared in constant time, and all are tried even after a match, so timing
     does not reveal which secret (or whether any) matched.
     """
-    if not header:
-        return "missing"
-    if not header.startswith(PREFIX):
-        return "malformed"
-    digest = header[len(PREFIX) :]
-    if len(digest) != 64 or not _HEX.issuperset(digest):
-        return "malformed"
-    expected = bytes.fromhex(digest)
-    results = [
-        hmac.compare_digest(hmac.digest(secret, body, hashlib.sha256), expected)
-        for secret in secrets
-    ]
-    return None if any(results) else "mismatch"
+    expected = header_digest(header)
+    if isinstance(expected, str):
+        return expected
+    verifier = Verifier(expected, secrets)
+    verifier.update(body)
+    return verifier.failure_reason()

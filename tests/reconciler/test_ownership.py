@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler import manifests
 from tests.kubefake import KubeFake
-from tests.reconciler.support import ENV_NS, PROJECT_NS, environment_obj, make_rig, seed
+from tests.reconciler.support import ENV_NS, PROJECT_NS, Rig, environment_obj, make_rig, seed
 
 
 def foreign_namespace(
@@ -22,12 +22,18 @@ def foreign_namespace(
     kubefake.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
 
 
-def test_a_namespace_owned_by_another_environment_is_refused(kubefake: KubeFake) -> None:
+def failed_beside(kubefake: KubeFake, **foreign: str) -> Rig:
+    """pr-1 reconciled until Failed, with its namespace already taken as `foreign` says."""
     seed(kubefake)
-    foreign_namespace(kubefake, owner="acme-web/production")
+    foreign_namespace(kubefake, **foreign)
     rig = make_rig(kubefake)
     kubefake.put_object(environment_obj())
     rig.run_until(rig.phase_is("Failed"))
+    return rig
+
+
+def test_a_namespace_owned_by_another_environment_is_refused(kubefake: KubeFake) -> None:
+    rig = failed_beside(kubefake, owner="acme-web/production")
     (ready,) = [c for c in rig.status()["conditions"] if c["type"] == "Ready"]
     assert ready["reason"] == "NamespaceCollision"
     assert "belongs to Environment acme-web/production" in ready["message"]
@@ -37,22 +43,14 @@ def test_a_namespace_owned_by_another_environment_is_refused(kubefake: KubeFake)
 
 
 def test_a_project_namespace_of_the_same_name_is_refused(kubefake: KubeFake) -> None:
-    seed(kubefake)
-    foreign_namespace(kubefake, kind="project")
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
-    rig.run_until(rig.phase_is("Failed"))
+    rig = failed_beside(kubefake, kind="project")
     assert "belongs to a project namespace" in rig.status()["message"]
 
 
 def test_teardown_never_deletes_a_namespace_owned_by_another_environment(
     kubefake: KubeFake,
 ) -> None:
-    seed(kubefake)
-    foreign_namespace(kubefake, owner="acme-web/production")
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
-    rig.run_until(rig.phase_is("Failed"))
+    rig = failed_beside(kubefake, owner="acme-web/production")
     kubefake.delete("environments", "pr-1", PROJECT_NS)
     rig.run_until(lambda: rig.env() is None)
     assert kubefake.get("namespaces", ENV_NS) is not None
