@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     build_egress_ports: str = "443,5000"
     deployer_cluster_role: str = "catalyst-preview-deployer"
     fork_registry: str | None = None
+    service_password_key: SecretStr | None = None
     fork_registry_secret: str | None = None
     resync_interval_seconds: int = Field(default=600, ge=10)
     leader_lease_seconds: float = Field(default=15.0, gt=0)

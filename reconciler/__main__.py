@@ -72,6 +72,11 @@ def mode_settings(settings: Settings) -> ModeSettings:
         deployer_cluster_role=settings.deployer_cluster_role,
         fork_registry=settings.fork_registry,
         fork_registry_secret=settings.fork_registry_secret,
+        service_password_key=(
+            settings.service_password_key.get_secret_value()
+            if settings.service_password_key
+            else None
+        ),
     )
 
 

@@ -63,6 +63,8 @@ class ModeSettings:
     # limited to fork preview paths. With neither, fork builds are refused.
     fork_registry: str | None = None
     fork_registry_secret: str | None = None
+    # Keys managed-service passwords (the chart generates it once); None: derived from the uid.
+    service_password_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

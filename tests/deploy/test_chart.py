@@ -209,7 +209,9 @@ def test_redis_requires_a_password_from_a_secret_every_process_uses(
 
 def test_redis_existing_secret_is_used_and_none_is_generated() -> None:
     manifests = render(sets=["redis.auth.existingSecret=mine"])
-    assert of_kind(manifests, "Secret") == []
+    assert component_name("redis") not in {
+        s["metadata"]["name"] for s in of_kind(manifests, "Secret")
+    }
     env = {e["name"]: e for e in container(manifests, "worker")["env"]}
     assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mine"
 
@@ -305,8 +307,21 @@ def test_every_catalyst_variable_is_a_real_setting(full: list[Manifest], process
 
 def test_full_values_configure_every_setting(full: list[Manifest]) -> None:
     given = catalyst_settings_set(full, "worker")
-    # The key comes as a file; the inline-PEM alternative stays unset on purpose.
-    assert set(Settings.model_fields) - given == {"github_private_key"}
+    # The key comes as a file; the inline-PEM alternative stays unset on purpose. The
+    # managed-service password key is the reconciler's alone.
+    assert set(Settings.model_fields) - given == {"github_private_key", "service_password_key"}
+    assert "service_password_key" in catalyst_settings_set(full, "reconciler")
+
+
+def test_only_the_reconciler_gets_the_generated_service_password_key(
+    default: list[Manifest],
+) -> None:
+    secret = find(default, "Secret", f"{RELEASE_FULLNAME}-service-key")
+    assert len(base64.b64decode(secret["data"]["service-password-key"])) == 48
+    for process in PROCESSES:
+        env = {e["name"]: e for e in container(default, process)["env"]}
+        has_key = f"{ENV_PREFIX}SERVICE_PASSWORD_KEY" in env
+        assert has_key is (process == "reconciler")
 
 
 @pytest.mark.parametrize("process", PROCESSES)
@@ -334,7 +349,10 @@ def test_only_worker_and_reconciler_get_the_app_private_key(
 def test_chart_creates_the_secret_only_when_asked(
     default: list[Manifest], full: list[Manifest]
 ) -> None:
-    assert [s["metadata"]["name"] for s in of_kind(default, "Secret")] == [component_name("redis")]
+    assert sorted(s["metadata"]["name"] for s in of_kind(default, "Secret")) == [
+        component_name("redis"),
+        f"{RELEASE_FULLNAME}-service-key",
+    ]
     secret = find(full, "Secret", component_name("github"))
     assert set(secret["data"]) == {"private-key.pem", "webhook-secret"}
 
