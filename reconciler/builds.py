@@ -13,7 +13,7 @@ from reconciler.actions import Action, CreateBuild, Delete, RevokeBuildToken
 from reconciler.context import Blocked, Observed
 from reconciler.drift import is_deleting
 from reconciler.modes import DeployMode, Manifest, ModeContext
-from reconciler.sources import clean_path
+from reconciler.sourcerefs import clean_path
 
 BuildState = Literal["Running", "Succeeded", "Failed"]
 

@@ -16,7 +16,8 @@ from core.errors import ConfigError, NotFound
 from reconciler.helm import Helm
 from reconciler.modes import ModeIO
 from reconciler.modes.install import install_modes
-from reconciler.sources import GitHubTarballFetcher, SourceRef
+from reconciler.sourcerefs import SourceRef
+from reconciler.sources import GitHubTarballFetcher
 from tests.kubefake import KubeFake
 from tests.reconciler.mode_support import CHARTS, project_with
 from tests.reconciler.support import (

@@ -17,7 +17,8 @@ from core.errors import ConfigError, PermanentError
 from reconciler import sources, yamlchild
 from reconciler.composefile import parse_compose
 from reconciler.modes.install import install_modes
-from reconciler.sources import GitHubTarballFetcher, SourceRef, spool
+from reconciler.sourcerefs import SourceRef
+from reconciler.sources import GitHubTarballFetcher, spool
 from tests.kubefake import KubeFake
 from tests.reconciler.mode_support import project_with
 from tests.reconciler.support import (
