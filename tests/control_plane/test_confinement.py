@@ -25,9 +25,9 @@ from reconciler.modes import ModeIO
 from reconciler.modes.helm import HelmMode
 from tests.reconciler.mode_support import HELM_BIN, context
 from tests.reconciler.test_confinement import LOOKUP_CHART, TEMPLATE, chart_sources
-from tests.support.control_plane import ChartRelease, ClusterScope
+from tests.support.control_plane import PREVIEW_DOMAIN, ChartRelease, ClusterScope
 
-DOMAIN = "preview.localhost"  # the chart's default config.previewDomain
+DOMAIN = PREVIEW_DOMAIN  # the chart_release's config.previewDomain
 
 
 @dataclasses.dataclass
