@@ -166,3 +166,13 @@ def test_a_fork_build_is_refused_when_no_fork_registry_is_configured(
     assert "CATALYST_FORK_REGISTRY_SECRET" in built["message"]
     assert kubefake.list("jobs", ENV_NS) == []
     assert github.state.token_scopes == {}
+
+
+def test_a_failing_revocation_never_holds_up_the_preview(
+    kubefake: KubeFake, github: FakeGitHub
+) -> None:
+    github.fail("DELETE", r"^/installation/token$", status=502, times=100)
+    rig = building_rig(kubefake, fork=False)
+    kubefake.controllers.enable("jobs")
+    rig.run_until(rig.phase_is("Ready"))
+    assert kubefake.list("secrets", ENV_NS, BUILD_SELECTOR) == []
