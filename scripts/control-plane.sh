@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 out="$root/.tools/control-plane/bin"
 mkdir -p "$out"
+# One build at a time per output folder (dev.sh and test.sh may start together).
+exec 9>"$out/.lock"
+flock 9
 
 if ! command -v go >/dev/null 2>&1; then
   echo "control-plane: Go is not installed; install Go >= 1.26 to build the real control plane" >&2

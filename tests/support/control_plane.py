@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,7 @@ class ControlPlane:
         self.rules = KubeletRules()
         self.components: list[Component] = []
         self.kubelet: KubeletSimulator | None = None
+        self._rest: dict[str, KubeRest] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -182,6 +184,8 @@ class ControlPlane:
             self.kubelet.stop()
         for component in reversed(self.components):
             component.stop()
+        for rest in self._rest.values():
+            rest.close()
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -356,7 +360,8 @@ class ControlPlane:
                 f"--tls-private-key-file={self.pki.kubelet_key}",
             ],
         )
-        self.kubelet = KubeletSimulator(self.rest(), self.rules, kubelet_port=self.ports["kubelet"])
+        own = KubeRest(self.server, self.token, self.pki.ca_cert)  # the simulator's own connection
+        self.kubelet = KubeletSimulator(own, self.rules, kubelet_port=self.ports["kubelet"])
         self.kubelet.start()
         self._wait(kwok, self._kubelet_port_open, "serving the kubelet API")
 
@@ -372,7 +377,10 @@ class ControlPlane:
 
     def rest(self, token: str | None = None) -> KubeRest:
         """A small REST client for assertions and seeding (admin unless `token` is given)."""
-        return KubeRest(self.server, token or self.token, self.pki.ca_cert)
+        key = token or self.token
+        if key not in self._rest:
+            self._rest[key] = KubeRest(self.server, key, self.pki.ca_cert)
+        return self._rest[key]
 
     def write_kubeconfig(self, path: Path) -> Path:
         """Write the admin kubeconfig to `path` (the same call as on ``KubeFake``)."""
@@ -420,7 +428,8 @@ class ControlPlane:
 def _http_ok(url: str, *, token: str | None = None, ca: Path | None = None) -> bool:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        answer = httpx.get(url, headers=headers, verify=str(ca) if ca else True, timeout=2)
+        verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+        answer = httpx.get(url, headers=headers, verify=verify, timeout=2)
     except httpx.HTTPError:
         return False
     return answer.status_code == 200

@@ -8,6 +8,7 @@ updates). It speaks the same small vocabulary as ``tests.kubefake.KubeFake`` (``
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,9 @@ KIND_TO_PLURAL = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
     "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
+    "CustomResourceDefinition": "customresourcedefinitions",
+    "Node": "nodes",
+    "ReplicaSet": "replicasets",
 }
 
 
@@ -87,9 +91,12 @@ class KubeRest:
         self.http = httpx.Client(
             base_url=server,
             headers={"Authorization": f"Bearer {token}"},
-            verify=str(ca_file),
+            verify=ssl.create_default_context(cafile=str(ca_file)),
             timeout=30,
         )
+
+    def close(self) -> None:
+        self.http.close()
 
     def path(self, resource: str, namespace: str | None = None, name: str | None = None) -> str:
         if resource in CORE:
@@ -137,11 +144,16 @@ class KubeRest:
 
     put_object = apply
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """POST `obj` (a 409 raises: use ``apply`` to create-or-update)."""
+    def create(self, obj: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
+        """POST `obj` (a 409 raises: use ``apply`` to create-or-update).
+
+        `strict` asks for ``fieldValidation=Strict``: unknown fields are a 422 instead of being
+        pruned with a warning, the server's default.
+        """
         meta = obj["metadata"]
         path = self.path(KIND_TO_PLURAL[obj["kind"]], meta.get("namespace"))
-        return self._json(self.http.post(path, content=orjson.dumps(obj)))
+        params = {"fieldValidation": "Strict"} if strict else {}
+        return self._json(self.http.post(path, content=orjson.dumps(obj), params=params))
 
     def merge_patch(
         self,

@@ -305,6 +305,7 @@ class KubeletSimulator:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        self.rest.close()
 
     def register_node(self) -> None:
         """Create the simulated Node and report it Ready with kwok's kubelet endpoint."""
