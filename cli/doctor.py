@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError, field_validator
 
 from core.model import API_GROUP, ENVIRONMENT_PLURAL, PROJECT_PLURAL
+from core.redaction import redact_secrets
 from core.settings import ENV_PREFIX, Settings, SettingsError, describe_validation_error
 
 OK, BAD, SKIP, WARN = "✓", "✗", "-", "!"
@@ -45,8 +46,8 @@ class Check:
     detail: str
 
     def line(self) -> str:
-        """The printed line."""
-        return f"{self.mark} {self.subject}: {self.detail}"
+        """The printed line, credentials masked (a Redis URL's password, tokens in errors)."""
+        return redact_secrets(f"{self.mark} {self.subject}: {self.detail}")
 
 
 class LenientSettings(Settings):

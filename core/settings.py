@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     build_egress_cidrs: str = "0.0.0.0/0"
     build_egress_ports: str = "443,5000"
+    deployer_cluster_role: str = "catalyst-preview-deployer"
+    fork_registry: str | None = None
+    service_password_key: SecretStr | None = None
+    fork_registry_secret: str | None = None
     resync_interval_seconds: int = Field(default=600, ge=10)
     leader_lease_seconds: float = Field(default=15.0, gt=0)
     leader_renew_seconds: float = Field(default=10.0, gt=0)

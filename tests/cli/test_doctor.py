@@ -38,6 +38,16 @@ def test_nothing_configured_lists_each_missing_piece(clean_env: pytest.MonkeyPat
     assert lines[-1] == "5 problem(s) found"
 
 
+def test_credentials_are_masked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CATALYST_REDIS_URL", "redis://:hunter2pass@127.0.0.1:9/0")
+    clean_env.setenv("CATALYST_WEBHOOK_SECRET", "s")
+    lines: list[str] = []
+    run_doctor(lines.append)
+    (redis_line,) = [line for line in lines if "redis:" in line]
+    assert "hunter2pass" not in "\n".join(lines)
+    assert "redis://:[redacted]@127.0.0.1:9/0" in redis_line
+
+
 def test_malformed_setting_is_named(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("CATALYST_GITHUB_APP_ID", "not-a-number")
     lines: list[str] = []

@@ -128,6 +128,7 @@ class KubeApp:
                 name=info.name,
                 subresource=info.subresource,
                 content_type=request.headers.get("content-type"),
+                user=request.headers.get("impersonate-user"),
                 duration=duration,
             )
         )

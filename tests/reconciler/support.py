@@ -13,6 +13,7 @@ from reconciler.cluster import Cluster
 from reconciler.modes import ModeSettings
 from reconciler.reads import LiveReads, Reads
 from reconciler.reconcile import Outcome, Reconciler
+from reconciler.tokens import TokenSource
 from tests.kubefake import KubeFake
 
 SHA1 = "a" * 40
@@ -34,14 +35,26 @@ SETTINGS = ModeSettings(
 
 
 class FakeTokens:
-    """Hands out numbered tokens and remembers who asked."""
+    """Hands out numbered tokens, remembers who asked, and which are live (not revoked)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, str | None]] = []
+        self.live: set[str] = set()
+        self.public: set[str] = set()
 
     def installation_token(self, installation_id: int, repository: str | None) -> str:
         self.calls.append((installation_id, repository))
         return f"ghs_token{len(self.calls)}"
+
+    def build_token(self, installation_id: int, repository: str) -> str | None:
+        if repository in self.public:
+            return None
+        token = self.installation_token(installation_id, repository)
+        self.live.add(token)
+        return token
+
+    def revoke(self, token: str) -> None:
+        self.live.discard(token)
 
 
 @dataclass
@@ -157,18 +170,24 @@ class Rig:
         return lambda: self.status(name).get("phase") == phase
 
 
-def make_rig(kf: KubeFake, reads: Reads | None = None) -> Rig:
-    """A Rig over `kf` with live reads (or the given ones)."""
+def make_rig(
+    kf: KubeFake,
+    reads: Reads | None = None,
+    *,
+    settings: ModeSettings = SETTINGS,
+    tokens: TokenSource | None = None,
+) -> Rig:
+    """A Rig over `kf` with live reads (or the given ones), fake tokens unless given."""
     cluster = Cluster(kf.api_client())
-    tokens, enqueued = FakeTokens(), RecordingEnqueuer()
+    fake_tokens, enqueued = FakeTokens(), RecordingEnqueuer()
     reconciler = Reconciler(
         cluster=cluster,
         reads=reads or LiveReads(cluster),
-        settings=SETTINGS,
-        tokens=tokens,
+        settings=settings,
+        tokens=tokens or fake_tokens,
         enqueue=enqueued,
     )
-    return Rig(kf, cluster, reconciler, tokens, enqueued)
+    return Rig(kf, cluster, reconciler, fake_tokens, enqueued)
 
 
 def ready_image_rig(kf: KubeFake) -> Rig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from tests.kubefake import KubeFake
 from tests.reconciler.support import (
     ENV_NS,
     PROJECT_NS,
+    SETTINGS,
     SHA1,
     SHA2,
     Rig,
@@ -243,7 +245,8 @@ def test_referenced_app_secrets_are_copied_except_for_forks(kubefake: KubeFake, 
     kubefake.controllers.enable("jobs", "deployments", "namespaces")
     source = {"name": "main", "commitSha": SHA1, "branch": "x", "prNumber": 1, "fork": fork}
     kubefake.put_object(environment_obj(sources=[source], config=DB_ENV))
-    rig = make_rig(kubefake)
+    fork_ready = dataclasses.replace(SETTINGS, fork_registry="registry.local:5000")
+    rig = make_rig(kubefake, settings=fork_ready)
     rig.run_until(rig.phase_is("Ready"))
     copied = kubefake.get("secrets", "db", ENV_NS)
     if fork:

@@ -7,6 +7,12 @@ the handlers take and return `httpx` objects only, so the same state could be se
 Every request is recorded; `reads()` / `writes()` count them. Faults: `fail(...)` answers a
 matching request with a status (and headers) `times` times, optionally after applying it
 (`after_store=True` raises a timeout once GitHub "stored" the write).
+
+Tokens behave like GitHub's: a mint may ask for `repositories` and `permissions` (a subset of
+the installation's, else 422); such a token gets 404 for any other repository and 403 ("Resource
+not accessible by integration") for a call needing a permission it lacks; `DELETE
+/installation/token` revokes it (401 from then on, listed in `state.revoked`). The mint answer
+lists the repositories with their visibility (`state.public_repos`, private otherwise).
 """
 
 from __future__ import annotations
@@ -62,6 +68,41 @@ class Recorded:
     redundant: bool = False
 
 
+LEVELS = {"read": 1, "write": 2, "admin": 3}
+# (method, path pattern) -> the permissions (any one of them) and level a call needs.
+REQUIRED: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("GET", r"/repos/[^/]+/[^/]+/pulls.*", ("pull_requests",), "read"),
+    ("GET", r"/repos/[^/]+/[^/]+/(git|tarball|contents).*", ("contents",), "read"),
+    ("GET", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "read"),
+    ("POST", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "write"),
+    ("DELETE", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "write"),
+    ("DELETE", r"/repos/[^/]+/[^/]+/environments/.*", ("administration",), "write"),
+    ("GET", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "read"),
+    ("POST", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "write"),
+    ("PATCH", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "write"),
+]
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What an installation token was minted for (None repositories: all of the installation)."""
+
+    permissions: dict[str, str]
+    repositories: frozenset[str] | None = None
+
+    def allows(self, method: str, path: str) -> httpx.Response | None:
+        """None when the call is within scope, else GitHub's answer (404 or 403)."""
+        repo = re.match(r"/repos/[^/]+/(?P<name>[^/]+)", path)
+        if repo and self.repositories is not None and repo["name"] not in self.repositories:
+            return _error(404, "Not Found")
+        for verb, pattern, permissions, level in REQUIRED:
+            if verb == method and re.fullmatch(pattern, path):
+                held = max(LEVELS.get(self.permissions.get(p, ""), 0) for p in permissions)
+                if held < LEVELS[level]:
+                    return _error(403, "Resource not accessible by integration")
+        return None
+
+
 @dataclass
 class GitHubState:
     """Everything the fake GitHub knows."""
@@ -73,6 +114,7 @@ class GitHubState:
             "pull_requests": "write",
             "issues": "write",
             "administration": "write",
+            "contents": "read",
         }
     )
     pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
@@ -91,6 +133,9 @@ class GitHubState:
     mints: dict[int, int] = field(default_factory=dict)
     repo_installation: dict[str, int] = field(default_factory=dict)
     app: dict[str, Any] = field(default_factory=lambda: {"id": 1, "name": "Catalyst (fake)"})
+    token_scopes: dict[str, TokenScope] = field(default_factory=dict)
+    revoked: list[str] = field(default_factory=list)
+    public_repos: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     # OAuth (user-to-server): registered clients, the browser's signed-in GitHub user (the
     # authorize page approves as them, like GitHub does once a user authorized the App), codes
@@ -307,7 +352,8 @@ class FakeGitHub:
         known = self.state.tokens.get(token)
         if known is None or known[1] <= self.state.clock():
             return _error(401, "Bad credentials")
-        return None
+        scope = self.state.token_scopes.get(token)
+        return scope.allows(request.method, path) if scope is not None else None
 
     def _check_jwt(self, auth: str) -> httpx.Response | None:
         scheme, _, token = auth.partition(" ")
@@ -333,6 +379,7 @@ class FakeGitHub:
         return [
             ("GET", r"/app/installations", self._installations),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
+            ("DELETE", r"/installation/token", self._revoke),
             ("GET", repo + r"/installation", self._repo_installation),
             ("GET", r"/app", self._app),
             ("GET", r"/app/hook/deliveries", self._deliveries),
@@ -374,14 +421,35 @@ class FakeGitHub:
 
     def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         installation = int(m["id"])
+        body = json.loads(request.content) if request.content else {}
+        asked = dict(body.get("permissions") or self.state.permissions)
+        granted = {"metadata": "read", **self.state.permissions}
+        if any(LEVELS[v] > LEVELS.get(granted.get(k, ""), 0) for k, v in asked.items()):
+            return _error(422, "The permissions requested are not granted to this installation.")
         self.state.mints[installation] = self.state.mints.get(installation, 0) + 1
         token = f"ghs_fake{installation}x{self.state.mints[installation]:04d}"
         expires = self.state.clock() + 3600
         self.state.tokens[token] = (installation, expires)
+        names = body.get("repositories")
+        repos = frozenset(names) if names else None
+        self.state.token_scopes[token] = TokenScope(asked, repos)
         stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return httpx.Response(
-            201, json={"token": token, "expires_at": stamp, "permissions": self.state.permissions}
-        )
+        answer: dict[str, Any] = {"token": token, "expires_at": stamp, "permissions": asked}
+        if repos is not None:
+            answer["repositories"] = [
+                {
+                    "name": n,
+                    "private": not any(r.endswith("/" + n) for r in self.state.public_repos),
+                }
+                for n in sorted(repos)
+            ]
+        return httpx.Response(201, json=answer)
+
+    def _revoke(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        token = request.headers.get("authorization", "").removeprefix("token ")
+        self.state.tokens.pop(token, None)
+        self.state.revoked.append(token)
+        return httpx.Response(204)
 
     def _repo_installation(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         found = self.state.repo_installation.get(m["repo"])

@@ -84,7 +84,7 @@ spec:
             - configMapRef:
                 name: {{ include "catalyst-preview.fullname" $root }}
           env:
-            {{- include "catalyst-preview.commonEnv" (dict "root" $root "githubKey" .githubKey "metrics" .metrics) | nindent 12 }}
+            {{- include "catalyst-preview.commonEnv" (dict "root" $root "githubKey" .githubKey "metrics" .metrics "component" .component) | nindent 12 }}
             {{- if .dashboard }}
             {{- include "catalyst-preview.dashboardEnv" $root | nindent 12 }}
             {{- end }}
@@ -162,6 +162,14 @@ spec:
 {{- if .githubKey }}
 - name: CATALYST_GITHUB_PRIVATE_KEY_FILE
   value: /var/run/catalyst/github/private-key.pem
+{{- end }}
+{{- if eq .component "reconciler" }}
+# keys the managed-service passwords of every preview (random, generated once by the chart)
+- name: CATALYST_SERVICE_PASSWORD_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "catalyst-preview.fullname" $root }}-service-key
+      key: service-password-key
 {{- end }}
 {{- if .metrics }}
 - name: CATALYST_METRICS_PORT
