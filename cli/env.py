@@ -38,7 +38,12 @@ def add_env_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """The `env` subcommand and its four actions."""
     env = sub.add_parser("env", help=HELP, description=HELP)
     # Without an action, `env` prints the local stack's settings (cli.main.run_dev_env).
-    actions = env.add_subparsers(dest="env_command", required=False, metavar="ACTION")
+    actions = env.add_subparsers(
+        dest="env_command",
+        required=False,
+        metavar="ACTION",
+        help="list, show, logs or exec; none: print the local stack's settings as shell exports",
+    )
     listing = actions.add_parser("list", help="every Environment: project, PR, phase, URL, age")
     listing.add_argument("--project", help="only this project")
     listing.add_argument("--phase", help="only this phase (Pending, Building, Ready, Failed, ...)")

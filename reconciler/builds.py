@@ -80,7 +80,7 @@ def build_destination(ctx: ModeContext, build: BuildSpec) -> tuple[str, str | No
     A fork pushes to its own preview's path, with the platform's fork credential when one is
     configured, else without any (a registry that needs none); Blocked when neither is set.
     """
-    settings, sha = ctx.settings, ctx.commit_sha
+    settings, sha = ctx.settings, build_sha(ctx, build)  # each source at its own commit
     if not ctx.environment.primary_source.fork:
         project = ctx.project.metadata.name
         image = manifests.image_ref(settings.registry, ctx.team, project, build.name, sha)

@@ -10,6 +10,7 @@ deployer's ServiceAccount and RoleBinding itself (so `bind` is real) and imperso
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,35 @@ def preview(
     role = f"{chart_release.release}-catalyst-preview-deployer"
     for obj in deployer_objects(namespace, labels, role):
         reconciler.create(obj)
+    _wait_until_bound(chart_release, namespace)
     yield Preview(
         namespace, reconciler, reconciler.impersonating(deployer_user(namespace)), kubeconfig
     )
+
+
+def _wait_until_bound(release: ChartRelease, namespace: str) -> None:
+    """RBAC is eventually consistent: a new RoleBinding takes effect a moment after it exists."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": deployer_user(namespace),
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+            "resourceAttributes": {
+                "verb": "create",
+                "resource": "configmaps",
+                "namespace": namespace,
+            },
+        },
+    }
+    deadline = time.monotonic() + 30
+    rest = release.plane.rest()
+    while time.monotonic() < deadline:
+        answer = rest.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+        if answer["status"].get("allowed"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the deployer of {namespace} never got its Role")
 
 
 def config_map(name: str, namespace: str) -> dict[str, Any]:

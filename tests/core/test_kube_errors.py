@@ -7,13 +7,12 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from core.clients.kube import AlreadyExists, Gone, kube_error, map_api_exception
+from core.clients.kube import AlreadyExists, Forbidden, Gone, kube_error, map_api_exception
 from core.errors import (
     CatalystError,
     Conflict,
     Invalid,
     NotFound,
-    PermanentError,
     RateLimited,
     TemporaryError,
 )
@@ -30,7 +29,7 @@ from reconciler.cluster import error_for
         (422, "Invalid", Invalid),
         (429, "TooManyRequests", RateLimited),
         (503, "ServiceUnavailable", TemporaryError),
-        (403, "Forbidden", PermanentError),
+        (403, "Forbidden", Forbidden),
     ],
 )
 def test_both_clients_map_a_status_to_the_same_error(

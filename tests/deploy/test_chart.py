@@ -397,7 +397,7 @@ def test_ingress_exposes_only_the_webhook_path(full: list[Manifest]) -> None:
 
 
 def test_ingress_caps_the_request_body(full: list[Manifest]) -> None:
-    (ingress,) = of_kind(full, "Ingress")
+    ingress = find(full, "Ingress", component_name("web"))
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "25m"
 

@@ -124,6 +124,10 @@ def app_env(kubefake: KubeFake) -> dict[str, Any]:
     return {v["name"]: v.get("value", v.get("valueFrom")) for v in env}
 
 
+# A fork builds only where the platform gave forks a registry of their own (issue 13).
+FORK_SETTINGS = dataclasses.replace(SETTINGS, fork_registry="registry.local:5000/forks")
+
+
 def test_a_fork_preview_of_a_template_with_app_secrets_starts_with_its_fork_env(
     kubefake: KubeFake,
 ) -> None:
@@ -133,7 +137,7 @@ def test_a_fork_preview_of_a_template_with_app_secrets_starts_with_its_fork_env(
     fork = environment_obj()
     fork["spec"]["sources"][0]["fork"] = True
     kubefake.put_object(fork)
-    rig = make_rig(kubefake)
+    rig = make_rig(kubefake, settings=FORK_SETTINGS)
     rig.run_until(rig.phase_is("Ready"))
     assert app_env(kubefake)["DB"] == "sqlite:///tmp/fork.db"
     assert kubefake.get("secrets", "db", ENV_NS) is None  # never copied for a fork
@@ -148,7 +152,7 @@ def test_a_fork_preview_without_fork_env_starts_without_the_secret_variable(
     fork = environment_obj()
     fork["spec"]["sources"][0]["fork"] = True
     kubefake.put_object(fork)
-    rig = make_rig(kubefake)
+    rig = make_rig(kubefake, settings=FORK_SETTINGS)
     rig.run_until(rig.phase_is("Ready"))
     assert "DB" not in app_env(kubefake) and app_env(kubefake)["MODE"] == "preview"
 

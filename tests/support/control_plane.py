@@ -760,10 +760,32 @@ def chart_release(
         pytest.fail(str(exc), pytrace=False)
 
 
+def install_deployer_role(plane: ControlPlane) -> None:
+    """The chart's deployer ClusterRole (release `catalyst-preview`: the setting's default name).
+
+    The reconciler binds it in each preview namespace and writes a preview's objects as that
+    namespace's deployer; without it every preview write is a 403. `dev.sh` needs only this of
+    the chart (its processes run locally, as the admin).
+    """
+    argv = [
+        helm_binary(),
+        "template",
+        "catalyst-preview",
+        str(CHART),
+        "--show-only",
+        "templates/rbac-deployer.yaml",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    for doc in yaml.safe_load_all(done.stdout):
+        if doc:
+            plane.rest().apply(doc)
+
+
 def serve(directory: Path) -> None:
     """Run a control plane until SIGTERM/SIGINT, kubeconfig at `directory/kubeconfig`."""
     plane = ControlPlane(directory / "control-plane").start()
     plane.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
+    install_deployer_role(plane)
     shutil.copy(plane.kubeconfig, directory / "kubeconfig")
     print(f"control plane: {plane.server}; kubeconfig {directory / 'kubeconfig'}", flush=True)
     stopping = {"now": False}
