@@ -29,7 +29,11 @@ from typing import Any
 from core import jobs, naming
 from core.model import Environment, Project
 from reconciler import plan as planner
+from reconciler.actions import ModeApply
 from reconciler.cluster import Cluster
+from reconciler.context import Observed, build_context
+from reconciler.drift import key_of
+from reconciler.infra import infra_objects, namespace_manifest
 from reconciler.modes.docker import DockerMode
 from reconciler.reads import LiveReads
 from reconciler.reconcile import Reconciler
@@ -60,13 +64,13 @@ def converge_one(kf: KubeFake, project: Project, secret: dict[str, Any], name: s
     raw = environment_obj(name=name)
     raw["metadata"]["finalizers"] = [naming.FINALIZER]
     env = Environment.model_validate(kf.put_object(raw))
-    obs = planner.Observed(env, project, SETTINGS, team_pull_secret=secret)
-    ctx, _ = planner.build_context(obs)
-    objects = [*planner.infra_objects(ctx, obs), *DockerMode().desired_objects(ctx)]
-    ns = kf.put_object(planner.namespace_manifest(ctx))
+    obs = Observed(env, project, SETTINGS, team_pull_secret=secret)
+    ctx, _ = build_context(obs)
+    objects = [*infra_objects(ctx, obs), *DockerMode().desired_objects(ctx)]
+    ns = kf.put_object(namespace_manifest(ctx))
     stored = [kf.put_object(rolled_out(o) if o["kind"] == "Deployment" else o) for o in objects]
-    children = {planner.key_of(o): o for o in stored}
-    obs = planner.Observed(
+    children = {key_of(o): o for o in stored}
+    obs = Observed(
         env,
         project,
         SETTINGS,
@@ -77,9 +81,9 @@ def converge_one(kf: KubeFake, project: Project, secret: dict[str, Any], name: s
     )
     for _ in range(2):  # second round: Ready with the fast-path fingerprint recorded
         plan = planner.plan(obs)
-        assert all(isinstance(a, planner.ModeApply) for a in plan.actions), plan.actions
+        assert all(isinstance(a, ModeApply) for a in plan.actions), plan.actions
         env = env.model_copy(update={"status": plan.status})
-        obs = planner.Observed(**{**obs.__dict__, "environment": env})
+        obs = Observed(**{**obs.__dict__, "environment": env})
     kf.put_object({**kf.get("environments", name, PROJECT_NS), "status": env.status.to_wire()})  # type: ignore[union-attr,dict-item]
 
 

@@ -9,459 +9,41 @@ reconcile writes nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 from core import conditions, naming
 from core.errors import ConfigError
-from core.model import (
-    BuildSpec,
-    BuildStatus,
-    Environment,
-    EnvironmentConfig,
-    EnvironmentStatus,
-    Phase,
-    Project,
+from core.model import EnvironmentStatus, Phase
+from reconciler.actions import (
+    Action,
+    AddFinalizer,
+    Apply,
+    Delete,
+    ModeApply,
+    ModeTeardown,
+    Plan,
+    RemoveFinalizer,
 )
-from reconciler import manifests
-from reconciler.config import resolve_config
-from reconciler.modes import (
-    DeployMode,
-    Manifest,
-    ModeContext,
-    ModeSettings,
-    Readiness,
-    UnknownMode,
-    fingerprint_of,
-    mode_for,
+from reconciler.builds import plan_builds
+from reconciler.context import Blocked, Observed, build_context, namespaces_of
+from reconciler.drift import differs, is_deleting, key_of
+from reconciler.infra import infra_objects, namespace_manifest
+from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
+from reconciler.status import (
+    active_status,
+    current_status,
+    deployed_condition,
+    failed,
+    pending_status,
+    serving_message,
+    with_conditions,
 )
-
-ObjectKey = tuple[str, str]  # (kind, name) inside the environment namespace
-BuildState = Literal["Running", "Succeeded", "Failed"]
 
 REQUEUE_BUILD = 5.0
 REQUEUE_ROLLOUT = 3.0
 REQUEUE_TERMINATING = 2.0
 REQUEUE_NOW = 0.0
 REQUEUE_FAILED_ROLLOUT = 30.0  # a stalled rollout may still recover (e.g. the image is pushed)
-
-
-# --- actions -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddFinalizer:
-    """Put `catalyst.dev/finalizer` on the Environment."""
-
-
-@dataclass(frozen=True)
-class RemoveFinalizer:
-    """Release the Environment (teardown finished)."""
-
-
-@dataclass(frozen=True)
-class Apply:
-    """Create `desired`, or merge-patch it over `live` when its fields drifted."""
-
-    desired: Manifest
-    live: Manifest | None
-
-
-@dataclass(frozen=True)
-class Delete:
-    """Delete one object (NotFound is success)."""
-
-    kind: str
-    name: str
-    namespace: str | None = None
-
-
-@dataclass(frozen=True)
-class CreateBuild:
-    """Mint a git token, store it in its Secret, then create the Kaniko Job."""
-
-    job: Manifest
-    installation_id: int | None
-    repository: str | None
-
-
-@dataclass(frozen=True)
-class ModeApply:
-    """Run the mode's imperative `apply` (e.g. helm upgrade)."""
-
-    mode: DeployMode
-    ctx: ModeContext
-
-
-@dataclass(frozen=True)
-class ModeTeardown:
-    """Run the mode's imperative `teardown` (e.g. helm uninstall)."""
-
-    mode: DeployMode
-    ctx: ModeContext
-
-
-Action = AddFinalizer | RemoveFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do now, the status to show, and when to look again (None: on the next event)."""
-
-    actions: tuple[Action, ...]
-    status: EnvironmentStatus
-    requeue_after: float | None = None
-    release: bool = False
-
-
-# --- observation ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Observed:
-    """Everything read for one Environment in one pass."""
-
-    environment: Environment
-    project: Project | None
-    settings: ModeSettings
-    namespaces: Mapping[str, Manifest | None] = field(default_factory=dict)
-    jobs: Mapping[str, Manifest] = field(default_factory=dict)
-    children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
-    children_read: bool = False
-    team_pull_secret: Manifest | None = None
-    app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
-    now: str | None = None
-    # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
-    build_logs: Mapping[str, str] = field(default_factory=dict)
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def is_subset(desired: Any, live: Any) -> bool:
-    """True when every field of `desired` has the same value in `live` (server defaults ignored)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return False
-        return all(is_subset(v, live.get(k)) for k, v in desired.items())
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(live) != len(desired):
-            return False
-        return all(is_subset(d, x) for d, x in zip(desired, live, strict=True))
-    if isinstance(desired, int | float) and isinstance(live, int | float):
-        return desired == live
-    return bool(desired == live) or (isinstance(live, str) and str(desired) == live)
-
-
-def differs(desired: Manifest, live: Manifest | None) -> bool:
-    """Whether `desired` must be written over `live`."""
-    if live is None:
-        return True
-    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
-    return not is_subset(body, live)
-
-
-def is_deleting(obj: Manifest | None) -> bool:
-    """Whether an object carries a deletionTimestamp (or a Terminating namespace phase)."""
-    if obj is None:
-        return False
-    terminating = (obj.get("status") or {}).get("phase") == "Terminating"
-    return terminating or bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def job_state(job: Manifest) -> tuple[BuildState, str]:
-    """Running/Succeeded/Failed of a Job, with the failure reason."""
-    status = job.get("status") or {}
-    for cond in status.get("conditions") or []:
-        if cond.get("status") != "True":
-            continue
-        if cond.get("type") == "Complete":
-            return "Succeeded", ""
-        if cond.get("type") == "Failed":
-            return "Failed", f"{cond.get('reason', 'Failed')}: {cond.get('message', '')}".strip()
-    if int(status.get("succeeded") or 0) > 0:
-        return "Succeeded", ""
-    if int(status.get("failed") or 0) > 0:
-        return "Failed", "pod failed"
-    return "Running", ""
-
-
-def team_of(env: Environment) -> str | None:
-    """The team label of an Environment."""
-    return (env.metadata.labels or {}).get(naming.LABEL_TEAM) or None
-
-
-def computed_namespace(env: Environment) -> str | None:
-    """The environment namespace named from the labels and project ref (None without a team)."""
-    team = team_of(env)
-    if team is None:
-        return None
-    return naming.environment_namespace(team, env.spec.project_ref.name, env.metadata.name)
-
-
-def namespaces_of(env: Environment) -> list[str]:
-    """Every namespace this Environment may own: computed from labels and recorded in status."""
-    found = [computed_namespace(env), env.status.namespace if env.status else None]
-    return sorted({n for n in found if n})
-
-
-def owner_of(env: Environment) -> str:
-    """`<namespace>/<name>` of an Environment (the owner annotation of its namespace)."""
-    return f"{env.metadata.namespace}/{env.metadata.name}"
-
-
-class Blocked(Exception):
-    """The Environment cannot be deployed as specified: `reason` and message for the status."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
-    """The mode context of an Environment; raises Blocked when something needed is missing."""
-    env, project = obs.environment, obs.project
-    team = team_of(env)
-    if team is None:
-        raise Blocked("MissingLabels", f"label {naming.LABEL_TEAM} is missing")
-    if project is None:
-        raise Blocked("ProjectNotFound", f"project {env.spec.project_ref.name!r} not found")
-    template = project.template_for(env.spec.type)
-    if template is None:
-        raise Blocked("NoTemplate", f"project has no {env.spec.type!r} template")
-    try:
-        mode = mode_for(template.type)
-    except UnknownMode as exc:
-        raise Blocked("UnsupportedTemplateType", str(exc)) from None
-    namespace = naming.environment_namespace(team, project.metadata.name, env.metadata.name)
-    ctx = ModeContext(
-        environment=env,
-        project=project,
-        template=template,
-        team=team,
-        namespace=namespace,
-        labels=environment_labels(env, team, project.metadata.name),
-        host=naming.preview_host(namespace, obs.settings.preview_domain),
-        settings=obs.settings,
-        config=resolve_config(template.config, env.spec.config),
-        commit_sha=env.primary_source.commit_sha,
-        redeploy_nonce=env.spec.redeploy_nonce,
-        deployed_hash=env.status.deployed_hash if env.status else None,
-    )
-    return ctx, mode
-
-
-def environment_labels(env: Environment, team: str, project: str) -> dict[str, str]:
-    """Standard labels of every object in the environment namespace."""
-    labels = naming.standard_labels(team, project, env.metadata.name)
-    labels[naming.LABEL_BRANCH] = naming.sanitize_label_value(env.primary_source.branch) or "none"
-    return labels
-
-
-# --- desired state -------------------------------------------------------------------------------
-
-
-def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
-    """Quota, LimitRange, NetworkPolicies, pull secret and `default` ServiceAccount."""
-    ns, labels, settings = ctx.namespace, ctx.labels, ctx.settings
-    resources = ctx.project.spec.resources
-    quota = getattr(resources, ctx.environment.spec.type) if resources else None
-    objects = [
-        manifests.resource_quota(ns, labels, quota),
-        manifests.limit_range(ns, labels),
-        manifests.network_policy(ns, labels, settings.ingress_namespace),
-        manifests.build_network_policy(
-            ns, labels, settings.build_egress_cidrs, settings.build_egress_ports
-        ),
-    ]
-    if obs.team_pull_secret is not None:
-        objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
-        objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
-    if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
-        for name in sorted(referenced_secrets(ctx.config)):
-            if name in obs.app_secrets:
-                objects.append(manifests.app_secret(ns, labels, obs.app_secrets[name]))
-    return objects
-
-
-def referenced_secrets(config: EnvironmentConfig) -> set[str]:
-    """Names of the Secrets the container env references (`valueFrom.secretKeyRef`)."""
-    variables = list(config.env or [])
-    for init in config.init_containers or []:
-        variables.extend(init.env or [])
-    names = set()
-    for var in variables:
-        ref = (var.value_from or {}).get("secretKeyRef") or {}
-        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            names.add(ref["name"])
-    return names
-
-
-def service_account(ctx: ModeContext, live: Manifest | None) -> Manifest:
-    """`default` ServiceAccount keeping whatever pull secrets it has, plus ours."""
-    desired = manifests.default_service_account(ctx.namespace, ctx.labels)
-    current = list((live or {}).get("imagePullSecrets") or [])
-    if {"name": manifests.PULL_SECRET} not in current:
-        current.append({"name": manifests.PULL_SECRET})
-    desired["imagePullSecrets"] = current
-    if live is not None:  # keep the labels it has; only our pull secret matters on this object
-        desired["metadata"] = {"name": "default", "namespace": ctx.namespace}
-    return desired
-
-
-def key_of(obj: Manifest) -> ObjectKey:
-    """(kind, name) of a manifest."""
-    return str(obj["kind"]), str(obj["metadata"]["name"])
-
-
-# --- builds --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BuildOutcome:
-    """The state of every build of the target commit, and the writes it needs."""
-
-    statuses: tuple[BuildStatus, ...]
-    actions: tuple[Action, ...]
-
-
-def previous_build(env: Environment, job_name: str, sha: str) -> BuildStatus | None:
-    """The recorded status of a build Job for `sha`, if any."""
-    for build in (env.status.builds if env.status else None) or []:
-        if build.job == job_name and build.commit_sha == sha:
-            return build
-    return None
-
-
-def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcome:
-    """Adopt, create, restart or read the Job of one build at the target commit."""
-    env, sha = ctx.environment, ctx.commit_sha
-    nonce = env.spec.rebuild_nonce
-    job_name = naming.build_job_name(build.name, sha)
-    image = manifests.image_ref(
-        ctx.settings.registry, ctx.team, ctx.project.metadata.name, build.name, sha
-    )
-    job, before = obs.jobs.get(job_name), previous_build(env, job_name, sha)
-    record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
-    record.rebuild_nonce = nonce
-    if job is not None:
-        return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
-    if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
-        return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
-    create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
-    return BuildOutcome((record,), (create,))
-
-
-def _github_of(env: Environment) -> tuple[int | None, str | None]:
-    github = env.spec.github
-    return (github.installation_id, github.repository) if github else (None, None)
-
-
-def _existing_job(
-    ctx: ModeContext,
-    job: Manifest,
-    record: BuildStatus,
-    image: str,
-    before: BuildStatus | None,
-    log_tail: str | None = None,
-) -> BuildOutcome:
-    annotations = (job.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
-        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))  # rebuild asked
-    if is_deleting(job):
-        return BuildOutcome((record,), ())
-    state, reason = job_state(job)
-    record.state = state
-    if state == "Succeeded":
-        record.image = image
-    if state == "Failed":
-        record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
-        same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
-        record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
-    finished_now = state != "Running" and (before is None or before.state == "Running")
-    cleanup = (Delete("Secret", manifests.token_secret_name(record.job), ctx.namespace),)
-    return BuildOutcome((record,), cleanup if finished_now else ())
-
-
-def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
-    """Delete a build Job and its git-token Secret."""
-    secret = manifests.token_secret_name(job_name)
-    return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
-
-
-def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
-    """The Kaniko Job for one build at the target commit."""
-    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
-    if source is None:
-        raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
-    env_source = next(
-        (s for s in ctx.environment.spec.sources if s.name == build.source_ref),
-        ctx.environment.primary_source,
-    )
-    return manifests.build_job(
-        ns=ctx.namespace,
-        labels=ctx.labels,
-        build=build,
-        context=manifests.git_context(source, env_source),
-        destination=image,
-        builder_image=ctx.settings.builder_image,
-        commit_sha=ctx.commit_sha,
-        rebuild_nonce=ctx.environment.spec.rebuild_nonce,
-        deadline_seconds=ctx.settings.build_deadline_seconds,
-        ttl_seconds=ctx.settings.build_ttl_seconds,
-    )
-
-
-def plan_builds(ctx: ModeContext, mode: DeployMode, obs: Observed) -> BuildOutcome:
-    """Every build of the target commit; Jobs of superseded commits are deleted."""
-    outcomes = [plan_build(ctx, obs, b) for b in mode.builds(ctx)]
-    wanted = {s.job for o in outcomes for s in o.statuses}
-    stale = [name for name in obs.jobs if name not in wanted]
-    actions = [a for o in outcomes for a in o.actions]
-    for name in sorted(stale):
-        if not is_deleting(obs.jobs[name]):
-            actions.extend(delete_build(ctx.namespace, name))
-    return BuildOutcome(tuple(s for o in outcomes for s in o.statuses), tuple(actions))
-
-
-# --- status --------------------------------------------------------------------------------------
-
-Cond = tuple[str, str, str]  # (status, reason, message)
-
-
-def current_status(env: Environment) -> EnvironmentStatus:
-    """A copy of the Environment's status (a fresh Pending one when it has none)."""
-    return env.status.model_copy(deep=True) if env.status else EnvironmentStatus()
-
-
-def with_conditions(
-    obs: Observed, status: EnvironmentStatus, built: Cond, deployed: Cond, ready: Cond
-) -> EnvironmentStatus:
-    """`status` with the Built/Deployed/Ready conditions set (transition times kept)."""
-    gen = obs.environment.metadata.generation
-    conds = status.conditions
-    for type_, (state, reason, message) in (
-        (conditions.BUILT, built),
-        (conditions.DEPLOYED, deployed),
-        (conditions.READY, ready),
-    ):
-        conds = conditions.set_condition(
-            conds, type_, state, reason, message, generation=gen, now=obs.now
-        )
-    status.conditions = conds
-    status.observed_generation = gen
-    return status
-
-
-def failed(obs: Observed, reason: str, message: str) -> Plan:
-    """Failed with `reason`: nothing is written to the cluster, the old pods keep serving."""
-    status = current_status(obs.environment)
-    status.phase, status.message = Phase.FAILED, message
-    status.target_commit_sha = obs.environment.primary_source.commit_sha
-    down = (conditions.FALSE, reason, message)
-    status = with_conditions(obs, status, down, down, down)
-    return Plan((), status, None)
 
 
 # --- teardown ------------------------------------------------------------------------------------
@@ -539,22 +121,16 @@ def plan_with_reads(obs: Observed) -> ActivePlan:
         return ActivePlan(failed(obs, "InvalidConfig", str(exc)), False)
 
 
-def namespace_manifest(ctx: ModeContext) -> Manifest:
-    """The environment namespace with its labels and owner annotation."""
-    labels = {**ctx.labels, naming.LABEL_NAMESPACE_TYPE: "environment"}
-    return manifests.namespace(ctx.namespace, labels, owner_of(ctx.environment))
-
-
 def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan:
     """Namespace, isolation objects, builds, deploy and readiness of a live Environment."""
     ns_manifest = namespace_manifest(ctx)
     ns_live = obs.namespaces.get(ctx.namespace)
-    base = _active_status(obs, ctx)
+    base = active_status(obs, ctx)
     if ns_live is None:
-        status = _pending(obs, base, "creating namespace")
+        status = pending_status(obs, base, "creating namespace")
         return ActivePlan(Plan((Apply(ns_manifest, None),), status, REQUEUE_NOW), False)
     if is_deleting(ns_live):
-        status = _pending(obs, base, "waiting for the old namespace to terminate")
+        status = pending_status(obs, base, "waiting for the old namespace to terminate")
         return ActivePlan(Plan((), status, REQUEUE_TERMINATING), False)
     infra = infra_objects(ctx, obs)
     builds = plan_builds(ctx, mode, obs)
@@ -606,30 +182,6 @@ def _drift(desired: list[Manifest], obs: Observed) -> list[Action]:
     return actions
 
 
-def _active_status(obs: Observed, ctx: ModeContext) -> EnvironmentStatus:
-    status = current_status(obs.environment)
-    status.namespace = ctx.namespace
-    status.url = naming.preview_url(ctx.namespace, ctx.settings.preview_domain)
-    status.target_commit_sha = ctx.commit_sha
-    return status
-
-
-def _serving(status: EnvironmentStatus, target: str) -> str:
-    live = status.commit_sha
-    if live and live != target:
-        return f"serving {naming.short_sha(live)} while {naming.short_sha(target)} rolls out"
-    return f"{naming.short_sha(target)} is not serving yet"
-
-
-def _pending(obs: Observed, status: EnvironmentStatus, message: str) -> EnvironmentStatus:
-    status.phase = Phase.PENDING if not status.commit_sha else Phase.DEPLOYING
-    status.message = message
-    target = obs.environment.primary_source.commit_sha
-    wait = (conditions.FALSE, "Pending", message)
-    ready = (conditions.FALSE, "RollingOut", _serving(status, target))
-    return with_conditions(obs, status, wait, wait, ready)
-
-
 def _after_builds(
     obs: Observed,
     ctx: ModeContext,
@@ -641,7 +193,7 @@ def _after_builds(
     """Status and writes once the builds are known: Failed, Building, or on to the deploy."""
     builds = status.builds or []
     failures = [b for b in builds if b.state == "Failed"]
-    serving = (conditions.FALSE, "RollingOut", _serving(status, ctx.commit_sha))
+    serving = (conditions.FALSE, "RollingOut", serving_message(status, ctx.commit_sha))
     if failures:
         message = "; ".join(b.message or b.name for b in failures)
         status.phase, status.message = Phase.FAILED, message
@@ -679,7 +231,7 @@ def _deploy(
     if writes:
         status.phase, status.message = Phase.DEPLOYING, "applying manifests"
         applying = (conditions.FALSE, "Applying", status.message)
-        serving = (conditions.FALSE, "RollingOut", _serving(status, ctx.commit_sha))
+        serving = (conditions.FALSE, "RollingOut", serving_message(status, ctx.commit_sha))
         status = with_conditions(obs, status, built, applying, serving)
         return Plan(tuple(writes), status, REQUEUE_NOW)
     extras: tuple[Action, ...] = ()
@@ -692,7 +244,7 @@ def _deploy(
         return _rollout_failed(obs, ctx, status, extras, readiness)
     if not readiness.ready:
         status.phase, status.message = Phase.DEPLOYING, readiness.message
-        waiting = (conditions.FALSE, readiness.reason, _serving(status, ctx.commit_sha))
+        waiting = (conditions.FALSE, readiness.reason, serving_message(status, ctx.commit_sha))
         status = with_conditions(obs, status, built, deployed, waiting)
         return Plan(extras, status, REQUEUE_ROLLOUT)
     status.phase, status.message = Phase.READY, readiness.message
@@ -700,14 +252,6 @@ def _deploy(
     ready = (conditions.TRUE, readiness.reason, f"{status.url} serves {ctx.commit_sha[:7]}")
     status = with_conditions(obs, status, built, deployed, ready)
     return Plan(extras, status, None)
-
-
-def deployed_condition(ctx: ModeContext, readiness: Readiness) -> Cond:
-    """The Deployed condition: applied, with the mode's warnings named in its message."""
-    message = f"deployed {naming.short_sha(ctx.commit_sha)}"
-    if not readiness.warnings:
-        return (conditions.TRUE, "Applied", message)
-    return (conditions.TRUE, "AppliedWithWarnings", "; ".join([message, *readiness.warnings]))
 
 
 def _rollout_failed(

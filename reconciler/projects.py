@@ -14,8 +14,8 @@ from core import conditions, naming
 from core.errors import NotFound
 from core.model import Project, ProjectStatus
 from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.drift import differs, is_deleting
 from reconciler.manifests import namespace as namespace_manifest
-from reconciler.plan import differs, is_deleting
 
 log = logging.getLogger(__name__)
 REQUEUE_WAIT = 5.0

@@ -20,30 +20,27 @@ from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
-from reconciler.buildlogs import failed_build_log
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
-from reconciler.config import resolve_config
-from reconciler.modes import ModeIO, ModeSettings
-from reconciler.plan import (
+from reconciler.actions import (
     AddFinalizer,
     Apply,
-    Blocked,
     CreateBuild,
     Delete,
     ModeApply,
     ModeTeardown,
-    Observed,
     Plan,
     RemoveFinalizer,
-    build_context,
-    failed,
-    job_state,
-    key_of,
-    namespaces_of,
-    plan_with_reads,
-    referenced_secrets,
 )
+from reconciler.buildlogs import failed_build_log
+from reconciler.builds import job_state
+from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.config import resolve_config
+from reconciler.context import Blocked, Observed, build_context, namespaces_of
+from reconciler.drift import key_of
+from reconciler.infra import referenced_secrets
+from reconciler.modes import ModeIO, ModeSettings
+from reconciler.plan import plan_with_reads
 from reconciler.reads import Reads
+from reconciler.status import failed
 from reconciler.tokens import TokenSource
 
 log = logging.getLogger(__name__)

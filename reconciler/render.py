@@ -35,20 +35,14 @@ from core.errors import CatalystError, ConfigError, NotFound
 from core.model import GROUP_VERSION, Environment, Project
 from core.settings import Settings, SettingsError, load_settings
 from reconciler import manifests
+from reconciler.actions import CreateBuild
+from reconciler.builds import plan_builds
+from reconciler.context import Blocked, Observed, build_context
 from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
+from reconciler.infra import infra_objects, namespace_manifest, referenced_secrets
 from reconciler.modes import Manifest, ModeContext, ModeSettings, mode_for
 from reconciler.modes.helm import HelmMode, values_document
 from reconciler.modes.install import install_modes
-from reconciler.plan import (
-    Blocked,
-    CreateBuild,
-    Observed,
-    build_context,
-    infra_objects,
-    namespace_manifest,
-    plan_builds,
-    referenced_secrets,
-)
 from reconciler.sources import SourceRef, clean_path, repository_of
 
 TOKEN_PLACEHOLDER = "placeholder-minted-at-build-time"

@@ -15,7 +15,7 @@ export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
 export CATALYST_HELM_BIN="${CATALYST_HELM_BIN:-$PWD/.tools/bin/helm}"
 
 # A missing or malformed setting stops here, with the same one line the web process would print.
-python -c 'import sys; from core.cli import require_base; require_base("web")' || exit 2
+python -c 'import sys; from cli.main import require_base; require_base("web")' || exit 2
 
 run_dir="${CATALYST_DEV_DIR:-$(mktemp -d -t catalyst-dev-XXXX)}"
 export TMPDIR="$run_dir" # beat's schedule file and other scratch files stay in the run dir

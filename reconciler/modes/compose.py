@@ -3,7 +3,7 @@
 The compose file (the template's `path` when it names a `.yaml`/`.yml` file, else the first of
 `compose.yaml`, `compose.yml`, `docker-compose.yml`, `docker-compose.yaml` in that directory)
 is read at the exact target commit through the mode's `SourceFetcher` and cached per commit, so
-one pass reads it at most once. The pure translation is `reconciler.compose`; compose keys it
+one pass reads it at most once. The pure translation is `reconciler.composefile`; compose keys it
 could not translate are named in the `Deployed` condition and in the status message.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import ConfigError, NotFound
 from core.model import BuildSpec
-from reconciler.compose import (
+from reconciler.composefile import (
     COMPOSE_FILENAMES,
     ComposeTarget,
     ComposeTranslation,

@@ -13,7 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from core.cli import build_parser, worker_argv
+from cli.main import build_parser, worker_argv
 from core.settings import ENV_PREFIX, Settings
 from tests.deploy.rendering import (
     CHART,

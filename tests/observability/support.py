@@ -15,7 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from core.cli import main; main(sys.argv[1:])"
+CLI = "import sys; from cli.main import main; main(sys.argv[1:])"
 
 
 def process_env(**extra: str) -> dict[str, str]:

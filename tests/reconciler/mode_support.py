@@ -8,9 +8,9 @@ from typing import Any
 
 from core import naming
 from core.model import Environment, Project
+from reconciler.context import Observed, build_context
 from reconciler.modes import ModeContext
 from reconciler.modes.install import install_modes
-from reconciler.plan import Observed, build_context
 from tests.reconciler.support import DEFAULT, SETTINGS, SHA1, Names, environment_obj, project_obj
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.model import EnvVar
-from reconciler.compose import (
+from reconciler.composefile import (
     COMPOSE_FILENAMES,
     ComposeTarget,
     ComposeTranslation,

@@ -9,9 +9,11 @@ import pytest
 
 from core.model import Environment, Project
 from reconciler import manifests
+from reconciler.builds import build_job
 from reconciler.config import resolve_config
+from reconciler.context import Observed, build_context
+from reconciler.infra import infra_objects, namespace_manifest
 from reconciler.modes.docker import DockerMode
-from reconciler.plan import Observed, build_context, build_job, infra_objects, namespace_manifest
 from tests.reconciler.support import SETTINGS, SHA1, environment_obj, project_obj
 
 

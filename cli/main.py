@@ -123,7 +123,7 @@ def run_replay(ns: argparse.Namespace) -> int:
     """Post the payload and print the receiver's answer; 0 when it answered 2xx."""
     import httpx  # only this command needs an HTTP client
 
-    from core.replay import replay
+    from cli.replay import replay
 
     if not ns.secret:
         print("catalyst-preview replay: CATALYST_WEBHOOK_SECRET is missing (or pass --secret)")
@@ -170,7 +170,7 @@ def run_render(ns: argparse.Namespace) -> int:
 
 def run_doctor(ns: argparse.Namespace) -> int:
     """Check the deployment and print one line per finding."""
-    from core.doctor import run_doctor as doctor
+    from cli.doctor import run_doctor as doctor
 
     return doctor()
 

@@ -15,7 +15,7 @@ import pytest
 from core.signing import matches_any
 
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-ENTRY = "import sys; from core.cli import main; main(sys.argv[1:])"
+ENTRY = "import sys; from cli.main import main; main(sys.argv[1:])"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

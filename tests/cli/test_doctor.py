@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from core.doctor import run_doctor
+from cli.doctor import run_doctor
 from tests.support.control_plane import ControlPlane
 from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer

@@ -1,0 +1,1 @@
+"""Shell: the `catalyst-preview` command line (process commands, doctor, replay)."""

@@ -1,0 +1,141 @@
+"""Pure: the Kaniko build Jobs of the target commit: adopt, create, restart or read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core import naming
+from core.errors import ConfigError
+from core.model import BuildSpec, BuildStatus, Environment
+from reconciler import manifests
+from reconciler.actions import Action, CreateBuild, Delete
+from reconciler.context import Observed
+from reconciler.drift import is_deleting
+from reconciler.modes import DeployMode, Manifest, ModeContext
+
+BuildState = Literal["Running", "Succeeded", "Failed"]
+
+
+def job_state(job: Manifest) -> tuple[BuildState, str]:
+    """Running/Succeeded/Failed of a Job, with the failure reason."""
+    status = job.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond.get("type") == "Complete":
+            return "Succeeded", ""
+        if cond.get("type") == "Failed":
+            return "Failed", f"{cond.get('reason', 'Failed')}: {cond.get('message', '')}".strip()
+    if int(status.get("succeeded") or 0) > 0:
+        return "Succeeded", ""
+    if int(status.get("failed") or 0) > 0:
+        return "Failed", "pod failed"
+    return "Running", ""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """The state of every build of the target commit, and the writes it needs."""
+
+    statuses: tuple[BuildStatus, ...]
+    actions: tuple[Action, ...]
+
+
+def previous_build(env: Environment, job_name: str, sha: str) -> BuildStatus | None:
+    """The recorded status of a build Job for `sha`, if any."""
+    for build in (env.status.builds if env.status else None) or []:
+        if build.job == job_name and build.commit_sha == sha:
+            return build
+    return None
+
+
+def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcome:
+    """Adopt, create, restart or read the Job of one build at the target commit."""
+    env, sha = ctx.environment, ctx.commit_sha
+    nonce = env.spec.rebuild_nonce
+    job_name = naming.build_job_name(build.name, sha)
+    image = manifests.image_ref(
+        ctx.settings.registry, ctx.team, ctx.project.metadata.name, build.name, sha
+    )
+    job, before = obs.jobs.get(job_name), previous_build(env, job_name, sha)
+    record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
+    record.rebuild_nonce = nonce
+    if job is not None:
+        return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
+    if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
+        return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
+    create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
+    return BuildOutcome((record,), (create,))
+
+
+def _github_of(env: Environment) -> tuple[int | None, str | None]:
+    github = env.spec.github
+    return (github.installation_id, github.repository) if github else (None, None)
+
+
+def _existing_job(
+    ctx: ModeContext,
+    job: Manifest,
+    record: BuildStatus,
+    image: str,
+    before: BuildStatus | None,
+    log_tail: str | None = None,
+) -> BuildOutcome:
+    annotations = (job.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
+        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))  # rebuild asked
+    if is_deleting(job):
+        return BuildOutcome((record,), ())
+    state, reason = job_state(job)
+    record.state = state
+    if state == "Succeeded":
+        record.image = image
+    if state == "Failed":
+        record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
+        same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
+        record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
+    finished_now = state != "Running" and (before is None or before.state == "Running")
+    cleanup = (Delete("Secret", manifests.token_secret_name(record.job), ctx.namespace),)
+    return BuildOutcome((record,), cleanup if finished_now else ())
+
+
+def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
+    """Delete a build Job and its git-token Secret."""
+    secret = manifests.token_secret_name(job_name)
+    return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
+
+
+def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
+    """The Kaniko Job for one build at the target commit."""
+    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
+    if source is None:
+        raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
+    env_source = next(
+        (s for s in ctx.environment.spec.sources if s.name == build.source_ref),
+        ctx.environment.primary_source,
+    )
+    return manifests.build_job(
+        ns=ctx.namespace,
+        labels=ctx.labels,
+        build=build,
+        context=manifests.git_context(source, env_source),
+        destination=image,
+        builder_image=ctx.settings.builder_image,
+        commit_sha=ctx.commit_sha,
+        rebuild_nonce=ctx.environment.spec.rebuild_nonce,
+        deadline_seconds=ctx.settings.build_deadline_seconds,
+        ttl_seconds=ctx.settings.build_ttl_seconds,
+    )
+
+
+def plan_builds(ctx: ModeContext, mode: DeployMode, obs: Observed) -> BuildOutcome:
+    """Every build of the target commit; Jobs of superseded commits are deleted."""
+    outcomes = [plan_build(ctx, obs, b) for b in mode.builds(ctx)]
+    wanted = {s.job for o in outcomes for s in o.statuses}
+    stale = [name for name in obs.jobs if name not in wanted]
+    actions = [a for o in outcomes for a in o.actions]
+    for name in sorted(stale):
+        if not is_deleting(obs.jobs[name]):
+            actions.extend(delete_build(ctx.namespace, name))
+    return BuildOutcome(tuple(s for o in outcomes for s in o.statuses), tuple(actions))

@@ -1,0 +1,102 @@
+"""Pure: what one pass observed for an Environment and the mode context derived from it (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core import naming
+from core.model import Environment, Project
+from reconciler.config import resolve_config
+from reconciler.drift import ObjectKey
+from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings, UnknownMode, mode_for
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything read for one Environment in one pass."""
+
+    environment: Environment
+    project: Project | None
+    settings: ModeSettings
+    namespaces: Mapping[str, Manifest | None] = field(default_factory=dict)
+    jobs: Mapping[str, Manifest] = field(default_factory=dict)
+    children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
+    children_read: bool = False
+    team_pull_secret: Manifest | None = None
+    app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
+    now: str | None = None
+    # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
+    build_logs: Mapping[str, str] = field(default_factory=dict)
+
+
+def team_of(env: Environment) -> str | None:
+    """The team label of an Environment."""
+    return (env.metadata.labels or {}).get(naming.LABEL_TEAM) or None
+
+
+def computed_namespace(env: Environment) -> str | None:
+    """The environment namespace named from the labels and project ref (None without a team)."""
+    team = team_of(env)
+    if team is None:
+        return None
+    return naming.environment_namespace(team, env.spec.project_ref.name, env.metadata.name)
+
+
+def namespaces_of(env: Environment) -> list[str]:
+    """Every namespace this Environment may own: computed from labels and recorded in status."""
+    found = [computed_namespace(env), env.status.namespace if env.status else None]
+    return sorted({n for n in found if n})
+
+
+def owner_of(env: Environment) -> str:
+    """`<namespace>/<name>` of an Environment (the owner annotation of its namespace)."""
+    return f"{env.metadata.namespace}/{env.metadata.name}"
+
+
+class Blocked(Exception):
+    """The Environment cannot be deployed as specified: `reason` and message for the status."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
+    """The mode context of an Environment; raises Blocked when something needed is missing."""
+    env, project = obs.environment, obs.project
+    team = team_of(env)
+    if team is None:
+        raise Blocked("MissingLabels", f"label {naming.LABEL_TEAM} is missing")
+    if project is None:
+        raise Blocked("ProjectNotFound", f"project {env.spec.project_ref.name!r} not found")
+    template = project.template_for(env.spec.type)
+    if template is None:
+        raise Blocked("NoTemplate", f"project has no {env.spec.type!r} template")
+    try:
+        mode = mode_for(template.type)
+    except UnknownMode as exc:
+        raise Blocked("UnsupportedTemplateType", str(exc)) from None
+    namespace = naming.environment_namespace(team, project.metadata.name, env.metadata.name)
+    ctx = ModeContext(
+        environment=env,
+        project=project,
+        template=template,
+        team=team,
+        namespace=namespace,
+        labels=environment_labels(env, team, project.metadata.name),
+        host=naming.preview_host(namespace, obs.settings.preview_domain),
+        settings=obs.settings,
+        config=resolve_config(template.config, env.spec.config),
+        commit_sha=env.primary_source.commit_sha,
+        redeploy_nonce=env.spec.redeploy_nonce,
+        deployed_hash=env.status.deployed_hash if env.status else None,
+    )
+    return ctx, mode
+
+
+def environment_labels(env: Environment, team: str, project: str) -> dict[str, str]:
+    """Standard labels of every object in the environment namespace."""
+    labels = naming.standard_labels(team, project, env.metadata.name)
+    labels[naming.LABEL_BRANCH] = naming.sanitize_label_value(env.primary_source.branch) or "none"
+    return labels

@@ -1,0 +1,63 @@
+"""Pure: the environment namespace and its isolation objects (quota, limits, policies, secrets)."""
+
+from __future__ import annotations
+
+from core import naming
+from core.model import EnvironmentConfig
+from reconciler import manifests
+from reconciler.context import Observed, owner_of
+from reconciler.modes import Manifest, ModeContext
+
+
+def namespace_manifest(ctx: ModeContext) -> Manifest:
+    """The environment namespace with its labels and owner annotation."""
+    labels = {**ctx.labels, naming.LABEL_NAMESPACE_TYPE: "environment"}
+    return manifests.namespace(ctx.namespace, labels, owner_of(ctx.environment))
+
+
+def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
+    """Quota, LimitRange, NetworkPolicies, pull secret and `default` ServiceAccount."""
+    ns, labels, settings = ctx.namespace, ctx.labels, ctx.settings
+    resources = ctx.project.spec.resources
+    quota = getattr(resources, ctx.environment.spec.type) if resources else None
+    objects = [
+        manifests.resource_quota(ns, labels, quota),
+        manifests.limit_range(ns, labels),
+        manifests.network_policy(ns, labels, settings.ingress_namespace),
+        manifests.build_network_policy(
+            ns, labels, settings.build_egress_cidrs, settings.build_egress_ports
+        ),
+    ]
+    if obs.team_pull_secret is not None:
+        objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
+        objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
+    if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
+        for name in sorted(referenced_secrets(ctx.config)):
+            if name in obs.app_secrets:
+                objects.append(manifests.app_secret(ns, labels, obs.app_secrets[name]))
+    return objects
+
+
+def referenced_secrets(config: EnvironmentConfig) -> set[str]:
+    """Names of the Secrets the container env references (`valueFrom.secretKeyRef`)."""
+    variables = list(config.env or [])
+    for init in config.init_containers or []:
+        variables.extend(init.env or [])
+    names = set()
+    for var in variables:
+        ref = (var.value_from or {}).get("secretKeyRef") or {}
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
+            names.add(ref["name"])
+    return names
+
+
+def service_account(ctx: ModeContext, live: Manifest | None) -> Manifest:
+    """`default` ServiceAccount keeping whatever pull secrets it has, plus ours."""
+    desired = manifests.default_service_account(ctx.namespace, ctx.labels)
+    current = list((live or {}).get("imagePullSecrets") or [])
+    if {"name": manifests.PULL_SECRET} not in current:
+        current.append({"name": manifests.PULL_SECRET})
+    desired["imagePullSecrets"] = current
+    if live is not None:  # keep the labels it has; only our pull secret matters on this object
+        desired["metadata"] = {"name": "default", "namespace": ctx.namespace}
+    return desired
