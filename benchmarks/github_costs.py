@@ -33,8 +33,8 @@ from tests.support.fake_github import FakeGitHub, sha_of
 from tests.support.redis_server import RedisServer
 from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, FakeClock, Harness
 from tests.workers.conftest import project_object as make_project
+from workers.admission import handle_pull_request
 from workers.context import Context
-from workers.environments import handle_pull_request
 from workers.statuses import publish_status
 
 CRDS = Path(__file__).resolve().parents[1] / "crds"

@@ -140,7 +140,7 @@ def run_replay(ns: argparse.Namespace) -> int:
 def prepare_worker_metrics() -> None:
     """Prefork children write metrics to files the parent sums: give them a clean directory."""
     if load_settings().metrics_port is not None:
-        from core.metrics import prepare_multiprocess_dir
+        from core.clients.metrics import prepare_multiprocess_dir
 
         prepare_multiprocess_dir(os.environ)
 

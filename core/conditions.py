@@ -18,6 +18,24 @@ TRUE = "True"
 FALSE = "False"
 UNKNOWN = "Unknown"
 
+# Reasons the reconciler gives its conditions (Kubernetes CamelCase). The deploy modes add their
+# own readiness reasons (`reconciler.modes.Readiness.reason`); phases double as teardown reasons.
+MISSING_LABELS = "MissingLabels"
+PROJECT_NOT_FOUND = "ProjectNotFound"
+NO_TEMPLATE = "NoTemplate"
+UNSUPPORTED_TEMPLATE_TYPE = "UnsupportedTemplateType"
+INVALID_CONFIG = "InvalidConfig"
+REJECTED = "Rejected"
+PENDING = "Pending"
+ROLLING_OUT = "RollingOut"
+BUILDING = "Building"
+WAITING_FOR_BUILD = "WaitingForBuild"
+BUILD_FAILED = "BuildFailed"
+BUILT_OK = "Built"
+APPLYING = "Applying"
+APPLIED = "Applied"
+APPLIED_WITH_WARNINGS = "AppliedWithWarnings"
+
 
 def now_rfc3339() -> str:
     """The current UTC time in the form Kubernetes uses."""

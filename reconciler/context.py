@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core import naming
+from core import conditions, naming
 from core.model import Environment, Project
 from reconciler.config import resolve_config
 from reconciler.drift import ObjectKey
@@ -67,16 +67,18 @@ def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
     env, project = obs.environment, obs.project
     team = team_of(env)
     if team is None:
-        raise Blocked("MissingLabels", f"label {naming.LABEL_TEAM} is missing")
+        raise Blocked(conditions.MISSING_LABELS, f"label {naming.LABEL_TEAM} is missing")
     if project is None:
-        raise Blocked("ProjectNotFound", f"project {env.spec.project_ref.name!r} not found")
+        raise Blocked(
+            conditions.PROJECT_NOT_FOUND, f"project {env.spec.project_ref.name!r} not found"
+        )
     template = project.template_for(env.spec.type)
     if template is None:
-        raise Blocked("NoTemplate", f"project has no {env.spec.type!r} template")
+        raise Blocked(conditions.NO_TEMPLATE, f"project has no {env.spec.type!r} template")
     try:
         mode = mode_for(template.type)
     except UnknownMode as exc:
-        raise Blocked("UnsupportedTemplateType", str(exc)) from None
+        raise Blocked(conditions.UNSUPPORTED_TEMPLATE_TYPE, str(exc)) from None
     namespace = naming.environment_namespace(team, project.metadata.name, env.metadata.name)
     ctx = ModeContext(
         environment=env,

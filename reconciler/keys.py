@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 
+from core.backoff import full_jitter
 from core.errors import TemporaryError
 
 log = logging.getLogger(__name__)
@@ -170,11 +171,12 @@ class KeyGate:
         return text.rpartition(" ")[0] or None
 
     def failure_delay(self, key: str) -> float:
-        """Record one more failure and return the backoff: full jitter of base * 2^n, capped."""
+        """Record one more failure and return the backoff (`core.backoff.full_jitter`)."""
         failures = int(self._call(self.client.incr, self._key("failures", key)))
         self._call(self.client.expire, self._key("failures", key), int(self.cap * 4))
-        ceiling = min(self.cap, self.base * 2 ** min(failures - 1, 30))
-        return float(max(0.05, ceiling * (0.5 + self.rand() / 2)))
+        # Never sooner than half the base: a failing key does not spin the queue.
+        floor = max(0.05, self.base / 2)
+        return full_jitter(failures - 1, base=self.base, cap=self.cap, floor=floor, rand=self.rand)
 
     def succeeded(self, key: str) -> None:
         """Reset the backoff of `key`."""

@@ -20,11 +20,16 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.clients.metrics import (
+    DURATION_BUCKETS,
+    MetricsServer,
+    install_celery_metrics,
+    serve_metrics,
+)
+from core.clients.tasklogs import install_task_log_context, route_celery_logging
 from core.logs import configure_logging
-from core.metrics import DURATION_BUCKETS, MetricsServer, install_celery_metrics, serve_metrics
 from core.model import Phase
 from core.settings import Settings
-from core.tasklogs import install_task_log_context, route_celery_logging
 from reconciler.cluster import Manifest
 from reconciler.lease import LeaderElector
 from reconciler.manifests import LABEL_JOB_TYPE

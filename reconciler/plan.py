@@ -31,10 +31,12 @@ from reconciler.infra import infra_objects, namespace_manifest
 from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
 from reconciler.status import (
     active_status,
+    built_condition,
     current_status,
     deployed_condition,
     failed,
     pending_status,
+    rolling_out,
     serving_message,
     with_conditions,
 )
@@ -118,7 +120,7 @@ def plan_with_reads(obs: Observed) -> ActivePlan:
     except Blocked as exc:
         return ActivePlan(failed(obs, exc.reason, str(exc)), False)
     except ConfigError as exc:
-        return ActivePlan(failed(obs, "InvalidConfig", str(exc)), False)
+        return ActivePlan(failed(obs, conditions.INVALID_CONFIG, str(exc)), False)
 
 
 def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan:
@@ -193,14 +195,14 @@ def _after_builds(
     """Status and writes once the builds are known: Failed, Building, or on to the deploy."""
     builds = status.builds or []
     failures = [b for b in builds if b.state == "Failed"]
-    serving = (conditions.FALSE, "RollingOut", serving_message(status, ctx.commit_sha))
+    serving = rolling_out(status, ctx.commit_sha)
     if failures:
         message = "; ".join(b.message or b.name for b in failures)
         status.phase, status.message = Phase.FAILED, message
-        down = (conditions.FALSE, "BuildFailed", message)
-        held = (conditions.FALSE, "BuildFailed", "not deployed: the build failed")
+        down = (conditions.FALSE, conditions.BUILD_FAILED, message)
+        held = (conditions.FALSE, conditions.BUILD_FAILED, "not deployed: the build failed")
         status = with_conditions(
-            obs, status, down, held, (conditions.FALSE, "BuildFailed", message)
+            obs, status, down, held, (conditions.FALSE, conditions.BUILD_FAILED, message)
         )
         return Plan(tuple(writes), status, None)
     if fingerprint is None:
@@ -208,8 +210,8 @@ def _after_builds(
             Phase.BUILDING,
             f"building {naming.short_sha(ctx.commit_sha)}",
         )
-        building = (conditions.FALSE, "Building", status.message)
-        waiting = (conditions.FALSE, "WaitingForBuild", status.message)
+        building = (conditions.FALSE, conditions.BUILDING, status.message)
+        waiting = (conditions.FALSE, conditions.WAITING_FOR_BUILD, status.message)
         status = with_conditions(obs, status, building, waiting, serving)
         return Plan(tuple(writes), status, REQUEUE_BUILD if not writes else REQUEUE_NOW)
     status.images = dict(sorted((b.name, b.image) for b in builds if b.image)) or None
@@ -225,13 +227,17 @@ def _deploy(
     fingerprint: str,
 ) -> Plan:
     """Apply the mode's objects; Ready once the rollout of the new image is complete."""
-    built = (conditions.TRUE, "Built", "images built" if status.builds else "nothing to build")
+    built = built_condition(status)
     if not writes:
         writes = _drift(mode.desired_objects(ctx), obs)
     if writes:
         status.phase, status.message = Phase.DEPLOYING, "applying manifests"
-        applying = (conditions.FALSE, "Applying", status.message)
-        serving = (conditions.FALSE, "RollingOut", serving_message(status, ctx.commit_sha))
+        applying = (conditions.FALSE, conditions.APPLYING, status.message)
+        serving = (
+            conditions.FALSE,
+            conditions.ROLLING_OUT,
+            serving_message(status, ctx.commit_sha),
+        )
         status = with_conditions(obs, status, built, applying, serving)
         return Plan(tuple(writes), status, REQUEUE_NOW)
     extras: tuple[Action, ...] = ()
@@ -263,7 +269,7 @@ def _rollout_failed(
 ) -> Plan:
     """Failed from the rollout: the old pods (if any) keep serving; look again now and then."""
     status.phase, status.message = Phase.FAILED, readiness.message
-    built = (conditions.TRUE, "Built", "images built" if status.builds else "nothing to build")
+    built = built_condition(status)
     down = (conditions.FALSE, readiness.reason, readiness.message)
     status = with_conditions(obs, status, built, deployed_condition(ctx, readiness), down)
     return Plan(extras, status, REQUEUE_FAILED_ROLLOUT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound,
 from core.model import Environment, EnvironmentStatus, Project
 from reconciler import manifests
 from reconciler.actions import (
+    Action,
     AddFinalizer,
     Apply,
     CreateBuild,
@@ -241,25 +242,28 @@ class Reconciler:
                 self.act(obs.environment, action)
         except (Invalid, ConfigError) as exc:
             log.warning("environment %s: write rejected: %s", obs.environment.metadata.name, exc)
-            return failed(obs, "Rejected", str(exc))
+            return failed(obs, conditions.REJECTED, str(exc))
         return plan
 
-    def act(self, env: Environment, action: Any) -> None:
+    def act(self, env: Environment, action: Action) -> None:
         """Do one planned write."""
-        if isinstance(action, AddFinalizer):
-            self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
-        elif isinstance(action, RemoveFinalizer):
-            self._remove_finalizer(env)
-        elif isinstance(action, Apply):
-            self.apply(action.desired, action.live)
-        elif isinstance(action, Delete):
-            self.cluster.delete(action.kind, action.name, action.namespace)
-        elif isinstance(action, CreateBuild):
-            self.create_build(action)
-        elif isinstance(action, ModeApply):
-            action.mode.apply(action.ctx, self.mode_io)
-        elif isinstance(action, ModeTeardown):
-            action.mode.teardown(action.ctx, self.mode_io)
+        match action:
+            case AddFinalizer():
+                self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
+            case RemoveFinalizer():
+                self._remove_finalizer(env)
+            case Apply(desired=desired, live=live):
+                self.apply(desired, live)
+            case Delete(kind=kind, name=name, namespace=namespace):
+                self.cluster.delete(kind, name, namespace)
+            case CreateBuild():
+                self.create_build(action)
+            case ModeApply(mode=mode, ctx=ctx):
+                mode.apply(ctx, self.mode_io)
+            case ModeTeardown(mode=mode, ctx=ctx):
+                mode.teardown(ctx, self.mode_io)
+            case _:
+                assert_never(action)
 
     def apply(self, desired: Manifest, live: Manifest | None) -> None:
         """Create `desired`, or merge-patch it over the live object."""

@@ -43,7 +43,7 @@ from reconciler.infra import infra_objects, namespace_manifest, referenced_secre
 from reconciler.modes import Manifest, ModeContext, ModeSettings, mode_for
 from reconciler.modes.helm import HelmMode, values_document
 from reconciler.modes.install import install_modes
-from reconciler.sources import SourceRef, clean_path, repository_of
+from reconciler.sourcerefs import SourceRef, clean_path, repository_of
 
 TOKEN_PLACEHOLDER = "placeholder-minted-at-build-time"
 PULL_SECRET_PLACEHOLDER = base64.b64encode(b'{"auths":{}}').decode()

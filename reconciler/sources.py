@@ -1,10 +1,11 @@
 """Adapter: fetch files of a project source at one exact commit (charts, compose files).
 
-`SourceFetcher` is what the deploy modes use. `GitHubTarballFetcher` downloads GitHub's tarball
-of the commit (`GET /repos/{owner}/{repo}/tarball/{sha}`) with a short-lived installation token,
-so private repositories work and the content is exactly that SHA, never a moving branch. It
-extracts safely (no absolute paths, `..` or links leaving the target) and keeps the most recent
-tarball in memory, since one pass reads a compose file and its neighbours from the same commit.
+`GitHubTarballFetcher` (the `reconciler.sourcerefs.SourceFetcher` the deploy modes use) downloads
+GitHub's tarball of the commit (`GET /repos/{owner}/{repo}/tarball/{sha}`) with a short-lived
+installation token, so private repositories work and the content is exactly that SHA, never a
+moving branch. It extracts safely (no absolute paths, `..` or links leaving the target) and keeps
+the most recent tarball in memory, since one pass reads a compose file and its neighbours from the
+same commit.
 Tests use a fake that serves a local directory.
 """
 
@@ -13,55 +14,15 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import httpx
 
-from core.errors import ConfigError, NotFound, PermanentError, TemporaryError
+from core.errors import NotFound, PermanentError, TemporaryError
+from reconciler.sourcerefs import SourceRef, clean_path, repository_of
 from reconciler.tokens import TokenSource
 
 MAX_TARBALL = 200 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """One repository at one commit, and the installation whose token may read it."""
-
-    repository_url: str
-    commit_sha: str
-    installation_id: int | None = None
-
-
-class SourceFetcher(Protocol):
-    """Reads files of a source at an exact commit."""
-
-    def read_file(self, ref: SourceRef, path: str) -> bytes | None:
-        """The file's bytes, or None when it does not exist at that commit."""
-        ...
-
-    def export(self, ref: SourceRef, path: str, dest: Path) -> Path:
-        """Copy directory `path` into `dest`; returns the copy. NotFound when absent."""
-        ...
-
-
-def clean_path(path: str | None) -> str:
-    """A repository-relative path without `.`/empty parts; ConfigError when it escapes."""
-    parts = [p for p in (path or "").replace("\\", "/").split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ConfigError(f"path {path!r} leaves the repository")
-    return "/".join(parts)
-
-
-def repository_of(url: str) -> tuple[str, str]:
-    """(owner, name) of a GitHub repository URL (https, ssh or `owner/name`)."""
-    tail = url.strip().removesuffix("/").removesuffix(".git")
-    tail = tail.split("github.com", 1)[-1].lstrip(":/") if "github.com" in tail else tail
-    parts = tail.split("/")
-    if len(parts) < 2 or not parts[-2] or not parts[-1]:
-        raise ConfigError(f"not a GitHub repository URL: {url!r}")
-    return parts[-2], parts[-1]
 
 
 class TarballSource:

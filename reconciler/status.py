@@ -67,8 +67,8 @@ def pending_status(obs: Observed, status: EnvironmentStatus, message: str) -> En
     status.phase = Phase.PENDING if not status.commit_sha else Phase.DEPLOYING
     status.message = message
     target = obs.environment.primary_source.commit_sha
-    wait = (conditions.FALSE, "Pending", message)
-    ready = (conditions.FALSE, "RollingOut", serving_message(status, target))
+    wait = (conditions.FALSE, conditions.PENDING, message)
+    ready = rolling_out(status, target)
     return with_conditions(obs, status, wait, wait, ready)
 
 
@@ -76,5 +76,20 @@ def deployed_condition(ctx: ModeContext, readiness: Readiness) -> Cond:
     """The Deployed condition: applied, with the mode's warnings named in its message."""
     message = f"deployed {naming.short_sha(ctx.commit_sha)}"
     if not readiness.warnings:
-        return (conditions.TRUE, "Applied", message)
-    return (conditions.TRUE, "AppliedWithWarnings", "; ".join([message, *readiness.warnings]))
+        return (conditions.TRUE, conditions.APPLIED, message)
+    return (
+        conditions.TRUE,
+        conditions.APPLIED_WITH_WARNINGS,
+        "; ".join([message, *readiness.warnings]),
+    )
+
+
+def built_condition(status: EnvironmentStatus) -> Cond:
+    """The Built condition once every build of the target commit succeeded."""
+    message = "images built" if status.builds else "nothing to build"
+    return (conditions.TRUE, conditions.BUILT_OK, message)
+
+
+def rolling_out(status: EnvironmentStatus, target: str) -> Cond:
+    """The Ready condition while `target` rolls out (what serves meanwhile)."""
+    return (conditions.FALSE, conditions.ROLLING_OUT, serving_message(status, target))

@@ -1,8 +1,10 @@
 """Flows: admit a pull request's preview under the Project's trust policy and capacity.
 
-Replaces the minimal policy of `workers.policy` when set as `Context.admission`: gathers the facts
-(`core.policy.PrFacts`) from GitHub's PR, the Environment CR and the capacity queue, asks
-`core.policy.preview_decision`, and applies the answer. State lives where it survives restarts:
+The one owner of the pull-request flow: `handle_pull_request` (the webhook's task) and `converge`
+(comment commands, resync) decide and apply a PR's preview, `upsert_environment` and
+`teardown_environment` write the CR (`workers.environments`) and publish it. `converge` gathers
+the facts (`core.policy.PrFacts`) from GitHub's PR, the Environment CR and the capacity queue,
+asks `core.policy.preview_decision`, and applies the answer. State lives where it survives restarts:
 fork approval and command opt-in as CR annotations, teardown-by-command as `spec.suspended`, the
 capacity queue as a Redis sorted set (score: when the PR started waiting). A short Redis lock per
 Project, renewed while held, keeps two workers from both taking the last slot (`workers.locks`).
@@ -16,13 +18,15 @@ import time
 from dataclasses import dataclass
 
 from core import naming, projection
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
 from core.errors import Conflict
+from core.github_values import PullRequest
+from core.jobs import PullRequestJob
 from core.model import Environment, Project, ProjectSource
 from core.policy import Action, Decision, PrFacts, preview_decision
 from workers import comments, locks, statuses
 from workers.context import Context
-from workers.environments import Target, pr_target, teardown_environment, upsert_environment
+from workers.environments import Target, apply_target, delete_target, pr_target, update_environment
 
 log = logging.getLogger("catalyst.worker.admission")
 
@@ -32,7 +36,6 @@ OPTED_IN = "catalyst.dev/opted-in"
 # Short-lived and renewed: a killed holder stalls the Project's PRs for at most `ttl`.
 ADMISSION_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 INTENT_SECONDS = 30 * 24 * 3600
-CONFLICT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,18 @@ async def queued_prs(ctx: Context, target: Target) -> list[int]:
     return [int(str(m.decode() if isinstance(m, bytes) else m)) for m in members]
 
 
-# --- entry point --------------------------------------------------------------------------------
+# --- entry points--------------------------------------------------------------------------------
+
+
+async def handle_pull_request(ctx: Context, job: PullRequestJob) -> None:
+    """A pull_request event: refetch the PR and converge every Project's Environment to it."""
+    matches = ctx.projects.for_repository(job.repository)
+    if not matches:
+        return
+    gh = ctx.github.installation(job.installation_id)
+    pr = await gh.get_pull(job.repository, job.pr_number)
+    for project, source in matches:
+        await converge(ctx, gh, project, source, pr, job.repository)
 
 
 async def converge(
@@ -236,28 +250,26 @@ async def _join_queue(ctx: Context, target: Target) -> None:
 async def _deploy(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
     env = await upsert_environment(ctx, gh, target)
     intent = await load_intent(ctx, target)
-    env = mark(ctx, env, suspended=False, intent=intent)
+    env = await mark(ctx, env, suspended=False, intent=intent)
     await clear_intent(ctx, target)
     await statuses.publish_environment(ctx, gh, env)
     return env
 
 
-def mark(
+async def mark(
     ctx: Context, env: Environment, *, suspended: bool | None = None, intent: Intent | None = None
 ) -> Environment:
     """Write `spec.suspended` and the intent's annotations onto the CR (retrying conflicts)."""
-    for attempt in range(CONFLICT_ATTEMPTS):
-        changed = _marked(env, suspended, intent)
-        if changed is None:
-            return env
-        try:
-            return ctx.kube.replace_environment(changed)
-        except Conflict:
-            fresh = ctx.kube.get_environment(env.metadata.namespace or "", env.metadata.name)
-            if fresh is None or attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            env = fresh
-    raise AssertionError("unreachable")
+    namespace, name = env.metadata.namespace or "", env.metadata.name
+
+    async def mutate(current: Environment | None) -> Environment | None:
+        if current is None:
+            raise Conflict(f"environment {namespace}/{name} is gone")
+        return _marked(current, suspended, intent)
+
+    marked = await update_environment(ctx.kube, namespace, name, mutate)
+    assert marked is not None  # mutate refuses an absent CR
+    return marked
 
 
 def _marked(env: Environment, suspended: bool | None, intent: Intent | None) -> Environment | None:
@@ -318,3 +330,29 @@ async def admit_waiting(
     for number in await queued_prs(ctx, placeholder):
         pr = await gh.get_pull(repository, number)
         await _converge_one(ctx, gh, project, source, pr, repository)
+
+
+# --- writing and publishing ---------------------------------------------------------------------
+
+
+async def upsert_environment(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
+    """Create or move the Environment to `target.sha`, with its deployment, then publish."""
+    env = await apply_target(ctx, gh, target)
+    await statuses.publish_environment(ctx, gh, env)
+    return env
+
+
+async def teardown_environment(ctx: Context, gh: GitHubInstallation, target: Target) -> None:
+    """Delete the CR (keeping its bookkeeping), or finish GitHub's side when it is gone."""
+    await delete_target(ctx, gh, target)
+    await statuses.publish_status(ctx, target.namespace, target.name, hint=_hint(target))
+
+
+def _hint(target: Target) -> statuses.TeardownHint:
+    return statuses.TeardownHint(
+        repository=target.repository,
+        installation_id=target.installation_id,
+        project=target.project.metadata.name,
+        pr_number=target.pr_number,
+        github_environment=target.github_environment,
+    )

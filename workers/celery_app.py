@@ -17,11 +17,11 @@ from typing import Any
 from celery import Celery
 
 from core import jobs
+from core.clients.metrics import install_celery_metrics
 from core.clients.queue import make_celery_app
+from core.clients.tasklogs import install_task_log_context, route_celery_logging
 from core.logs import configure_logging
-from core.metrics import install_celery_metrics
 from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
-from core.tasklogs import install_task_log_context, route_celery_logging
 
 _UNCONFIGURED_BROKER = "redis://unconfigured.invalid:6379/0"
 

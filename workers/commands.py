@@ -19,7 +19,7 @@ from typing import Any
 from celery import Task
 
 from core import jobs, projection
-from core.clients.github import GitHubInstallation, PullRequest, parse_timestamp
+from core.clients.github import GitHubInstallation
 from core.commands import (
     Command,
     NotACommand,
@@ -29,6 +29,7 @@ from core.commands import (
     parse_comment,
 )
 from core.errors import Conflict
+from core.github_values import PullRequest, parse_timestamp
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
     Action,
@@ -40,7 +41,7 @@ from core.policy import (
 from workers import admission, statuses
 from workers.celery_app import app, worker_settings
 from workers.context import Context
-from workers.environments import Target, pr_target
+from workers.environments import Target, pr_target, update_environment
 from workers.tasks import run_flow
 
 log = logging.getLogger("catalyst.worker.commands")
@@ -48,7 +49,6 @@ log = logging.getLogger("catalyst.worker.commands")
 REACTION = "eyes"
 PERMISSION_TTL = 60
 MARKER_TTL = 7 * 24 * 3600
-CONFLICT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,20 +196,20 @@ async def do_status(run: Run) -> str:
 
 async def do_redeploy(run: Run) -> str | None:
     """Ask the reconciler to roll the current commit out again."""
-    return _bump(run, "redeploy_nonce", "redeploy")
+    return await _bump(run, "redeploy_nonce", "redeploy")
 
 
 async def do_rebuild(run: Run) -> str | None:
     """Ask the reconciler for a fresh build of the current commit (the old Job is replaced)."""
-    return _bump(run, "rebuild_nonce", "rebuild")
+    return await _bump(run, "rebuild_nonce", "rebuild")
 
 
-def _bump(run: Run, field: str, verb: str) -> str | None:
+async def _bump(run: Run, field: str, verb: str) -> str | None:
     env = _environment(run)
     if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
         return f"There is no running **{run.project.metadata.name}** preview to {verb}."
     nonce = f"comment-{run.job.comment_id}"
-    _update_spec(run, env, lambda e: setattr(e.spec, field, nonce))
+    await _update_spec(run, lambda e: setattr(e.spec, field, nonce))
     return None
 
 
@@ -220,7 +220,7 @@ async def do_teardown(run: Run) -> str | None:
     env = _environment(run)
     if env is None or env.spec.suspended:
         return None
-    env = admission.mark(run.ctx, env, suspended=True)
+    env = await admission.mark(run.ctx, env, suspended=True)
     await statuses.publish_environment(run.ctx, run.gh, env)
     await admission.admit_waiting(
         run.ctx, run.gh, run.project, run.source, repository=run.job.repository
@@ -270,19 +270,17 @@ def _environment(run: Run) -> Environment | None:
     return run.ctx.kube.get_environment(run.target.namespace, run.target.name)
 
 
-def _update_spec(run: Run, env: Environment, change: Callable[[Environment], None]) -> None:
-    """Apply `change` to a fresh copy and replace the CR, retrying on conflicts."""
-    for attempt in range(CONFLICT_ATTEMPTS):
-        changed = env.model_copy(deep=True)
+async def _update_spec(run: Run, change: Callable[[Environment], None]) -> None:
+    """Apply `change` to a fresh copy of the CR and replace it (a conflict reads it again)."""
+
+    async def mutate(current: Environment | None) -> Environment | None:
+        if current is None:
+            raise Conflict(f"environment {run.target.namespace}/{run.target.name} is gone")
+        changed = current.model_copy(deep=True)
         change(changed)
-        try:
-            run.ctx.kube.replace_environment(changed)
-            return
-        except Conflict:
-            fresh = _environment(run)
-            if fresh is None or attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            env = fresh
+        return changed
+
+    await update_environment(run.ctx.kube, run.target.namespace, run.target.name, mutate)
 
 
 # --- the task -----------------------------------------------------------------------------------

@@ -6,44 +6,21 @@ fake API server and a real Redis.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from core.clients.github import GitHubApp, GitHubInstallation, PullRequest
+from core.clients.github import GitHubApp
 from core.clients.kube import EnvironmentStore
-from core.model import Environment, Project, ProjectSource
-from workers.policy import Decision, should_preview
 from workers.projects import ProjectIndex
-
-log = logging.getLogger("catalyst.worker")
-
-PreviewPolicy = Callable[[Project, PullRequest], Decision]
-# (ctx, gh, project, source, pr, repository) -> the Environment, when one runs.
-Admission = Callable[
-    ["Context", GitHubInstallation, Project, ProjectSource, PullRequest, str],
-    Awaitable[Environment | None],
-]
 
 
 @dataclass
 class Context:
-    """Everything a flow talks to."""
+    """The adapters a flow talks to, and the one setting the comments need."""
 
     github: GitHubApp
     kube: EnvironmentStore
     redis: Redis
     projects: ProjectIndex
     log_url_template: str | None = None
-    policy: PreviewPolicy = field(default=should_preview)
-    # The full trust/capacity policy (workers.admission); None keeps the minimal `policy` above.
-    admission: Admission | None = field(default_factory=lambda: _default_admission())
-
-
-def _default_admission() -> Admission:
-    # Imported when a Context is built: workers.admission itself builds on this module.
-    from workers.admission import converge
-
-    return converge

@@ -1,21 +1,23 @@
-"""Flows: create, move and tear down Environment CRs for pull requests and tracked branches.
+"""Flows: the Environment CR primitives: targets, create/move, delete, conflict-safe updates.
 
-Level-triggered and idempotent: every flow refetches the PR (or branch) from GitHub, because
-webhook payloads arrive out of order, and converges the CR to it. The newest head wins; a commit
-already superseded on this Environment never comes back; a closed PR never gets a preview.
-Conflicts (409) are retried on a fresh read. `converge_pull_request` is the entry point other
-flows (comment commands, resync) call.
+`update_environment(kube, namespace, name, mutate)` is the one read-modify-write of a CR: a
+conflict (409) reads it again and asks `mutate` again. `apply_target` creates the CR or moves it
+to the target's head (with its GitHub deployment); the newest head wins and a commit already
+superseded on this Environment never comes back. `delete_target` deletes the CR, keeping its
+bookkeeping for the teardown. Publishing to GitHub is the callers' job (`workers.admission`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core import naming
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
+from core.clients.kube import EnvironmentStore
 from core.errors import Conflict, TemporaryError
-from core.jobs import PullRequestJob
+from core.github_values import PullRequest
 from core.model import (
     Environment,
     EnvironmentSource,
@@ -27,7 +29,6 @@ from core.model import (
     ProjectRef,
     ProjectSource,
 )
-from workers import statuses
 from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, save_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
@@ -90,74 +91,62 @@ def pr_target(
     )
 
 
-# --- entry points ------------------------------------------------------------------------------
+# --- the one read-modify-write -------------------------------------------------------------------
+
+# What an Environment should become, from the CR as stored now (None: absent); None: leave it.
+Mutate = Callable[[Environment | None], Awaitable[Environment | None]]
 
 
-async def handle_pull_request(ctx: Context, job: PullRequestJob) -> None:
-    """A pull_request event: refetch the PR and converge every Project's Environment to it."""
-    matches = ctx.projects.for_repository(job.repository)
-    if not matches:
-        return
-    gh = ctx.github.installation(job.installation_id)
-    pr = await gh.get_pull(job.repository, job.pr_number)
-    for project, source in matches:
-        await converge_pull_request(ctx, gh, project, source, pr, repository=job.repository)
-
-
-async def converge_pull_request(
-    ctx: Context,
-    gh: GitHubInstallation,
-    project: Project,
-    source: ProjectSource,
-    pr: PullRequest,
-    *,
-    repository: str,
+async def update_environment(
+    kube: EnvironmentStore, namespace: str, name: str, mutate: Mutate
 ) -> Environment | None:
-    """Preview an open PR the policy allows; tear down anything else. Safe to run twice."""
-    if ctx.admission is not None:
-        return await ctx.admission(ctx, gh, project, source, pr, repository)
-    target = pr_target(
-        project, source, pr, repository=repository, installation_id=gh.installation_id
-    )
-    decision = ctx.policy(project, pr) if pr.is_open else None
-    if decision is None or not decision.preview:
-        why = decision.reason if decision else "pull request is closed"
-        log.info("no preview for %s#%s (%s): %s", repository, pr.number, target.name, why)
-        await teardown_environment(ctx, gh, target)
-        return None
-    return await upsert_environment(ctx, gh, target)
+    """Read the CR, write what `mutate` makes of it (create when absent); a 409 starts over.
 
-
-async def upsert_environment(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
-    """Create or move the Environment to `target.sha`, with its deployment, then publish."""
-    env = await _apply_with_retries(ctx, gh, target)
-    await statuses.publish_environment(ctx, gh, env)
-    return env
-
-
-async def _apply_with_retries(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
+    Returns the CR as written, or as stored when `mutate` leaves it alone.
+    """
     for attempt in range(CONFLICT_ATTEMPTS):
+        current = kube.get_environment(namespace, name)
+        desired = await mutate(current)
+        if desired is None:
+            return current
         try:
-            return await _apply_once(ctx, gh, target)
+            if current is None:
+                return kube.create_environment(desired)
+            return kube.replace_environment(desired)
         except Conflict:
             if attempt == CONFLICT_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _apply_once(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
-    current = ctx.kube.get_environment(target.namespace, target.name)
+# --- create, move, delete ------------------------------------------------------------------------
+
+
+async def apply_target(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
+    """Create the Environment or move it to `target.sha`, with its GitHub deployment."""
+
+    async def mutate(current: Environment | None) -> Environment | None:
+        return await _moved_or_new(ctx, gh, target, current)
+
+    env = await update_environment(ctx.kube, target.namespace, target.name, mutate)
+    assert env is not None  # mutate creates an absent CR
+    return env
+
+
+async def _moved_or_new(
+    ctx: Context, gh: GitHubInstallation, target: Target, current: Environment | None
+) -> Environment | None:
     if current is not None and current.metadata.deletion_timestamp:
         # A reopened PR waits until the reconciler has finished the old teardown.
         raise TemporaryError(f"{target.name} is still being torn down", delay=DELETING_RETRY_DELAY)
     book = _bookkeeping(current, target)
     if current is not None and not _moves_forward(current, book, target.sha):
-        return current
+        return None
     book.deployments[target.sha] = await ensure_deployment(ctx, gh, target_to_ref(target), book)
     if current is None:
         await forget_teardown(ctx.redis, target.namespace, target.name)
-        return ctx.kube.create_environment(_new_environment(target, book))
-    return ctx.kube.replace_environment(_moved_environment(current, target, book))
+        return _new_environment(target, book)
+    return _moved_environment(current, target, book)
 
 
 def _bookkeeping(current: Environment | None, target: Target) -> Bookkeeping:
@@ -226,48 +215,22 @@ def _source(target: Target) -> EnvironmentSource:
     )
 
 
-# --- teardown ----------------------------------------------------------------------------------
+# --- delete ------------------------------------------------------------------------------------
 
 
-async def teardown_environment(ctx: Context, gh: GitHubInstallation, target: Target) -> None:
-    """Delete the CR (keeping its bookkeeping), or finish GitHub's side when it is gone."""
+async def delete_target(ctx: Context, gh: GitHubInstallation, target: Target) -> None:
+    """Delete the CR, keeping its bookkeeping in Redis for the teardown (absent: nothing to do)."""
     current = ctx.kube.get_environment(target.namespace, target.name)
-    if current is not None:
-        book = Bookkeeping.of(current, default_environment=target.github_environment)
-        record = TeardownRecord(
-            target.repository,
-            gh.installation_id,
-            target.project.metadata.name,
-            target.pr_number,
-            current.primary_source.commit_sha,
-            book.__dict__.copy(),
-        )
-        await save_teardown(ctx.redis, target.namespace, target.name, record)
-        ctx.kube.delete_environment(target.namespace, target.name)
-    await statuses.publish_status(ctx, target.namespace, target.name, hint=_hint(target))
-
-
-def _hint(target: Target) -> statuses.TeardownHint:
-    return statuses.TeardownHint(
-        repository=target.repository,
-        installation_id=target.installation_id,
-        project=target.project.metadata.name,
-        pr_number=target.pr_number,
-        github_environment=target.github_environment,
+    if current is None:
+        return
+    book = Bookkeeping.of(current, default_environment=target.github_environment)
+    record = TeardownRecord(
+        target.repository,
+        gh.installation_id,
+        target.project.metadata.name,
+        target.pr_number,
+        current.primary_source.commit_sha,
+        book.__dict__.copy(),
     )
-
-
-async def request_teardown(
-    ctx: Context,
-    *,
-    installation_id: int,
-    repository: str,
-    project: Project,
-    source: ProjectSource,
-    pr: PullRequest,
-) -> None:
-    """Tear a PR's preview down on request (comment command); a later push does not revive it
-    unless the policy allows it again."""
-    gh = ctx.github.installation(installation_id)
-    target = pr_target(project, source, pr, repository=repository, installation_id=installation_id)
-    await teardown_environment(ctx, gh, target)
+    await save_teardown(ctx.redis, target.namespace, target.name, record)
+    ctx.kube.delete_environment(target.namespace, target.name)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 
 from core import naming
-from core.clients.github import GitHubInstallation, PullRequest
+from core.clients.github import GitHubInstallation
 from core.errors import CatalystError
+from core.github_values import PullRequest
 from core.model import Project, ProjectSource
 from core.policy import is_idle_expired
 from workers import admission, statuses
 from workers.context import Context
-from workers.environments import converge_pull_request, pr_target
+from workers.environments import pr_target
 from workers.tracked import converge_tracked
 
 log = logging.getLogger("catalyst.worker.resync")
@@ -47,7 +48,7 @@ async def resync_repository(
     gh = ctx.github.installation(installation_id)
     open_prs = await gh.list_open_pulls(repository)
     for pr in open_prs:
-        await converge_pull_request(ctx, gh, project, source, pr, repository=repository)
+        await admission.converge(ctx, gh, project, source, pr, repository)
     await expire_idle_previews(ctx, gh, project, source, repository, open_prs)
     await _teardown_closed(ctx, gh, project, source, repository, {pr.number for pr in open_prs})
     for tracked in project.spec.tracked_branches or []:
@@ -79,7 +80,7 @@ async def expire_idle_previews(
         if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
             continue
         log.info("%s#%s idle longer than %s: suspending its preview", repository, pr.number, ttl)
-        await statuses.publish_environment(ctx, gh, admission.mark(ctx, env, suspended=True))
+        await statuses.publish_environment(ctx, gh, await admission.mark(ctx, env, suspended=True))
         suspended += 1
     if suspended:
         await admission.admit_waiting(ctx, gh, project, source, repository=repository)
@@ -107,7 +108,7 @@ async def _teardown_closed(
             await statuses.publish_status(ctx, namespace, env.metadata.name)
             continue
         pr = await gh.get_pull(repository, number)
-        await converge_pull_request(ctx, gh, project, source, pr, repository=repository)
+        await admission.converge(ctx, gh, project, source, pr, repository)
 
 
 async def redeliver_failed_deliveries(ctx: Context) -> int:

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 from core import naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import Conflict, NotFound
+from core.errors import NotFound
 from core.model import Environment, Project
 from workers import comments, locks
 from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
+from workers.environments import update_environment
 
 log = logging.getLogger("catalyst.worker.statuses")
-CONFLICT_ATTEMPTS = 5
 PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 MARKER_SECONDS = 24 * 3600
 
@@ -98,18 +98,18 @@ async def _publish_fresh(
     """
     namespace, name = env.metadata.namespace or "", env.metadata.name
     told: dict[str, str] = {}  # bookkeeping this run changed but has not saved yet
-    for attempt in range(CONFLICT_ATTEMPTS):
-        fresh = ctx.kube.get_environment(namespace, name)
+    lost: list[tuple[Environment, Bookkeeping]] = []  # the attempt whose save lost the race
+
+    async def mutate(fresh: Environment | None) -> Environment | None:
+        if lost:
+            told.update(_changed(*lost.pop()))
         if fresh is None:
-            return
+            return None
         book = await _publish_once(ctx, gh, _with_told(fresh, told), verify=verify)
-        try:
-            _save(ctx, fresh, book)
-            return
-        except Conflict:
-            if attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            told.update(_changed(fresh, book))
+        lost.append((fresh, book))
+        return _saved(fresh, book)
+
+    await update_environment(ctx.kube, namespace, name, mutate)
 
 
 async def _publish_once(
@@ -141,10 +141,10 @@ def _default_environment(env: Environment) -> str:
     return env.metadata.name
 
 
-def _save(ctx: Context, env: Environment, book: Bookkeeping) -> None:
+def _saved(env: Environment, book: Bookkeeping) -> Environment | None:
+    """`env` with the bookkeeping written onto it, or None when it already carries it."""
     updated = env.model_copy(deep=True)
-    if book.apply_to(updated):
-        ctx.kube.replace_environment(updated)
+    return updated if book.apply_to(updated) else None
 
 
 async def _publish_deployment(

@@ -21,14 +21,15 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from core import jobs
+from core.backoff import full_jitter
 from core.clients.github import AppCredentials, GitHubApp
 from core.clients.kube import KubeEnvironments, new_api_client
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
 from workers import comments, statuses, tracked
 from workers import resync as resync_flow
+from workers.admission import handle_pull_request
 from workers.celery_app import app, worker_settings
 from workers.context import Context
-from workers.environments import handle_pull_request
 from workers.locks import LockBusy
 from workers.projects import ProjectIndex
 
@@ -44,8 +45,7 @@ _process: dict[str, Any] = {}
 
 def backoff_delay(retries: int, *, rand: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**n)], at least 1 s."""
-    ceiling = float(min(BACKOFF_CAP, BACKOFF_BASE * float(2**retries)))
-    return max(1.0, ceiling * float(rand()))
+    return full_jitter(retries, base=BACKOFF_BASE, cap=BACKOFF_CAP, floor=1.0, rand=rand)
 
 
 def retry_countdown(exc: TemporaryError, retries: int) -> float:

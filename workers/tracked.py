@@ -11,8 +11,9 @@ from core import naming
 from core.clients.github import GitHubInstallation
 from core.jobs import PushJob
 from core.model import Project, ProjectSource, TrackedBranch
+from workers.admission import teardown_environment, upsert_environment
 from workers.context import Context
-from workers.environments import Target, teardown_environment, upsert_environment
+from workers.environments import Target
 
 
 def tracked_target(

@@ -18,7 +18,6 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -28,8 +27,9 @@ import jwt as pyjwt
 from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
+from core.clients.metrics import observe_github_response
 from core.errors import Invalid, NotFound, PermanentError, RateLimited, TemporaryError
-from core.metrics import observe_github_response
+from core.github_values import Comment, Deployment, PullRequest, parse_timestamp, split_repository
 
 USER_AGENT = "catalyst-preview"
 REQUEST_TIMEOUT = 10.0
@@ -87,69 +87,6 @@ class AppCredentials:
     private_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class PullRequest:
-    """The fields of a pull request the flows decide on (refetched, never from the payload)."""
-
-    number: int
-    state: str
-    merged: bool
-    draft: bool
-    head_sha: str
-    head_ref: str
-    head_repository: str | None
-    base_repository: str
-    labels: tuple[str, ...] = ()
-    author: str = ""
-    updated_at: float | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """True while the PR is open."""
-        return self.state == "open"
-
-    @property
-    def is_fork(self) -> bool:
-        """True when the head branch lives in another repository (or a deleted one)."""
-        return self.head_repository != self.base_repository
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PullRequest:
-        """Parse the REST representation."""
-        head, base = data["head"], data["base"]
-        head_repo = (head.get("repo") or {}).get("full_name")
-        return cls(
-            number=int(data["number"]),
-            state=str(data["state"]),
-            merged=bool(data.get("merged") or data.get("merged_at")),
-            draft=bool(data.get("draft", False)),
-            head_sha=str(head["sha"]),
-            head_ref=str(head["ref"]),
-            head_repository=head_repo,
-            base_repository=str(base["repo"]["full_name"]),
-            labels=tuple(str(lb["name"]) for lb in data.get("labels") or []),
-            author=str((data.get("user") or {}).get("login", "")),
-            updated_at=parse_timestamp(str(data["updated_at"])) if data.get("updated_at") else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """A GitHub deployment as listed."""
-
-    id: int
-    sha: str
-    environment: str
-
-
-@dataclass(frozen=True, slots=True)
-class Comment:
-    """An issue comment."""
-
-    id: int
-    body: str
-
-
 @dataclass(slots=True)
 class InstallationToken:
     """A cached installation token and what it may do."""
@@ -163,11 +100,6 @@ def make_app_jwt(credentials: AppCredentials, *, now: float) -> str:
     """An RS256 App JWT: `iat` 60 s in the past absorbs clock drift, `exp` under 10 minutes."""
     claims = {"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(credentials.app_id)}
     return pyjwt.encode(claims, credentials.private_key, algorithm="RS256")
-
-
-def parse_timestamp(value: str) -> float:
-    """Epoch seconds of an ISO-8601 timestamp as GitHub writes them."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def rate_limit_delay(
@@ -417,14 +349,6 @@ class GitHubApp:
         await self.app_call(
             "POST", "/app/hook/deliveries/{id}/attempts", {"id": delivery_id}, data={}
         )
-
-
-def split_repository(repository: str) -> tuple[str, str]:
-    """`owner/name` → (owner, name); Invalid for anything else."""
-    owner, _, name = repository.partition("/")
-    if not owner or not name or "/" in name:
-        raise Invalid(f"not an owner/name repository: {repository!r}")
-    return owner, name
 
 
 _CONTENT_WRITES = ("/deployments", "/statuses", "/comments", "/reactions")

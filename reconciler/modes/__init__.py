@@ -1,4 +1,4 @@
-"""Deploy-mode seam: how one template type builds and deploys an Environment (pure interface).
+"""Pure: the deploy-mode seam: how one template type builds and deploys an Environment.
 
 How to plug in a mode (`helm`, `prebuilt`, `docker-compose`, ...):
 

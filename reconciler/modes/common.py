@@ -13,7 +13,7 @@ from core.errors import ConfigError
 from core.model import EnvironmentSource, ProjectSource
 from reconciler import services
 from reconciler.modes import Manifest, ModeContext, Readiness, WorkloadKey, deployment_rolled_out
-from reconciler.sources import SourceRef
+from reconciler.sourcerefs import SourceRef
 
 
 def service_target(ctx: ModeContext) -> services.ServiceTarget:

@@ -35,7 +35,7 @@ from reconciler.modes.common import (
     workloads_ready,
 )
 from reconciler.modes.docker import COMMIT_ANNOTATION, REDEPLOY_ANNOTATION
-from reconciler.sources import SourceFetcher, SourceRef, clean_path
+from reconciler.sourcerefs import SourceFetcher, SourceRef, clean_path
 
 CACHE_SIZE = 64
 

@@ -45,7 +45,7 @@ from reconciler.modes.common import (
     with_service_env,
     workloads_ready,
 )
-from reconciler.sources import SourceFetcher, clean_path
+from reconciler.sourcerefs import SourceFetcher, clean_path
 
 HELM_TIMEOUT_SECONDS = 300
 

@@ -10,7 +10,7 @@ from reconciler.modes import MODES
 from reconciler.modes.compose import ComposeMode
 from reconciler.modes.helm import HelmMode
 from reconciler.modes.prebuilt import PrebuiltMode
-from reconciler.sources import SourceFetcher
+from reconciler.sourcerefs import SourceFetcher
 
 
 def install_modes(fetcher: SourceFetcher | None) -> None:

@@ -15,15 +15,15 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from core.clients.github import AppCredentials, GitHubApp
-from core.logs import current_context
-from core.metrics import (
+from core.clients.metrics import (
     install_celery_metrics,
     outcome_of,
     prepare_multiprocess_dir,
     route_template,
     serve_metrics,
 )
-from core.tasklogs import install_task_log_context, task_fields
+from core.clients.tasklogs import install_task_log_context, task_fields
+from core.logs import current_context
 from reconciler.lease import LeaderElector
 from reconciler.metrics import RuntimeCollector, build_outcome, count_finished_builds
 from reconciler.metrics import health as runtime_health

@@ -17,7 +17,8 @@ from core.errors import ConfigError, NotFound
 from reconciler.helm import CliHelmRunner, Helm
 from reconciler.modes import ModeIO
 from reconciler.modes.install import install_modes
-from reconciler.sources import GitHubTarballFetcher, SourceRef
+from reconciler.sourcerefs import SourceRef
+from reconciler.sources import GitHubTarballFetcher
 from tests.reconciler.mode_support import CHARTS, HELM_BIN, project_with
 from tests.reconciler.support import SHA1, SHA2, FakeTokens, Live, Rig, environment_obj
 from tests.support.fake_sources import LocalSourceFetcher

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from core.errors import NotFound
-from reconciler.sources import SourceRef, clean_path
+from reconciler.sourcerefs import SourceRef, clean_path
 
 
 class LocalSourceFetcher:

@@ -23,9 +23,8 @@ from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
 from tests.workers.conftest import INSTALLATION, REPO, Harness
 from webhook.app import create_app
 from webhook.receiver import Limits
-from workers.admission import APPROVED_SHA
+from workers.admission import APPROVED_SHA, handle_pull_request
 from workers.commands import handle_comment
-from workers.environments import handle_pull_request
 
 SLUG = "catalyst-preview"
 ENV = "pr-7"

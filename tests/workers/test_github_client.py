@@ -20,8 +20,8 @@ from core.jobs import PullRequestJob
 from tests.support.fake_github import FakeGitHub, sha_of
 from tests.support.redis_server import RedisServer
 from tests.workers.conftest import INSTALLATION, REPO, FakeClock, Harness
+from workers.admission import handle_pull_request
 from workers.context import Context
-from workers.environments import handle_pull_request
 
 HOUR = 3600.0
 

@@ -6,9 +6,9 @@ from core import naming
 from core.jobs import PullRequestJob
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
+from workers.admission import handle_pull_request
 from workers.comments import report_failure
 from workers.context import Context
-from workers.environments import handle_pull_request
 from workers.statuses import publish_status
 
 ENV = "pr-7"
