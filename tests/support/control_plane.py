@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -420,7 +421,8 @@ class ControlPlane:
 def _http_ok(url: str, *, token: str | None = None, ca: Path | None = None) -> bool:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        answer = httpx.get(url, headers=headers, verify=str(ca) if ca else True, timeout=2)
+        verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+        answer = httpx.get(url, headers=headers, verify=verify, timeout=2)
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
@@ -462,7 +464,39 @@ def kwok_stages() -> list[dict[str, Any]]:
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
             {"delete": True},
         ),
+        # Without a node Stage kwok never starts managing the node, and so plays none of its
+        # pods (they stay Pending): mark the node Running once, keep it Ready.
+        _node_stage(
+            "node-initialize",
+            {"key": ".status.phase", "operator": "NotIn", "values": ["Running"]},
+            {"statusTemplate": "phase: Running\n"},
+        ),
+        _node_stage(
+            "node-heartbeat",
+            {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+            {"statusTemplate": _NODE_READY_TEMPLATE},
+            delay={"durationMilliseconds": 20000, "jitterDurationMilliseconds": 25000},
+            immediateNextStage=True,
+        ),
     ]
+
+
+_NODE_READY_TEMPLATE = """\
+conditions:
+- type: Ready
+  status: "True"
+  reason: KubeletReady
+  message: kwok
+"""
+
+
+def _node_stage(
+    name: str, expression: dict[str, Any], next_: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    stage = _stage(name, [expression], next_)
+    stage["spec"]["resourceRef"] = {"apiGroup": "v1", "kind": "Node"}
+    stage["spec"].update(extra)
+    return stage
 
 
 def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ updates). It speaks the same small vocabulary as ``tests.kubefake.KubeFake`` (``
 from __future__ import annotations
 
 import copy
+import ssl
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +49,8 @@ GROUPED = {
 }
 KIND_TO_PLURAL = {
     "Namespace": "namespaces",
+    "Node": "nodes",
+    "CustomResourceDefinition": "customresourcedefinitions",
     "Pod": "pods",
     "Secret": "secrets",
     "ConfigMap": "configmaps",
@@ -108,7 +111,7 @@ class KubeRest:
         self.http = httpx.Client(
             base_url=server,
             headers={"Authorization": f"Bearer {token}"},
-            verify=str(ca_file),
+            verify=ssl.create_default_context(cafile=str(ca_file)),
             timeout=30,
         )
 

@@ -304,7 +304,8 @@ class KubeletSimulator:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # start() may have failed before the thread ran
+            self._thread.join(timeout=10)
 
     def register_node(self) -> None:
         """Create the simulated Node and report it Ready with kwok's kubelet endpoint."""

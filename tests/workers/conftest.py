@@ -192,6 +192,7 @@ def github(clock: FakeClock) -> Iterator[FakeGitHub]:
     fake = FakeGitHub(clock.time)
     with respx.mock(assert_all_called=False) as router:
         fake.mount(router)
+        router.route(host="127.0.0.1").pass_through()  # the API server the tests read through
         yield fake
 
 
