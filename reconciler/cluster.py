@@ -183,9 +183,18 @@ class Cluster:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> Manifest:
-        """LIST a collection: the raw List (items, metadata.resourceVersion/continue)."""
+        """LIST a collection: the raw List (items, metadata.resourceVersion/continue).
+
+        A real API server leaves `kind`/`apiVersion` off a List's items; they are filled in from
+        the List, so an item reads like a GET or a watch event (code keys objects by kind).
+        """
         query = {"labelSelector": label_selector, "limit": limit, "continue": continue_token}
-        return dict(self.request("GET", path_of(kind, namespace), query=query))
+        page = dict(self.request("GET", path_of(kind, namespace), query=query))
+        item_kind = str(page.get("kind", "")).removesuffix("List")
+        for item in page.get("items") or []:
+            item.setdefault("kind", item_kind)
+            item.setdefault("apiVersion", page.get("apiVersion"))
+        return page
 
     def list_items(
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
