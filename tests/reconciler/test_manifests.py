@@ -94,11 +94,18 @@ def test_the_real_api_server_accepts_the_manifest(
         obj["metadata"]["name"] = cluster.name("dry-run-ns")
     else:
         obj["metadata"]["namespace"] = preview_namespace(cluster)
-    path = cluster.rest.path(KIND_TO_PLURAL[obj["kind"]], obj["metadata"].get("namespace"))
-    answer = cluster.rest.http.post(
-        path, json=obj, params={"dryRun": "All", "fieldValidation": "Strict"}
+    path = cluster.rest.path(
+        KIND_TO_PLURAL[obj["kind"]], obj["metadata"].get("namespace"), obj["metadata"]["name"]
     )
-    assert answer.status_code == 201, answer.text
+    # Applied (the default ServiceAccount already exists in every namespace), as a dry run.
+    params = {"dryRun": "All", "fieldValidation": "Strict", "fieldManager": "catalyst-tests"}
+    answer = cluster.rest.http.patch(
+        path,
+        json=obj,
+        params=params,
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert answer.status_code in (200, 201), answer.text
     assert not answer.headers.get("Warning"), answer.headers.get("Warning")
 
 
