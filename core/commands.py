@@ -18,27 +18,62 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Verb = Literal["help", "status", "redeploy", "rebuild", "deploy", "teardown"]
+from core.model import Permission
+
+Verb = Literal["help", "status", "logs", "redeploy", "rebuild", "deploy", "teardown"]
 
 INVOCATION: Final = "/catalyst"
 MAX_COMMANDS: Final = 3
 MAX_LINE: Final = 200
 MAX_ECHO: Final = 40
+LOG_LINES_DEFAULT: Final = 50
+LOG_LINES_MAX: Final = 200
 
-VERBS: Final[dict[Verb, str]] = {
-    "help": "show this help",
-    "status": "reply with the preview's phase, URL, commit and last failure",
-    "redeploy": "roll out the current commit again",
-    "rebuild": "build the current commit again from scratch, then roll it out",
-    "deploy": "opt this PR in, bring a torn-down preview back, or approve a fork PR's head commit",
-    "teardown": "remove the preview until the next push or `/catalyst deploy`",
+
+@dataclass(frozen=True, slots=True)
+class VerbSpec:
+    """One verb's whole definition: its help line, who may run it by default, its aliases.
+
+    The effect lives with the flows (`workers.commands.effect_of`, exhaustive over `Verb`, so a
+    verb without an effect fails the type check and tests/workers/test_verb_table.py).
+    """
+
+    help: str
+    permission: Permission
+    aliases: tuple[str, ...] = ()
+
+
+# The one table of verbs: grammar (this module), permissions (core.policy) and help text read it.
+VERBS: Final[dict[Verb, VerbSpec]] = {
+    "help": VerbSpec("show this help", "read"),
+    "status": VerbSpec(
+        "reply with the preview's phase, URL, commit, last failure and pods", "read"
+    ),
+    # logs may show more than the PR's readers should see
+    "logs": VerbSpec(
+        "reply with the last log lines of each pod (`logs [service] [--lines N]`)", "write"
+    ),
+    "redeploy": VerbSpec("roll out the current commit again", "write"),
+    "rebuild": VerbSpec("build the current commit again from scratch, then roll it out", "write"),
+    "deploy": VerbSpec(
+        "opt this PR in, bring a torn-down preview back, or approve a fork PR's head commit",
+        "write",
+    ),
+    "teardown": VerbSpec(
+        "remove the preview until the next push or `/catalyst deploy`",
+        "write",
+        aliases=("destroy", "stop"),
+    ),
 }
-ALIASES: Final[dict[str, Verb]] = {"destroy": "teardown", "stop": "teardown"}
+ALIASES: Final[dict[str, Verb]] = {
+    alias: verb for verb, spec in VERBS.items() for alias in spec.aliases
+}
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^ {0,3}>")
 _INDENTED_CODE = re.compile(r"^( {4,}|\t)")
 _COMMAND_LINE = re.compile(r"^ {0,3}(\S+)(.*)$")
+_SERVICE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f`@<>\[\]\\|*_~]")
 
 
@@ -152,7 +187,9 @@ def canonical_verb(word: str) -> Verb | None:
 
 
 def _check_args(verb: Verb, args: tuple[str, ...]) -> Command | _Problem:
-    # Only `help` takes an argument: the verb to explain.
+    if verb == "logs":
+        return parse_logs_args(args)
+    # Otherwise only `help` takes an argument: the verb to explain.
     if verb == "help" and len(args) == 1 and canonical_verb(args[0]) is not None:
         return Command("help", (str(canonical_verb(args[0])),))
     if verb == "help" and len(args) == 1:
@@ -161,6 +198,23 @@ def _check_args(verb: Verb, args: tuple[str, ...]) -> Command | _Problem:
         shown = echo(" ".join(args))
         return _Problem(f"`{verb}` takes no arguments (got `{shown}`).")
     return Command(verb)
+
+
+def parse_logs_args(args: tuple[str, ...]) -> Command | _Problem:
+    """`logs [service] [--lines N]` as Command("logs", (service or "", str(lines)))."""
+    service, lines, rest = "", str(LOG_LINES_DEFAULT), list(args)
+    while rest:
+        word = rest.pop(0)
+        if word.startswith("--lines"):
+            value = word.partition("=")[2] or (rest.pop(0) if rest else "")
+            if not value.isdigit() or not 1 <= int(value) <= LOG_LINES_MAX:
+                return _Problem(f"`--lines` takes a number from 1 to {LOG_LINES_MAX}.")
+            lines = str(int(value))
+        elif not service and _SERVICE.fullmatch(word):
+            service = word.lower()
+        else:
+            return _Problem(f"`logs` takes one service name and `--lines N` (got `{echo(word)}`).")
+    return Command("logs", (service, lines))
 
 
 def _unknown_verb_message(word: str) -> str:
@@ -205,4 +259,4 @@ def help_text(permissions: dict[str, str] | None = None, *, only: Verb | None = 
 
 def _help_row(verb: Verb, permissions: dict[str, str] | None) -> str:
     needs = f" (needs {permissions[verb]} access)" if permissions and verb in permissions else ""
-    return f"- `{INVOCATION} {verb}`: {VERBS[verb]}{needs}"
+    return f"- `{INVOCATION} {verb}`: {VERBS[verb].help}{needs}"

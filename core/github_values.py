@@ -71,10 +71,33 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class Comment:
-    """An issue comment."""
+    """An issue comment (`author` is the login of whoever wrote it)."""
 
     id: int
     body: str
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """A check run as listed."""
+
+    id: int
+    status: str
+    conclusion: str | None
+    external_id: str
+    title: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> CheckRun:
+        """Parse the REST representation."""
+        return cls(
+            id=int(data["id"]),
+            status=str(data.get("status") or ""),
+            conclusion=data.get("conclusion"),
+            external_id=str(data.get("external_id") or ""),
+            title=str((data.get("output") or {}).get("title") or ""),
+        )
 
 
 def parse_timestamp(value: str) -> float:

@@ -15,6 +15,7 @@ from typing import Any, Self, get_origin, get_type_hints
 TASK_PULL_REQUEST = "catalyst.github.pull_request"
 TASK_PUSH = "catalyst.github.push"
 TASK_COMMENT = "catalyst.github.comment"
+TASK_CHECK_ACTION = "catalyst.github.check_action"
 TASK_INSTALLATION = "catalyst.github.installation"
 TASK_PUBLISH_STATUS = "catalyst.github.publish_status"
 TASK_RESYNC = "catalyst.github.resync"
@@ -97,3 +98,18 @@ class InstallationJob(Job):
     action: str
     repositories_added: tuple[str, ...] = ()
     repositories_removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckActionJob(Job):
+    """A check run button (Redeploy, Rebuild) or Re-run of our check run or suite."""
+
+    installation_id: int
+    repository: str
+    action: str  # requested_action | rerequested
+    head_sha: str
+    sender: str
+    sender_type: str
+    identifier: str = ""  # the requested action's identifier
+    external_id: str = ""  # the check run's (empty for a suite)
+    pr_numbers: tuple[int, ...] = ()

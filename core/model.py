@@ -130,6 +130,8 @@ class EnvironmentConfig(CamelModel):
     working_dir: str | None = None
     ports: list[ContainerPort] | None = None
     env: list[EnvVar] | None = None
+    # Fork PRs get no app Secrets: env entries referencing one are dropped, these set instead.
+    fork_env: list[EnvVar] | None = None
     resources: Resources | None = None
     liveness_probe: dict[str, Any] | None = None
     readiness_probe: dict[str, Any] | None = None
@@ -143,10 +145,14 @@ class EnvironmentConfig(CamelModel):
 # --- Project --------------------------------------------------------------------------------------
 
 
+NAME_MAX = 63  # source names and references are DNS labels
+LIST_MAX = 32  # sources and builds per template; bounds the CRD's CEL rule cost
+
+
 class ProjectSource(CamelModel):
     """A git repository that makes up the project."""
 
-    name: str
+    name: str = Field(max_length=NAME_MAX)
     repository_url: str
     branch: str = "main"
 
@@ -155,7 +161,7 @@ class BuildSpec(CamelModel):
     """An image built in-cluster from a source (one Kaniko Job per commit)."""
 
     name: str
-    source_ref: str
+    source_ref: str = Field(max_length=NAME_MAX)
     path: str | None = None
     dockerfile: str = "Dockerfile"
     resources: Resources | None = None
@@ -173,10 +179,10 @@ class Template(CamelModel):
     """How to build and deploy one environment type of a Project."""
 
     type: TemplateType
-    source_ref: str | None = None
+    source_ref: str | None = Field(default=None, max_length=NAME_MAX)
     path: str | None = None
     chart: ChartRef | None = None
-    builds: list[BuildSpec] | None = None
+    builds: list[BuildSpec] | None = Field(default=None, max_length=LIST_MAX)
     values: dict[str, Any] | None = None
     values_passthrough: bool = False
     image: str | None = None
@@ -234,7 +240,7 @@ class ProjectResources(CamelModel):
 class ProjectSpec(CamelModel):
     """Desired state of a Project."""
 
-    sources: list[ProjectSource] = Field(min_length=1)
+    sources: list[ProjectSource] = Field(min_length=1, max_length=LIST_MAX)
     templates: Templates = Field(default_factory=Templates)
     previews: PreviewPolicy = Field(default_factory=PreviewPolicy)
     tracked_branches: list[TrackedBranch] | None = None
@@ -362,6 +368,28 @@ class Project(CamelModel):
     def template_for(self, env_type: EnvironmentType) -> Template | None:
         """The template deploying environments of `env_type`, if the Project defines one."""
         return getattr(self.spec.templates, env_type)  # type: ignore[no-any-return]
+
+    def unknown_source_refs(self) -> list[str]:
+        """Each template or build `sourceRef` naming no entry of spec.sources (the CRD's CEL
+        rule refuses them; this catches what an older CRD let through)."""
+        names = {s.name for s in self.spec.sources}
+        problems = []
+        env_types: tuple[EnvironmentType, ...] = ("development", "deployment")
+        for env_type in env_types:
+            template = self.template_for(env_type)
+            if template is None:
+                continue
+            refs = [(f"templates.{env_type}.sourceRef", template.source_ref)]
+            refs += [
+                (f"templates.{env_type}.builds[{i}].sourceRef", b.source_ref)
+                for i, b in enumerate(template.builds or [])
+            ]
+            problems += [
+                f"{where} {ref!r} names no source (sources: {', '.join(sorted(names))})"
+                for where, ref in refs
+                if ref is not None and ref not in names
+            ]
+        return problems
 
 
 class Environment(CamelModel):

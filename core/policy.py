@@ -15,14 +15,6 @@ from core.commands import VERBS, Verb, canonical_verb
 from core.model import Permission, PreviewPolicy
 
 PERMISSION_ORDER: Final[tuple[Permission, ...]] = get_args(Permission)
-DEFAULT_PERMISSIONS: Final[dict[Verb, Permission]] = {
-    "help": "read",
-    "status": "read",
-    "redeploy": "write",
-    "rebuild": "write",
-    "deploy": "write",
-    "teardown": "write",
-}
 
 
 def required_permission(verb: Verb, policy: PreviewPolicy) -> Permission:
@@ -30,7 +22,7 @@ def required_permission(verb: Verb, policy: PreviewPolicy) -> Permission:
     for name, level in (policy.command_permissions or {}).items():
         if canonical_verb(name) == verb:
             return level
-    return DEFAULT_PERMISSIONS[verb]
+    return VERBS[verb].permission
 
 
 def command_permissions(policy: PreviewPolicy) -> dict[str, str]:

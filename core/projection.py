@@ -7,6 +7,7 @@ text that reaches GitHub passes `redact()` first: no tokens, passwords or stack 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,7 @@ from core import conditions
 from core.commands import VERBS
 from core.model import Environment, EnvironmentStatus, Phase
 from core.naming import short_sha
+from core.policy import Action, Decision
 from core.redaction import redact as redact  # re-exported: callers import it from here
 from core.redaction import redact_secrets
 
@@ -55,11 +57,38 @@ def project_status(env: Environment, *, log_url_template: str | None) -> StatusP
     if status.target_commit_sha not in (None, sha):
         # The reconciler has not picked up the new head yet: queued, whatever the old one does.
         return StatusProjection(sha, "queued", f"Queued {short_sha(sha)}")
+    pending = pending_request(env)
+    if pending is not None:
+        # A redeploy/rebuild asked for and not yet picked up: a new rollout is under way.
+        link = log_url(env, template=log_url_template)
+        return StatusProjection(sha, "in_progress", f"{pending} {short_sha(sha)}", None, link)
     state = _state_for(status)
     url = status.url if state == "success" else None
     return StatusProjection(
         sha, state, _describe(status, sha), url, log_url(env, template=log_url_template)
     )
+
+
+def pending_request(env: Environment) -> str | None:
+    """`Redeploying` / `Rebuilding` while a settled preview has a request not yet carried out.
+
+    A redeploy is done once the reconciler reports Ready with the spec's nonce; a rebuild once a
+    build of the head commit carries the spec's rebuild nonce and has finished.
+    """
+    status = env.status or EnvironmentStatus()
+    sha = head_sha(env)
+    if env.spec.suspended or env.metadata.deletion_timestamp or status.commit_sha != sha:
+        return None
+    if status.phase not in (Phase.READY, Phase.FAILED):
+        return None
+    nonce = env.spec.rebuild_nonce
+    builds = [b for b in status.builds or [] if b.commit_sha == sha]
+    if nonce and builds and not any(b.rebuild_nonce == nonce for b in builds):
+        return "Rebuilding"
+    wanted = env.spec.redeploy_nonce
+    if status.phase == Phase.READY and wanted and status.redeploy_nonce != wanted:
+        return "Redeploying"
+    return None
 
 
 def _state_for(status: EnvironmentStatus) -> DeploymentState:
@@ -120,9 +149,12 @@ def log_url(env: Environment, *, template: str | None) -> str | None:
 # --- the sticky PR comment -------------------------------------------------------------------
 
 
+COMMENT_MARKER = "<!-- catalyst-preview:"  # every section starts with it: the PR's one comment
+
+
 def comment_marker(project: str) -> str:
-    """The hidden marker that identifies this project's comment on a PR."""
-    return f"<!-- catalyst-preview:{project} -->"
+    """The hidden marker that starts this project's section of the PR's comment."""
+    return f"{COMMENT_MARKER}{project} -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +170,7 @@ class CommentView:
     updated: str
     reason: str | None = None
     log_tail: str | None = None
+    notice: str | None = None  # why a PR has no running preview (`admission_notice`)
 
 
 _PHASE_ICONS = {
@@ -158,6 +191,9 @@ def comment_view(env: Environment, *, log_url_template: str | None) -> CommentVi
     status = env.status or EnvironmentStatus()
     projection = project_status(env, log_url_template=log_url_template)
     phase = "Pending" if projection.state == "queued" else status.phase.value
+    pending = pending_request(env)
+    if pending is not None:
+        phase = "Building" if pending == "Rebuilding" else "Deploying"
     if env.metadata.deletion_timestamp:
         phase = "Deleting"
     return CommentView(
@@ -203,7 +239,12 @@ def last_update(env: Environment) -> str:
 
 
 def render_comment(view: CommentView) -> str:
-    """The Markdown body of the sticky comment, marker first."""
+    """The whole sticky comment when it shows only this project's section."""
+    return compose_comment({view.project: render_section(view)})
+
+
+def render_section(view: CommentView) -> str:
+    """One project's section of the PR's sticky comment, between its start and end markers."""
     icon = _PHASE_ICONS.get(view.phase, "•")
     rows = [("Phase", f"{icon} {view.phase}"), ("Commit", f"`{short_sha(view.sha)}`")]
     if view.url:
@@ -222,7 +263,41 @@ def render_comment(view: CommentView) -> str:
         lines += [_log_safe(view.log_tail), "```", "</details>", ""]
     if view.phase == "Torn down":
         lines += ["This preview was torn down.", ""]
-    return "\n".join([*lines, _command_help()])
+    if view.notice:
+        lines += [view.notice, ""]
+    return "\n".join([*lines, _end_marker(view.project)])
+
+
+def compose_comment(sections: dict[str, str]) -> str:
+    """The sticky comment: every project's section (by name), then the command list once."""
+    return "\n\n".join([*(sections[p] for p in sorted(sections)), _command_help()])
+
+
+def comment_sections(body: str) -> dict[str, str]:
+    """The project sections of a sticky comment; a one-project comment of an older release
+    (no end marker) counts as that project's section, to be replaced."""
+    found = {m.group(1): m.group(0) for m in _SECTION.finditer(body)}
+    legacy = _START.search(body)
+    if not found and legacy is not None:
+        kept = body.split(_HELP_START)[0].rstrip()
+        found[legacy.group(1)] = f"{kept}\n{_end_marker(legacy.group(1))}"
+    return found
+
+
+def splice_section(body: str | None, project: str, section: str) -> str:
+    """`body` with `project`'s section replaced by (or extended with) `section`."""
+    return compose_comment({**comment_sections(body or ""), project: section})
+
+
+def _end_marker(project: str) -> str:
+    return f"<!-- /catalyst-preview:{project} -->"
+
+
+_HELP_START = "<details><summary>Commands</summary>"
+_START = re.compile(r"<!-- catalyst-preview:([^ >]+) -->")
+_SECTION = re.compile(
+    r"<!-- catalyst-preview:([^ >]+) -->.*?<!-- /catalyst-preview:\1 -->", re.DOTALL
+)
 
 
 def _fence_safe(text: str) -> str:
@@ -236,5 +311,19 @@ def _log_safe(text: str) -> str:
 
 def _command_help() -> str:
     # One source of truth for what each verb does: the command grammar itself.
-    items = "\n".join(f"- `/catalyst {verb}`: {what}" for verb, what in VERBS.items())
+    items = "\n".join(f"- `/catalyst {verb}`: {spec.help}" for verb, spec in VERBS.items())
     return f"<details><summary>Commands</summary>\n\n{items}\n</details>"
+
+
+def admission_notice(decision: Decision) -> str:
+    """The sentence the sticky comment shows for a waiting or unapproved PR."""
+    if decision.action == Action.WAIT:
+        return (
+            f"All preview slots of this project are in use. This pull request is number "
+            f"**{decision.queue_position}** in the queue and starts when a slot frees."
+        )
+    return (
+        "This pull request comes from a fork, so it is not built automatically. A user with "
+        "write access can approve this exact commit with `/catalyst deploy`; each new push "
+        "needs a new approval. Fork previews never receive repository secrets."
+    )

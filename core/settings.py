@@ -19,6 +19,9 @@ ENV_PREFIX = "CATALYST_"
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://", "unix://")
 
 
+DEFAULT_REGISTRY = "registry.default.svc.cluster.local:5000"  # in-cluster, plain HTTP
+
+
 class SettingsError(Exception):
     """Configuration is missing or malformed; the message is one line naming each setting."""
 
@@ -41,7 +44,11 @@ class Settings(BaseSettings):
     ingress_class: str = "nginx"
     ingress_namespace: str = "ingress-nginx"
     tls_secret: str | None = None
-    registry: str = "registry.default.svc.cluster.local:5000"
+    # cert-manager ClusterIssuer for preview Ingresses (`cert-manager.io/cluster-issuer`)
+    cert_issuer: str | None = None
+    registry: str = DEFAULT_REGISTRY
+    # Plain-HTTP registry (Kaniko --insecure/--insecure-pull); unset: only the default one is
+    registry_insecure: bool | None = None
     builder_image: str = "gcr.io/kaniko-project/executor:v1.23.2"
     helm_bin: str = "helm"
     log_url_template: str | None = None
@@ -54,6 +61,13 @@ class Settings(BaseSettings):
     leader_renew_seconds: float = Field(default=10.0, gt=0)
     leader_retry_seconds: float = Field(default=2.0, gt=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def plain_http_registry(self) -> bool:
+        """Whether builds push to (and pull their cache from) the registry over plain HTTP."""
+        if self.registry_insecure is not None:
+            return self.registry_insecure
+        return self.registry == DEFAULT_REGISTRY
 
     @field_validator("webhook_secret")
     @classmethod

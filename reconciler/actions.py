@@ -14,11 +14,6 @@ class AddFinalizer:
 
 
 @dataclass(frozen=True)
-class RemoveFinalizer:
-    """Release the Environment (teardown finished)."""
-
-
-@dataclass(frozen=True)
 class Apply:
     """Create `desired`, or merge-patch it over `live` when its fields drifted."""
 
@@ -60,7 +55,7 @@ class ModeTeardown:
     ctx: ModeContext
 
 
-Action = AddFinalizer | RemoveFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
+Action = AddFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
 
 
 @dataclass(frozen=True)
@@ -70,4 +65,4 @@ class Plan:
     actions: tuple[Action, ...]
     status: EnvironmentStatus
     requeue_after: float | None = None
-    release: bool = False
+    release: bool = False  # teardown finished: drop the finalizer once GitHub's last word is queued

@@ -7,7 +7,7 @@ from typing import Literal
 
 from core import naming
 from core.errors import ConfigError
-from core.model import BuildSpec, BuildStatus, Environment
+from core.model import BuildSpec, BuildStatus, Environment, EnvironmentSource
 from reconciler import manifests
 from reconciler.actions import Action, CreateBuild, Delete
 from reconciler.context import Observed
@@ -51,8 +51,8 @@ def previous_build(env: Environment, job_name: str, sha: str) -> BuildStatus | N
 
 
 def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcome:
-    """Adopt, create, restart or read the Job of one build at the target commit."""
-    env, sha = ctx.environment, ctx.commit_sha
+    """Adopt, create, restart or read the Job of one build at its source's commit."""
+    env, sha = ctx.environment, build_sha(ctx, build)
     nonce = env.spec.rebuild_nonce
     job_name = naming.build_job_name(build.name, sha)
     image = manifests.image_ref(
@@ -65,7 +65,8 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
         return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
-    create = CreateBuild(build_job(ctx, build, image), *_github_of(env))
+    rebuild = before is not None and before.rebuild_nonce != nonce  # `/catalyst rebuild`
+    create = CreateBuild(build_job(ctx, build, image, cache=not rebuild), *_github_of(env))
     return BuildOutcome((record,), (create,))
 
 
@@ -84,7 +85,10 @@ def _existing_job(
 ) -> BuildOutcome:
     annotations = (job.get("metadata") or {}).get("annotations") or {}
     if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
-        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))  # rebuild asked
+        # Rebuild asked: the record keeps the old Job's nonce until the new Job exists, so the
+        # next pass still knows it is a rebuild (built without the layer cache).
+        record.rebuild_nonce = annotations.get(manifests.NONCE_ANNOTATION) or None
+        return BuildOutcome((record,), delete_build(ctx.namespace, record.job))
     if is_deleting(job):
         return BuildOutcome((record,), ())
     state, reason = job_state(job)
@@ -106,15 +110,28 @@ def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
     return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
 
 
-def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
-    """The Kaniko Job for one build at the target commit."""
+def environment_source(ctx: ModeContext, build: BuildSpec) -> EnvironmentSource | None:
+    """The Environment's entry for the build's source (its commit), if the worker wrote one."""
+    return next((s for s in ctx.environment.spec.sources if s.name == build.source_ref), None)
+
+
+def build_sha(ctx: ModeContext, build: BuildSpec) -> str:
+    """The commit a build is at: its own source's (multi-source Projects), else the target's.
+
+    Job names and image tags carry it, so each source of a Project builds at its own commit.
+    """
+    found = environment_source(ctx, build)
+    return found.commit_sha if found is not None and found.commit_sha else ctx.commit_sha
+
+
+def build_job(ctx: ModeContext, build: BuildSpec, image: str, *, cache: bool = True) -> Manifest:
+    """The Kaniko Job for one build at its source's commit (`cache=False`: from scratch)."""
     source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
     if source is None:
         raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
-    env_source = next(
-        (s for s in ctx.environment.spec.sources if s.name == build.source_ref),
-        ctx.environment.primary_source,
-    )
+    env_source = environment_source(ctx, build) or EnvironmentSource.model_construct(
+        name=source.name, commit_sha="", branch=source.branch, pr_number=None, fork=False
+    )  # no commit written for this source: its tracked branch's head
     return manifests.build_job(
         ns=ctx.namespace,
         labels=ctx.labels,
@@ -122,10 +139,11 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str) -> Manifest:
         context=manifests.git_context(source, env_source),
         destination=image,
         builder_image=ctx.settings.builder_image,
-        commit_sha=ctx.commit_sha,
+        commit_sha=build_sha(ctx, build),
         rebuild_nonce=ctx.environment.spec.rebuild_nonce,
         deadline_seconds=ctx.settings.build_deadline_seconds,
         ttl_seconds=ctx.settings.build_ttl_seconds,
+        flags=manifests.KanikoFlags(cache=cache, insecure=ctx.settings.registry_insecure),
     )
 
 

@@ -1,8 +1,9 @@
 """Adapter: every Kubernetes API call the reconciler makes, over the official `kubernetes` client.
 
 Objects travel as plain dicts (the wire JSON). Every call has a timeout. Third-party errors are
-mapped into `core.errors` by HTTP status (404 NotFound, 409 Conflict/AlreadyExists, 410 Gone,
-400/422 Invalid, 429 RateLimited, 5xx and connection failures TemporaryError).
+mapped into `core.errors` by the one Kubernetes error map, `core.clients.kube.kube_error` (404
+NotFound, 409 Conflict/AlreadyExists, 410 Gone, 400/422 Invalid, 429 RateLimited after
+Retry-After, 5xx and connection failures TemporaryError).
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from typing import Any
 import urllib3
 from kubernetes import client as k8s
 
+from core.clients.kube import kube_error
 from core.errors import (
     CatalystError,
-    Conflict,
-    Invalid,
     NotFound,
-    PermanentError,
-    RateLimited,
     TemporaryError,
 )
 from core.model import ENVIRONMENT_PLURAL, GROUP_VERSION, PROJECT_PLURAL
@@ -29,14 +27,6 @@ from core.model import ENVIRONMENT_PLURAL, GROUP_VERSION, PROJECT_PLURAL
 Manifest = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 CALL_TIMEOUT = 10.0
-
-
-class AlreadyExists(Conflict):
-    """A create found an object of that name."""
-
-
-class Gone(TemporaryError):
-    """A watch or list resumed from a resourceVersion that is too old (410): relist."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +51,7 @@ KINDS: dict[str, Kind] = {
     "NetworkPolicy": Kind("/apis/networking.k8s.io/v1", "networkpolicies"),
     "Ingress": Kind("/apis/networking.k8s.io/v1", "ingresses"),
     "Deployment": Kind("/apis/apps/v1", "deployments"),
+    "ReplicaSet": Kind("/apis/apps/v1", "replicasets"),
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
@@ -80,30 +71,23 @@ def path_of(kind: str, namespace: str | None = None, name: str | None = None) ->
 
 
 def error_for(status: int, body: bytes, headers: Any = None) -> CatalystError:
-    """The core.errors exception for an HTTP error answer."""
+    """The core.errors exception for an HTTP error answer (`core.clients.kube.kube_error`)."""
     try:
         decoded = json.loads(body or b"{}")
     except ValueError:
         decoded = {}
-    message = f"{status} {decoded.get('reason', '')}: {decoded.get('message', '')}".strip()
-    if status == 404:
-        return NotFound(message)
-    if status == 409:
-        return (
-            AlreadyExists(message)
-            if decoded.get("reason") == "AlreadyExists"
-            else Conflict(message)
-        )
-    if status == 410:
-        return Gone(message)
-    if status in (400, 422):
-        return Invalid(message)
-    if status == 429:
-        retry = (headers or {}).get("Retry-After")
-        return RateLimited(message, delay=float(retry) if retry and retry.isdigit() else 1.0)
-    if status >= 500:
-        return TemporaryError(message)
-    return PermanentError(message)
+    reason = str(decoded.get("reason", ""))
+    message = f"{status} {reason}: {decoded.get('message', '')}".strip()
+    retry_after = (headers or {}).get("Retry-After")
+    return kube_error(status, message, reason=reason, retry_after=retry_after)
+
+
+def with_item_kinds(page: Manifest, kind: str) -> Manifest:
+    """`page` with `kind` and `apiVersion` set on every item (from the list's own kind)."""
+    kind = str(page.get("kind") or "").removesuffix("List") or kind
+    api_version = str(page.get("apiVersion") or KINDS[kind].prefix.split("/", 2)[-1])
+    items = [{**item, "kind": kind, "apiVersion": api_version} for item in page.get("items") or []]
+    return {**page, "items": items}
 
 
 class Cluster:
@@ -183,18 +167,14 @@ class Cluster:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> Manifest:
-        """LIST a collection: the raw List (items, metadata.resourceVersion/continue).
+        """LIST a collection: the List (items, metadata.resourceVersion/continue).
 
-        A real API server leaves `kind`/`apiVersion` off a List's items; they are filled in from
-        the List, so an item reads like a GET or a watch event (code keys objects by kind).
+        Every item gets the `kind`/`apiVersion` of the list: a real API server omits them on the
+        items of built-in kinds (watch events carry them), and the reconciler keys objects by kind.
         """
         query = {"labelSelector": label_selector, "limit": limit, "continue": continue_token}
         page = dict(self.request("GET", path_of(kind, namespace), query=query))
-        item_kind = str(page.get("kind", "")).removesuffix("List")
-        for item in page.get("items") or []:
-            item.setdefault("kind", item_kind)
-            item.setdefault("apiVersion", page.get("apiVersion"))
-        return page
+        return with_item_kinds(page, kind)
 
     def list_items(
         self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
@@ -236,14 +216,26 @@ class Cluster:
             return False
         return True
 
-    def pod_log(self, name: str, namespace: str, *, tail_lines: int) -> str:
-        """The last `tail_lines` lines of a pod's log (its only container); NotFound when absent."""
+    def pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        tail_lines: int,
+        container: str | None = None,
+        previous: bool = False,
+    ) -> str:
+        """The last `tail_lines` lines of a pod's log (of `container`, or its only one; of the
+        run before the current one when `previous`); NotFound when absent."""
         api: Any = k8s.CoreV1Api(self.api_client)  # typed as returning str; raw here
+        extra = {"container": container} if container else {}
         try:
             response = api.read_namespaced_pod_log(
                 name,
                 namespace,
                 tail_lines=tail_lines,
+                previous=previous,
+                **extra,
                 _request_timeout=self.timeout,
                 _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
             )

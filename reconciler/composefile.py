@@ -73,6 +73,7 @@ class ComposeTarget:
     host: str = "localhost"
     ingress_class: str = "nginx"
     tls_secret: str | None = None
+    ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     env: tuple[EnvVar, ...] = ()
     resources: Resources | None = None
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -544,10 +545,13 @@ def ingress(spec: ServiceSpec, target: ComposeTarget) -> Manifest:
     body: Manifest = {"ingressClassName": target.ingress_class, "rules": [rule]}
     if target.tls_secret:
         body["tls"] = [{"hosts": [target.host], "secretName": target.tls_secret}]
+    metadata = _meta(target, INGRESS_NAME)
+    if target.ingress_annotations:
+        metadata["annotations"] = dict(target.ingress_annotations)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _meta(target, INGRESS_NAME),
+        "metadata": metadata,
         "spec": body,
     }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from core import conditions, naming
 from core.model import Environment, Project
-from reconciler.config import resolve_config
+from reconciler.config import effective_config
 from reconciler.drift import ObjectKey
 from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings, UnknownMode, mode_for
 
@@ -25,6 +25,12 @@ class Observed:
     children_read: bool = False
     team_pull_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
+    # ReplicaSets and Pods of the namespace, read while a rollout is under way (see rollout.py),
+    # and the redacted log tail of the failing container among them (read once it fails).
+    rollout_objects: tuple[Manifest, ...] = ()
+    rollout_log: str | None = None
+    # CATALYST_TLS_SECRET as it is in the ingress namespace (copied into the preview namespace).
+    tls_source: Manifest | None = None
     now: str | None = None
     # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
     build_logs: Mapping[str, str] = field(default_factory=dict)
@@ -89,7 +95,7 @@ def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
         labels=environment_labels(env, team, project.metadata.name),
         host=naming.preview_host(namespace, obs.settings.preview_domain),
         settings=obs.settings,
-        config=resolve_config(template.config, env.spec.config),
+        config=effective_config(template.config, env.spec.config, fork=env.primary_source.fork),
         commit_sha=env.primary_source.commit_sha,
         redeploy_nonce=env.spec.redeploy_nonce,
         deployed_hash=env.status.deployed_hash if env.status else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from core import naming
 from core.model import EnvironmentConfig
 from reconciler import manifests
@@ -31,11 +33,30 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
         objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
+    if obs.tls_source is not None:
+        objects.append(manifests.app_secret(ns, labels, obs.tls_source))
     if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
         for name in sorted(referenced_secrets(ctx.config)):
             if name in obs.app_secrets:
                 objects.append(manifests.app_secret(ns, labels, obs.app_secrets[name]))
     return objects
+
+
+def missing_secret(config: EnvironmentConfig, found: Mapping[str, Manifest]) -> str | None:
+    """What a same-repository preview lacks: the first required Secret (or key) not in `found`."""
+    containers = [("", config.env)] + [(i.name, i.env) for i in config.init_containers or []]
+    for container, variables in containers:
+        for var in variables or []:
+            ref = (var.value_from or {}).get("secretKeyRef") or {}
+            if not isinstance(ref, dict) or not ref.get("name") or ref.get("optional"):
+                continue
+            where = f"env {var.name}" + (f" of init container {container}" if container else "")
+            secret = found.get(str(ref["name"]))
+            if secret is None:
+                return f"Secret {ref['name']!r} ({where}) does not exist"
+            if ref.get("key") and ref["key"] not in (secret.get("data") or {}):
+                return f"Secret {ref['name']!r} has no key {ref['key']!r} ({where})"
+    return None
 
 
 def referenced_secrets(config: EnvironmentConfig) -> set[str]:

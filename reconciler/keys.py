@@ -5,10 +5,11 @@
   A marker overdue by more than `QUEUED_STALE` no longer blocks: its message was lost with a
   dead worker (ETA tasks sit in the worker that reserved them until the visibility timeout).
 * Serialised while running: a reconcile holds a per-key lock, so one Environment is never
-  reconciled twice at once across any number of workers. The lock names its owner (process
-  identity + token, released only by that owner) and has a short TTL that a renewer thread
-  extends while the work runs: a SIGKILLed holder stops renewing, so its lock is gone within
-  `LOCK_TTL` instead of blocking the key for minutes.
+  reconciled twice at once across any number of workers. The lock (the one Redis lock,
+  `core.clients.redislock`) names its owner (process identity + token, released only by that
+  owner) and has a short TTL that a renewer thread extends while the work runs: a SIGKILLed
+  holder stops renewing, so its lock is gone within `LOCK_TTL` instead of blocking the key for
+  minutes.
 * Per-key exponential backoff with full jitter and a cap, reset on success.
 """
 
@@ -18,7 +19,6 @@ import logging
 import os
 import random
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +28,7 @@ from typing import Any
 import redis
 
 from core.backoff import full_jitter
+from core.clients import redislock
 from core.errors import TemporaryError
 
 log = logging.getLogger(__name__)
@@ -51,49 +52,11 @@ if current and current <= due + 0.05 and current >= tonumber(ARGV[3]) then retur
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
-# KEYS[1] lock; ARGV[1] value. Delete only our own lock.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# KEYS[1] lock; ARGV[1] value, ARGV[2] ttl (ms). Extend only our own lock; 0 = it is not ours.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
 
 
 def process_identity() -> str:
     """`<hostname>-<pid>`: who holds a lock, as the Lease names its holder."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-class _Renewer:
-    """Extends one held lock every `interval` seconds until stopped or the lock is lost."""
-
-    def __init__(self, gate: KeyGate, name: str, value: str) -> None:
-        self.gate, self.name, self.value = gate, name, value
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lock-{name}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        ttl_ms = int(self.gate.lock_ttl * 1000)
-        while not self._stop.wait(self.gate.lock_ttl / 3):
-            try:
-                renewed = self.gate.client.eval(_RENEW, 1, self.name, self.value, ttl_ms)
-            except redis.RedisError as exc:  # the lock lives on until its TTL: try again
-                log.warning("could not renew %s: %s", self.name, exc)
-                continue
-            if not renewed:
-                self.lost = True  # expired while we were stalled; writes stay rv-guarded
-                log.warning("lost %s while running (renewal came too late)", self.name)
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 class KeyGate:
@@ -149,14 +112,16 @@ class KeyGate:
         """Hold the running lock of `key`, renewed while held; False when another holds it."""
         value = f"{self.owner} {uuid.uuid4().hex}"
         name = self._key("lock", key)
-        held = bool(self._call(self.client.set, name, value, nx=True, px=int(self.lock_ttl * 1000)))
-        renewer = _Renewer(self, name, value) if held else None
+        held = bool(self._call(redislock.try_acquire, self.client, name, value, self.lock_ttl))
+        renewer = redislock.Renewer(self.client, name, value, ttl=self.lock_ttl) if held else None
+        if renewer is not None:
+            renewer.start()
         try:
             yield held
         finally:
             if renewer is not None:
                 renewer.stop()
-                self._call(self.client.eval, _RELEASE, 1, name, value)
+                self._call(redislock.release, self.client, name, value)
 
     def is_locked(self, key: str) -> bool:
         """Whether some worker runs `key` right now."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core import naming
@@ -159,7 +160,7 @@ def pull_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifes
 
 
 def app_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest:
-    """Copy of a project-namespace Secret the application env references (same name)."""
+    """Copy of a Secret under its own name (an app Secret, or the wildcard TLS certificate)."""
     name = str((source.get("metadata") or {}).get("name"))
     return {
         "apiVersion": "v1",
@@ -190,7 +191,8 @@ def image_ref(registry: str, team: str, project: str, build: str, sha: str) -> s
 
 
 def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
-    """Kaniko git context pinned to the exact commit (PR refs reach fork commits too)."""
+    """Kaniko git context pinned to the exact commit (PR refs reach fork commits too); a source
+    without a recorded commit builds its branch head."""
     url = source.repository_url.split("://", 1)[-1].removesuffix("/")
     if not url.endswith(".git"):
         url += ".git"
@@ -199,7 +201,8 @@ def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
         if env_source.pr_number
         else f"refs/heads/{env_source.branch}"
     )
-    return f"git://{url}#{ref}#{env_source.commit_sha}"
+    pinned = f"#{env_source.commit_sha}" if env_source.commit_sha else ""
+    return f"git://{url}#{ref}{pinned}"
 
 
 def token_secret_name(job_name: str) -> str:
@@ -223,11 +226,23 @@ def git_token_secret(ns: str, labels: Mapping[str, str], job_name: str, token: s
     }
 
 
-def _kaniko_args(build: BuildSpec, context: str, destination: str) -> list[str]:
+@dataclass(frozen=True)
+class KanikoFlags:
+    """Per-build Kaniko switches: the layer cache (off for `/catalyst rebuild`), plain HTTP."""
+
+    cache: bool = True
+    insecure: bool = False
+
+
+def _kaniko_args(build: BuildSpec, context: str, destination: str, flags: KanikoFlags) -> list[str]:
+    # Kaniko resolves --dockerfile under the context (after --context-sub-path), as docs say.
     args = [f"--context={context}", f"--dockerfile={build.dockerfile}"]
     if build.path and build.path.strip("/"):
         args.append(f"--context-sub-path={build.path.strip('/')}")
-    return [*args, f"--destination={destination}", "--cache=true", "--snapshot-mode=redo"]
+    args += [f"--destination={destination}", f"--cache={str(flags.cache).lower()}"]
+    if flags.insecure:
+        args += ["--insecure", "--insecure-pull"]
+    return [*args, "--snapshot-mode=redo"]
 
 
 def _token_env(secret: str) -> list[Manifest]:
@@ -256,6 +271,7 @@ def build_job(
     rebuild_nonce: str | None,
     deadline_seconds: int,
     ttl_seconds: int,
+    flags: KanikoFlags = KanikoFlags(),
 ) -> Manifest:
     """Kaniko Job building one image at one commit: no retries, deadline and TTL set."""
     name = naming.build_job_name(build.name, commit_sha)
@@ -269,7 +285,7 @@ def build_job(
     container = {
         "name": "kaniko",
         "image": builder_image,
-        "args": _kaniko_args(build, context, destination),
+        "args": _kaniko_args(build, context, destination, flags),
         "env": _token_env(token_secret_name(name)),
         "resources": resources,
         "volumeMounts": [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}],

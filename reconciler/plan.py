@@ -22,13 +22,13 @@ from reconciler.actions import (
     ModeApply,
     ModeTeardown,
     Plan,
-    RemoveFinalizer,
 )
 from reconciler.builds import plan_builds
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import differs, is_deleting, key_of
-from reconciler.infra import infra_objects, namespace_manifest
+from reconciler.infra import infra_objects, missing_secret, namespace_manifest
 from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
+from reconciler.rollout import rollout_failure
 from reconciler.status import (
     active_status,
     built_condition,
@@ -66,7 +66,7 @@ def plan_teardown(obs: Observed, *, deleting: bool) -> Plan:
     if live:
         return Plan(tuple(actions), status, REQUEUE_TERMINATING)
     if deleting:
-        return Plan((RemoveFinalizer(),), status, None, release=True)
+        return Plan((), status, None, release=True)  # the flow drops the finalizer
     return Plan((), status, None)
 
 
@@ -144,6 +144,11 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
     trusted = _trusted(obs, fingerprint)
     if not obs.children_read and not trusted:
         return ActivePlan(Plan((), base, REQUEUE_NOW), True)
+    missing = missing_secret(ctx.config, obs.app_secrets) if obs.children_read else None
+    if missing is not None:  # its pods could never start: say so now, not at a deadline
+        where = obs.environment.metadata.namespace
+        plan = failed(obs, "SecretMissing", f"{missing} in namespace {where}")
+        return ActivePlan(dataclasses.replace(plan, requeue_after=REQUEUE_FAILED_ROLLOUT), False)
     writes = _drift([ns_manifest, *infra], obs) + list(builds.actions)
     return ActivePlan(_after_builds(obs, deploy_ctx, mode, base, writes, fingerprint), False)
 
@@ -243,7 +248,7 @@ def _deploy(
     extras: tuple[Action, ...] = ()
     if status.deployed_hash != fingerprint:
         extras = (ModeApply(mode, ctx),)  # imperative part (helm); a no-op for docker
-    readiness = mode.readiness(ctx, obs.children)
+    readiness = pod_verdict(obs, mode.readiness(ctx, obs.children))
     deployed = deployed_condition(ctx, readiness)
     status.deployed_hash = fingerprint
     if readiness.failed:
@@ -258,6 +263,19 @@ def _deploy(
     ready = (conditions.TRUE, readiness.reason, f"{status.url} serves {ctx.commit_sha[:7]}")
     status = with_conditions(obs, status, built, deployed, ready)
     return Plan(extras, status, None)
+
+
+def pod_verdict(obs: Observed, readiness: Readiness) -> Readiness:
+    """A rollout still in progress fails as soon as a new pod cannot run (see rollout.py)."""
+    if readiness.ready or readiness.failed:
+        return readiness
+    failure = rollout_failure(obs.children, obs.rollout_objects)
+    if failure is None:
+        return readiness
+    message = failure.describe()
+    if obs.rollout_log:
+        message += f"\nLast log lines of {failure.container}:\n{obs.rollout_log}"
+    return Readiness(False, failure.reason, message, failed=True, warnings=readiness.warnings)
 
 
 def _rollout_failed(

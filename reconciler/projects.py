@@ -11,9 +11,10 @@ import logging
 from pydantic import ValidationError
 
 from core import conditions, naming
+from core.clients.kube import AlreadyExists
 from core.errors import NotFound
 from core.model import Project, ProjectStatus
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.cluster import Cluster, Manifest
 from reconciler.drift import differs, is_deleting
 from reconciler.manifests import namespace as namespace_manifest
 
@@ -38,6 +39,16 @@ def desired_namespace(project: Project) -> Manifest:
     return namespace_manifest(
         project_namespace_of(project), labels, f"{team}/{project.metadata.name}"
     )
+
+
+def readiness(project: Project, ns: Manifest | None) -> tuple[str, str, str]:
+    """(status, reason, message) of the Project's Ready condition."""
+    problems = project.unknown_source_refs()
+    if problems:
+        return conditions.FALSE, "UnknownSourceRef", "; ".join(problems)
+    if ns is None or is_deleting(ns):
+        return conditions.FALSE, "NamespacePending", ""
+    return conditions.TRUE, "NamespaceReady", ""
 
 
 class ProjectReconciler:
@@ -83,9 +94,7 @@ class ProjectReconciler:
 
     def _write_status(self, project: Project, ns: Manifest | None, count: int) -> None:
         old = project.status or ProjectStatus()
-        ready = ns is not None and not is_deleting(ns)
-        state = conditions.TRUE if ready else conditions.FALSE
-        reason = "NamespaceReady" if ready else "NamespacePending"
+        state, reason, message = readiness(project, ns)
         status = ProjectStatus(
             namespace=project_namespace_of(project),
             environments=count,
@@ -95,6 +104,7 @@ class ProjectReconciler:
                 conditions.READY,
                 state,
                 reason,
+                message,
                 generation=project.metadata.generation,
             ),
         )

@@ -30,6 +30,8 @@ class Reads(Protocol):
 
     def workloads(self, namespace: str) -> list[Manifest]: ...
 
+    def rollout_objects(self, namespace: str) -> list[Manifest]: ...
+
     def remember(self, obj: Manifest) -> None: ...
 
 
@@ -60,6 +62,13 @@ class LiveReads:
         return [
             *self.cluster.list_items("Deployment", namespace, label_selector=MANAGED),
             *self.cluster.list_items("StatefulSet", namespace, label_selector=MANAGED),
+        ]
+
+    def rollout_objects(self, namespace: str) -> list[Manifest]:
+        """LIST the ReplicaSets and Pods of a preview namespace (every one: it is the preview's)."""
+        return [
+            *self.cluster.list_items("ReplicaSet", namespace),
+            *self.cluster.list_items("Pod", namespace),
         ]
 
     def remember(self, obj: Manifest) -> None:

@@ -9,16 +9,19 @@ enqueues the GitHub `publish_status` task by name.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, assert_never
 
 from pydantic import ValidationError
 
 from core import conditions, jobs, naming
+from core.clients.kube import AlreadyExists
 from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
-from core.model import Environment, EnvironmentStatus, Project
+from core.model import Environment, EnvironmentStatus, Phase, Project
 from reconciler import manifests
 from reconciler.actions import (
     Action,
@@ -29,11 +32,10 @@ from reconciler.actions import (
     ModeApply,
     ModeTeardown,
     Plan,
-    RemoveFinalizer,
 )
-from reconciler.buildlogs import failed_build_log
+from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
 from reconciler.builds import job_state
-from reconciler.cluster import AlreadyExists, Cluster, Manifest
+from reconciler.cluster import Cluster, Manifest
 from reconciler.config import resolve_config
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of
@@ -41,11 +43,14 @@ from reconciler.infra import referenced_secrets
 from reconciler.modes import ModeIO, ModeSettings
 from reconciler.plan import plan_with_reads
 from reconciler.reads import Reads
+from reconciler.rollout import rollout_failure
 from reconciler.status import failed
 from reconciler.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 MAX_PASSES = 8
+CRASH_REASON = "ReconcileError"
+REQUEUE_RELEASE = 5.0  # the final publish could not be queued: keep the finalizer, try again
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,29 @@ class Reconciler:
     # --- the loop --------------------------------------------------------------------------
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
-        """Converge one Environment as far as possible now; say when to look again."""
+        """Converge one Environment as far as possible now; say when to look again.
+
+        A pass that crashes (a bug, or an error the API keeps giving) is re-raised for the
+        caller's backoff, after the error is put on the Environment as its Ready condition, so
+        a reconcile that keeps failing on one Environment is visible there and on GitHub.
+        """
+        try:
+            return self._converge(namespace, name)
+        except (TemporaryError, NotFound):
+            raise
+        except Exception as exc:
+            self._report_crash(namespace, name, exc)
+            raise
+
+    def _report_crash(self, namespace: str, name: str, exc: Exception) -> None:
+        try:
+            env = self._read_environment(namespace, name)
+            if env is not None and not env.metadata.deletion_timestamp:
+                self._write_status(env, crashed_status(env, exc, now=self.clock()))
+        except Exception as report_exc:  # the original error is what the caller must see
+            log.warning("could not report the crash of %s/%s: %s", namespace, name, report_exc)
+
+    def _converge(self, namespace: str, name: str) -> Outcome:
         pending: tuple[Environment, EnvironmentStatus] | None = None
         for _ in range(MAX_PASSES):
             env = self._read_environment(namespace, name)
@@ -89,15 +116,26 @@ class Reconciler:
                 step = plan_with_reads(self.observe_children(obs))
             plan = self._act_or_fail(obs, step.plan)
             if plan.release:
-                self._write_status(env, plan.status)
-                self._remove_finalizer(env)
-                self._publish(env, teardown_hint(env))  # the CR is gone: workers finish GitHub
-                return Outcome(None, True)
+                return self._release(env, plan.status)
             pending = (env, plan.status)
             if not (plan.actions and plan.requeue_after == 0.0):
                 return Outcome(plan.requeue_after, self._write_status(*pending))
         written = self._write_status(*pending) if pending else False
         return Outcome(0.5, written)
+
+    def _release(self, env: Environment, status: EnvironmentStatus) -> Outcome:
+        """Drop the finalizer, but only once GitHub's final teardown status is queued.
+
+        The task carries everything GitHub needs without the CR (and waits, retrying, while our
+        finalizer is still on it); if it cannot be queued the finalizer stays and we retry, so a
+        broker outage never leaves GitHub showing a preview that no longer exists.
+        """
+        if self._write_status(env, status):  # the finalizer patch needs the new resourceVersion
+            env = self._read_environment(env.metadata.namespace or "", env.metadata.name) or env
+        if not self._publish(env, {**teardown_hint(env), "final": True}):
+            return Outcome(REQUEUE_RELEASE, True)
+        self._remove_finalizer(env)
+        return Outcome(None, True)
 
     def _read_environment(self, namespace: str, name: str) -> Environment | None:
         raw = self.reads.environment(namespace, name)
@@ -123,10 +161,15 @@ class Reconciler:
         jobs_by_name: dict[str, Manifest] = {}
         children: dict[tuple[str, str], Manifest] = {}
         build_logs: dict[str, str] = {}
+        rollout_objects: tuple[Manifest, ...] = ()
+        rollout_log: str | None = None
         if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
             jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
             children = {key_of(w): w for w in self.reads.workloads(target)}
             build_logs = self._failed_build_logs(env, target, jobs_by_name)
+            if children and rolling_out(env):
+                rollout_objects = self._rollout_objects(target)
+                rollout_log = self._failing_container_log(target, children, rollout_objects)
         return Observed(
             environment=env,
             project=project,
@@ -136,7 +179,40 @@ class Reconciler:
             children=children,
             now=self.clock(),
             build_logs=build_logs,
+            rollout_objects=rollout_objects,
+            rollout_log=rollout_log,
         )
+
+    def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:
+        """ReplicaSets and Pods; none when unreadable (the rollout is judged on the next pass)."""
+        try:
+            return tuple(self.reads.rollout_objects(namespace))
+        except CatalystError as exc:
+            log.info("pods of %s not read: %s", namespace, exc)
+            return ()
+
+    def _failing_container_log(
+        self,
+        namespace: str,
+        children: dict[tuple[str, str], Manifest],
+        objects: tuple[Manifest, ...],
+    ) -> str | None:
+        """The redacted log tail of the container that makes the rollout fail (None: no log)."""
+        failure = rollout_failure(children, objects)
+        if failure is None or not failure.has_logs:
+            return None
+        try:
+            text = self.cluster.pod_log(
+                failure.pod,
+                namespace,
+                tail_lines=TAIL_LINES,
+                container=failure.container,
+                previous=failure.restarts > 0,  # the run that crashed, not the one starting now
+            )
+        except CatalystError as exc:
+            log.info("log of %s/%s not read: %s", failure.pod, failure.container, exc)
+            return None
+        return tidy(text)
 
     def _failed_build_logs(
         self, env: Environment, namespace: str, jobs_by_name: dict[str, Manifest]
@@ -173,8 +249,10 @@ class Reconciler:
             "Secret", manifests.PULL_SECRET, project.metadata.namespace
         )
         app_secrets = self._app_secrets(obs, str(env.metadata.namespace))
+        tls = self._tls_source()
         children = dict(obs.children)
-        keys = self._child_keys(obs, secret is not None) + [("Secret", n) for n in app_secrets]
+        copies = [*app_secrets, *([self.settings.tls_secret] if tls else [])]
+        keys = self._child_keys(obs, secret is not None) + [("Secret", str(n)) for n in copies]
         for kind, name in keys:
             found = self.cluster.get_or_none(kind, name, ns)
             if found is not None:
@@ -185,7 +263,15 @@ class Reconciler:
             children_read=True,
             team_pull_secret=secret,
             app_secrets=app_secrets,
+            tls_source=tls,
         )
+
+    def _tls_source(self) -> Manifest | None:
+        """The wildcard TLS Secret to copy (none when cert-manager issues per preview)."""
+        name, settings = self.settings.tls_secret, self.settings
+        if not name or settings.cert_issuer:
+            return None
+        return self.cluster.get_or_none("Secret", name, settings.ingress_namespace)
 
     def _app_secrets(self, obs: Observed, project_namespace: str) -> dict[str, Manifest]:
         """The project-namespace Secrets the resolved config references (none for forks)."""
@@ -250,8 +336,6 @@ class Reconciler:
         match action:
             case AddFinalizer():
                 self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
-            case RemoveFinalizer():
-                self._remove_finalizer(env)
             case Apply(desired=desired, live=live):
                 self.apply(desired, live)
             case Delete(kind=kind, name=name, namespace=namespace):
@@ -334,16 +418,47 @@ class Reconciler:
             )
         except NotFound:
             return False
+        log_phase_change(env, status)
         self._publish(env)
         return True
 
-    def _publish(self, env: Environment, hint: dict[str, Any] | None = None) -> None:
+    def _publish(self, env: Environment, hint: dict[str, Any] | None = None) -> bool:
+        """Queue `publish_status`; False when the broker refused it."""
         kwargs = {"namespace": env.metadata.namespace, "name": env.metadata.name, **(hint or {})}
         try:
             self.enqueue(jobs.TASK_PUBLISH_STATUS, kwargs)
         except TemporaryError as exc:
             # The status is on the CR (the source of truth); the GitHub resync will catch up.
             log.warning("publish_status for %s not enqueued: %s", env.metadata.name, exc)
+            return False
+        return True
+
+
+def rolling_out(env: Environment) -> bool:
+    """Whether the pods may be starting a new revision (not Ready on the target commit)."""
+    status = env.status
+    if status is None or status.phase != Phase.READY:
+        return True
+    return status.commit_sha != env.primary_source.commit_sha
+
+
+def crashed_status(env: Environment, exc: Exception, *, now: str) -> EnvironmentStatus:
+    """The status of an Environment whose reconcile crashed: Failed, the error in Ready."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" in {Path(where.filename).name}:{where.name}" if where else ""
+    message = f"reconcile error ({type(exc).__name__}: {exc}{at}); retrying with backoff"
+    status = env.status.model_copy(deep=True) if env.status else EnvironmentStatus()
+    status.phase, status.message = Phase.FAILED, message
+    status.conditions = conditions.set_condition(
+        status.conditions,
+        conditions.READY,
+        conditions.FALSE,
+        CRASH_REASON,
+        message,
+        generation=env.metadata.generation,
+        now=now,
+    )
+    return status
 
 
 def teardown_hint(env: Environment) -> dict[str, Any]:
@@ -368,3 +483,35 @@ def teardown_hint(env: Environment) -> dict[str, Any]:
 
 
 __all__ = ["Conflict", "Outcome", "Reconciler"]
+
+
+def phase_reason(status: EnvironmentStatus) -> str:
+    """Why the Environment is in its phase: the first condition not yet True, else Ready's."""
+    found = status.conditions or []
+    pending = [c for c in found if c.status != "True"]
+    chosen = pending[0] if pending else next((c for c in found if c.type == "Ready"), None)
+    return chosen.reason if chosen else ""
+
+
+def log_phase_change(env: Environment, status: EnvironmentStatus) -> None:
+    """One line per phase change (what a person watching the log wants), none for no-ops."""
+    old = env.status.phase if env.status else None
+    if old == status.phase:
+        return
+    where = f"{env.metadata.namespace}/{env.metadata.name}"
+    commit = naming.short_sha(status.target_commit_sha or status.commit_sha or "") or "-"
+    reason = phase_reason(status)
+    log.info(
+        "environment %s: %s -> %s (%s), commit %s",
+        where,
+        old.value if old else "new",
+        status.phase.value,
+        reason or "no reason",
+        commit,
+        extra={
+            "environment": where,
+            "phase": status.phase.value,
+            "reason": reason,
+            "commit": commit,
+        },
+    )

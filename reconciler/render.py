@@ -1,17 +1,21 @@
-"""Shell: `python -m reconciler.render` prints every manifest the reconciler would apply for one
-Environment, without a cluster, as multi-document YAML on stdout.
+"""Shell: `catalyst-preview render` prints the manifests the reconciler would apply, no cluster.
 
-    python -m reconciler.render PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA]
+    catalyst-preview render PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA]
         [--type development|deployment] [--source NAME=DIR ...] [--settings-from-env]
+
+(also `python -m reconciler.render`). Every manifest for one Environment is printed as
+multi-document YAML on stdout; the Environment must belong to the Project (its projectRef).
 
 The planner's own builders produce the objects (namespace, quota, limit range, network policies,
 pull secret and service account, build Jobs with a placeholder git-token Secret, then the deploy
 mode's objects), so what is printed is what a reconcile would write. Sources (compose files,
 charts kept in the repository) are read from `--source NAME=DIR`, a checkout of the project's
 source NAME at the Environment's commit. A helm template is rendered with the real `helm
-template`; when the chart cannot be reached, the values file the reconciler would pass is printed
-as a YAML comment and a note goes to stderr. Progress and notes go to stderr; bad input stops
-with one line and exit code 2.
+template` (helm from CATALYST_HELM_BIN, PATH, or `.tools/bin/helm` as scripts/bootstrap.sh
+installs it); a chart from a chart repository or registry needs the network. When the chart cannot
+be reached, the values file the reconciler would pass is printed as a YAML comment and a note goes
+to stderr. Progress and notes go to stderr; bad input stops with exit code 2, every problem on its
+own line.
 """
 
 from __future__ import annotations
@@ -78,17 +82,19 @@ def load_project(path: Path) -> Project:
     try:
         project = Project.model_validate(raw)
     except ValidationError as exc:
-        raise RenderError(f"project {path} is invalid: {one_line(exc)}") from None
+        raise RenderError(f"project {path} is invalid: {every_error(exc)}") from None
     if not project.metadata.namespace:
         raise RenderError(f"project {path} needs metadata.namespace (its team)")
     return project
 
 
-def one_line(exc: ValidationError) -> str:
-    """The first validation error as `field: message`."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']} ({exc.error_count()} error(s))"
+def every_error(exc: ValidationError) -> str:
+    """Every validation error, one `field: message` line each, after a count."""
+    lines = [
+        f"  {'.'.join(str(p) for p in error['loc']) or '(document)'}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return "\n".join([f"{exc.error_count()} error(s):", *lines])
 
 
 def load_environment(path: Path) -> dict[str, Any]:
@@ -132,6 +138,18 @@ def pr_environment(
     }
 
 
+def check_belongs(env: Environment, project: Project) -> Environment:
+    """The Environment, when its projectRef names this Project (else the pairing is a mistake)."""
+    wanted, named = project.metadata.name, env.spec.project_ref.name
+    if named != wanted:
+        raise RenderError(
+            f"environment {env.metadata.name} belongs to project {named!r} (spec.projectRef), "
+            f"not to {wanted!r}: pass that project's file, or --pr N --sha SHA for a preview "
+            f"of {wanted!r}"
+        )
+    return env
+
+
 def as_environment(raw: dict[str, Any], project: Project) -> Environment:
     """The Environment, labelled with the project's team when its labels lack one."""
     meta = raw.setdefault("metadata", {})
@@ -141,7 +159,7 @@ def as_environment(raw: dict[str, Any], project: Project) -> Environment:
     try:
         return Environment.model_validate(raw)
     except ValidationError as exc:
-        raise RenderError(f"environment is invalid: {one_line(exc)}") from None
+        raise RenderError(f"environment is invalid: {every_error(exc)}") from None
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -293,12 +311,20 @@ def helm_objects(
             rendered = helm.template(release, ctx.namespace, chart, values_file)
         except CatalystError as exc:
             hint = sources.missing_hint()
-            note(f"chart not rendered ({exc}); {hint} printing the values file instead")
+            note(f"chart not rendered ({exc}); {hint}{network_hint(ctx)} printing the values file")
             yield values_comment(release, values)
             return
     for doc in yaml.safe_load_all(rendered):
         if isinstance(doc, dict):
             yield doc
+
+
+def network_hint(ctx: ModeContext) -> str:
+    """For a chart from a chart repository or registry: rendering it needs the network."""
+    chart = ctx.template.chart
+    if chart is None:
+        return ""
+    return f" the chart comes from {chart.repository}, which needs network access;"
 
 
 def values_comment(release: str, values: str) -> str:
@@ -325,27 +351,55 @@ def to_yaml(items: Sequence[Manifest | str]) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(
-        prog="python -m reconciler.render", description=__doc__.splitlines()[0] if __doc__ else ""
+        prog="catalyst-preview render",
+        description="Print every manifest the reconciler would apply for one Environment of a "
+        "Project, without a cluster (YAML on stdout, notes on stderr).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("project", type=Path, help="Project CR (YAML)")
-    parser.add_argument("environment", type=Path, nargs="?", help="Environment CR (YAML)")
-    parser.add_argument("--pr", type=int, help="render the preview of this PR number instead")
+    parser.add_argument("project", type=Path, help="Project CR (YAML file)")
+    parser.add_argument(
+        "environment", type=Path, nargs="?", help="Environment CR of that project (YAML file)"
+    )
+    parser.add_argument("--pr", type=int, help="instead: the preview of this PR number")
     parser.add_argument("--sha", help="commit SHA of the PR head (with --pr)")
-    parser.add_argument("--type", default="development", choices=("development", "deployment"))
-    parser.add_argument("--source", action="append", default=[], metavar="NAME=DIR")
-    parser.add_argument("--settings-from-env", action="store_true")
+    parser.add_argument(
+        "--type",
+        default="development",
+        choices=("development", "deployment"),
+        help="which template --pr renders",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a checkout of project source NAME at the commit (compose files, in-repo charts)",
+    )
+    parser.add_argument(
+        "--settings-from-env",
+        action="store_true",
+        help="use the CATALYST_* settings (registry, domain, ...) instead of the defaults",
+    )
     return parser.parse_args(argv)
 
 
 def environment_of(ns: argparse.Namespace, project: Project) -> Environment:
     """The Environment from its file or from `--pr`/`--sha`."""
     if ns.environment is not None:
-        return as_environment(load_environment(ns.environment), project)
+        return check_belongs(as_environment(load_environment(ns.environment), project), project)
     if ns.pr is None or not ns.sha:
         raise RenderError("give an ENVIRONMENT.yaml or --pr N --sha SHA")
     if ns.pr < 1 or len(ns.sha) < 7:
         raise RenderError("--pr must be positive and --sha a commit SHA")
     return as_environment(pr_environment(project, ns.pr, ns.sha, ns.type), project)
+
+
+def find_helm(configured: str) -> str:
+    """The configured helm; a bare `helm` not on PATH falls back to `.tools/bin/helm`."""
+    if os.sep in configured or shutil.which(configured):
+        return resolve_helm_bin(configured)
+    bundled = Path(__file__).resolve().parents[1] / ".tools" / "bin" / configured
+    return str(bundled) if bundled.is_file() else configured
 
 
 def run(argv: Sequence[str] | None = None) -> str:
@@ -356,7 +410,7 @@ def run(argv: Sequence[str] | None = None) -> str:
     env = environment_of(ns, project)
     sources = DirectorySources(project, parse_sources(ns.source))
     install_modes(sources)
-    helm_bin = resolve_helm_bin(os.environ.get("CATALYST_HELM_BIN") or settings.helm_bin)
+    helm_bin = find_helm(os.environ.get("CATALYST_HELM_BIN") or settings.helm_bin)
     helm = Helm(CliHelmRunner(), helm_bin)
     obs = observed(env, project, mode_settings(settings))
     try:

@@ -2,7 +2,9 @@
 
 `TokenSource` is the seam the reconciler depends on; tests inject a fake. `GitHubAppTokens` mints
 tokens with the App JWT (POST /app/installations/{id}/access_tokens, limited to the one
-repository) and caches each until five minutes before it expires.
+repository) and caches each until five minutes before it expires. The JWT and the reading of
+GitHub's rate limits (`retry-after`, `x-ratelimit-reset`, secondary limits) are the workers' own,
+from `core.clients.githubauth`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import time
 from typing import Protocol
 
 import httpx
-import jwt
 
+from core.clients.githubauth import AppCredentials, make_app_jwt, rate_limit_delay
 from core.errors import NotFound, PermanentError, RateLimited, TemporaryError
 
 REFRESH_MARGIN = 300.0
@@ -24,13 +26,6 @@ class TokenSource(Protocol):
     """Gives a git token able to read `repository` through installation `installation_id`."""
 
     def installation_token(self, installation_id: int, repository: str | None) -> str: ...
-
-
-def app_jwt(app_id: int, private_key: str, now: float | None = None) -> str:
-    """An App JWT valid for nine minutes (issued a minute in the past against clock drift)."""
-    issued = int(now if now is not None else time.time()) - 60
-    claims = {"iat": issued, "exp": issued + 540, "iss": str(app_id)}
-    return jwt.encode(claims, private_key, algorithm="RS256")
 
 
 class GitHubAppTokens:
@@ -56,10 +51,13 @@ class GitHubAppTokens:
             self._cache[key] = (token, expires)
         return token
 
+    def _jwt(self) -> str:
+        return make_app_jwt(AppCredentials(self._app_id, self._key), now=time.time())
+
     def _mint(self, installation_id: int, repository: str | None) -> tuple[str, float]:
         body = {"repositories": [repository.split("/", 1)[1]]} if repository else {}
         headers = {
-            "Authorization": f"Bearer {app_jwt(self._app_id, self._key)}",
+            "Authorization": f"Bearer {self._jwt()}",
             "Accept": "application/vnd.github+json",
         }
         url = f"{self._api}/app/installations/{installation_id}/access_tokens"
@@ -78,11 +76,10 @@ def _raise_for(response: httpx.Response) -> None:
         return
     if code == 404:
         raise NotFound(f"installation not found ({code})")
-    if code in (403, 429) and response.headers.get("retry-after", "").isdigit():
-        raise RateLimited(
-            f"GitHub rate limit ({code})", delay=float(response.headers["retry-after"])
-        )
-    if code >= 500 or code == 429:
+    delay = rate_limit_delay(code, response.headers, response.content, time.time())
+    if delay is not None:
+        raise RateLimited(f"GitHub rate limit ({code})", delay=delay)
+    if code >= 500:
         raise TemporaryError(f"GitHub answered {code}")
     raise PermanentError(f"GitHub refused the token request ({code})")
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from core import naming
-from reconciler.cluster import Cluster, Gone, Manifest
+from core.clients.kube import Gone
+from reconciler.cluster import Cluster, Manifest
 from reconciler.feeder import Feeder
 from reconciler.manifests import LABEL_JOB_TYPE, OWNER_ANNOTATION
 from reconciler.reads import MANAGED, LiveReads

@@ -11,7 +11,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(receiver github_costs reconciler_resync)
+[ ${#names[@]} -gt 0 ] || names=(receiver github_costs reconciler_resync kubefake_requests)
 for name in "${names[@]}"; do
   echo "== benchmarks.$name" >&2
   python -m "benchmarks.$name"

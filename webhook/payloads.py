@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.jobs import CommentJob, InstallationJob, PullRequestJob, PushJob
+from core.jobs import CheckActionJob, CommentJob, InstallationJob, PullRequestJob, PushJob
 
 MAX_COMMENT_BODY = 64 * 1024
 BRANCH_PREFIX = "refs/heads/"
@@ -109,6 +109,31 @@ def comment_job(payload: Payload, delivery_id: str) -> CommentJob | None:
         author_type=author_type,
         body=body,
         created_at=_optional_str(payload, "comment", "created_at"),
+    )
+
+
+def check_action_job(payload: Payload, delivery_id: str, *, key: str) -> CheckActionJob | None:
+    """A CheckActionJob for a `check_run` (`key="check_run"`) or `check_suite` delivery."""
+    installation = installation_id(payload)
+    if installation is None:
+        return None
+    pulls = field(payload, key, kind=dict).get("pull_requests") or []
+    if not isinstance(pulls, list):
+        raise PayloadError(f"{key}.pull_requests has the wrong type")
+    requested = payload.get("requested_action")
+    return CheckActionJob(
+        delivery_id=delivery_id,
+        installation_id=installation,
+        repository=field(payload, "repository", "full_name"),
+        action=field(payload, "action"),
+        head_sha=field(payload, key, "head_sha"),
+        sender=field(payload, "sender", "login"),
+        sender_type=field(payload, "sender", "type"),
+        identifier=field(payload, "requested_action", "identifier")
+        if isinstance(requested, dict)
+        else "",
+        external_id=_optional_str(payload, key, "external_id") or "",
+        pr_numbers=tuple(field(pr, "number", kind=int) for pr in pulls),
     )
 
 

@@ -16,15 +16,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Literal
 
-from core import naming, projection
+from core import checks, naming, projection
 from core.clients.github import GitHubInstallation
 from core.errors import Conflict
 from core.github_values import PullRequest
 from core.jobs import PullRequestJob
 from core.model import Environment, Project, ProjectSource
 from core.policy import Action, Decision, PrFacts, preview_decision
-from workers import comments, locks, statuses
+from workers import checkruns, comments, locks, statuses
 from workers.context import Context
 from workers.environments import Target, apply_target, delete_target, pr_target, update_environment
 
@@ -141,6 +142,8 @@ async def _converge_one(
         decision = await decide(ctx, target, pr, current)
         log.info("%s#%s %s: %s", repository, pr.number, decision.action, decision.reason)
         env = await _apply(ctx, gh, target, current, decision)
+        if env is None and pr.is_open:
+            await _show_policy_check(gh, target, decision)
     freed = decision.action == Action.REMOVE and current is not None and _holds_slot(current)
     return decision, env, freed
 
@@ -242,6 +245,28 @@ async def _apply(
     return current  # HOLD
 
 
+async def _show_policy_check(gh: GitHubInstallation, target: Target, decision: Decision) -> None:
+    """The head commit's check run when the policy gives it no Environment (yet)."""
+    if decision.action == Action.WAIT:
+        state: Literal["waiting", "approval", "skipped"] = "waiting"
+    elif decision.awaiting_approval:
+        state = "approval"
+    elif decision.action == Action.REMOVE:
+        state = "skipped"
+    else:
+        return
+    why = (
+        projection.admission_notice(decision)
+        if state != "skipped"
+        else f"No preview: {decision.reason}."
+    )
+    ext_id = checks.external_id(target.namespace, target.name)
+    wanted = checks.policy_check(
+        target.project.metadata.name, target.sha, ext_id=ext_id, state=state, why=why
+    )
+    await checkruns.show_policy_check(gh, target.repository, wanted)
+
+
 async def _join_queue(ctx: Context, target: Target) -> None:
     # NX: a PR keeps its place however often it is re-examined.
     await ctx.redis.zadd(queue_key(target), {str(target.pr_number): time.time()}, nx=True)
@@ -294,26 +319,11 @@ async def _post_notice(
     if target.pr_number is None:
         return
     name = target.project.metadata.name
-    view = projection.CommentView(name, phase, target.sha, None, None, None, "")
-    body = projection.render_comment(view).replace(
-        "<details>", f"{notice(decision)}\n\n<details>", 1
-    )
+    notice = projection.admission_notice(decision)
+    view = projection.CommentView(name, phase, target.sha, None, None, None, "", notice=notice)
+    body = projection.render_section(view)
     await comments.upsert_comment(
         ctx, gh, target.repository, target.pr_number, project=name, body=body, known_id=None
-    )
-
-
-def notice(decision: Decision) -> str:
-    """The sentence the sticky comment shows for a waiting or unapproved PR."""
-    if decision.action == Action.WAIT:
-        return (
-            f"All preview slots of this project are in use. This pull request is number "
-            f"**{decision.queue_position}** in the queue and starts when a slot frees."
-        )
-    return (
-        "This pull request comes from a fork, so it is not built automatically. A user with "
-        "write access can approve this exact commit with `/catalyst deploy`; each new push "
-        "needs a new approval. Fork previews never receive repository secrets."
     )
 
 

@@ -21,6 +21,8 @@ ANNOTATION_PUBLISHED = "catalyst.dev/published"
 ANNOTATION_COMMENT_ID = "catalyst.dev/comment-id"
 ANNOTATION_COMMENT_DIGEST = "catalyst.dev/comment-digest"
 ANNOTATION_SUPERSEDED = "catalyst.dev/superseded"
+ANNOTATION_CHECK_RUNS = "catalyst.dev/check-runs"
+ANNOTATION_CHECK_DIGESTS = "catalyst.dev/check-digests"
 MAX_REMEMBERED = 20
 TEARDOWN_TTL = 7 * 24 * 3600
 
@@ -51,6 +53,8 @@ class Bookkeeping:
     superseded: list[str] = field(default_factory=list)
     comment_id: int | None = None
     comment_digest: str | None = None
+    check_runs: dict[str, int] = field(default_factory=dict)
+    check_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, env: Environment, *, default_environment: str) -> Bookkeeping:
@@ -69,6 +73,14 @@ class Bookkeeping:
             superseded=[str(s) for s in superseded],
             comment_id=int(comment) if comment.isdigit() else None,
             comment_digest=notes.get(ANNOTATION_COMMENT_DIGEST) or None,
+            check_runs={
+                k: int(v)
+                for k, v in _json_map(notes.get(ANNOTATION_CHECK_RUNS)).items()
+                if str(v).isdigit()
+            },
+            check_digests={
+                k: str(v) for k, v in _json_map(notes.get(ANNOTATION_CHECK_DIGESTS)).items()
+            },
         )
 
     def annotations(self) -> dict[str, str]:
@@ -79,6 +91,10 @@ class Bookkeeping:
             ANNOTATION_PUBLISHED: json.dumps(_newest(self.published), sort_keys=True),
             ANNOTATION_SUPERSEDED: json.dumps(self.superseded[-MAX_REMEMBERED:]),
         }
+        if self.check_runs:
+            # Not key-sorted: insertion order is commit order, which `_newest` keeps.
+            notes[ANNOTATION_CHECK_RUNS] = json.dumps(_newest(self.check_runs))
+            notes[ANNOTATION_CHECK_DIGESTS] = json.dumps(_newest(self.check_digests))
         if self.comment_id is not None:
             notes[ANNOTATION_COMMENT_ID] = str(self.comment_id)
         if self.comment_digest:
@@ -137,3 +153,15 @@ async def load_teardown(redis: Redis, namespace: str, name: str) -> TeardownReco
 async def forget_teardown(redis: Redis, namespace: str, name: str) -> None:
     """Drop the record when the Environment is recreated."""
     await redis.delete(_teardown_key(namespace, name))
+
+
+async def pending_teardowns(redis: Redis) -> list[tuple[str, str]]:
+    """(namespace, name) of every teardown whose GitHub side has not been finished yet."""
+    prefix = _teardown_key("", "").removesuffix("/")
+    found: list[tuple[str, str]] = []
+    async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+        text = key.decode() if isinstance(key, bytes) else str(key)
+        namespace, _, name = text.removeprefix(prefix).partition("/")
+        if namespace and name:
+            found.append((namespace, name))
+    return sorted(found)

@@ -34,6 +34,7 @@ def task_modules() -> list[str]:
     found = ["workers.tasks"]
     if importlib.util.find_spec("workers.commands") is not None:
         found.append("workers.commands")
+    found.append("workers.check_actions")
     return found
 
 

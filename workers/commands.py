@@ -14,21 +14,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from celery import Task
 
-from core import jobs, projection
+from core import jobs, pods, projection
 from core.clients.github import GitHubInstallation
 from core.commands import (
+    LOG_LINES_DEFAULT,
     Command,
     NotACommand,
     UsageReply,
+    Verb,
     canonical_verb,
+    echo,
     help_text,
     parse_comment,
 )
-from core.errors import Conflict
+from core.errors import Invalid, NotFound, PermanentError
 from core.github_values import PullRequest, parse_timestamp
 from core.model import Environment, Phase, Project, ProjectSource
 from core.policy import (
@@ -38,10 +41,10 @@ from core.policy import (
     is_bot,
     required_permission,
 )
-from workers import admission, statuses
+from workers import admission, rollouts, statuses
 from workers.celery_app import app, worker_settings
 from workers.context import Context
-from workers.environments import Target, pr_target, update_environment
+from workers.environments import Target, pr_target
 from workers.tasks import run_flow
 
 log = logging.getLogger("catalyst.worker.commands")
@@ -49,6 +52,10 @@ log = logging.getLogger("catalyst.worker.commands")
 REACTION = "eyes"
 PERMISSION_TTL = 60
 MARKER_TTL = 7 * 24 * 3600
+# Commands per author per repository and per PR in RATE_WINDOW seconds; beyond, no App write.
+AUTHOR_LIMIT = 10
+PR_LIMIT = 20
+RATE_WINDOW = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,14 @@ async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | 
     if not matches:
         return  # not onboarded: the App stays silent there
     gh = ctx.github.installation(job.installation_id)
-    await _once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
+    if not has_permission(await permission_of(ctx, gh, job.repository, job.author), "read"):
+        return  # below read access: no App write at all (a flood costs nothing)
+    if not await within_rate_limits(ctx, job):
+        log.warning(
+            "%s on %s#%s: command rate limit hit", job.author, job.repository, job.pr_number
+        )
+        return
+    await once(ctx, f"reacted:{job.repository}:{job.comment_id}", lambda: _react(gh, job))
     if isinstance(parsed, UsageReply):
         await reply_once(ctx, gh, job, [parsed.text])
         return
@@ -117,7 +131,7 @@ async def run_command(
         project, source, pr, repository=job.repository, installation_id=job.installation_id
     )
     run = Run(ctx, gh, job, command, project, source, pr, target)
-    return await EFFECTS[command.verb](run)
+    return await effect_of(command.verb)(run)
 
 
 async def permission_of(ctx: Context, gh: GitHubInstallation, repository: str, user: str) -> str:
@@ -131,6 +145,29 @@ async def permission_of(ctx: Context, gh: GitHubInstallation, repository: str, u
     return level
 
 
+async def within_rate_limits(ctx: Context, job: jobs.CommentJob) -> bool:
+    """False once the author or the PR sent too many commands in the window.
+
+    Counted per comment once (a retried task is not a new command).
+    """
+    if not await ctx.redis.set(
+        f"catalyst:command:counted:{job.repository}:{job.comment_id}", "1", nx=True, ex=MARKER_TTL
+    ):
+        return True
+    scopes = (
+        (f"author:{job.repository.lower()}:{job.author.lower()}", AUTHOR_LIMIT),
+        (f"pr:{job.repository.lower()}:{job.pr_number}", PR_LIMIT),
+    )
+    within = True
+    for scope, limit in scopes:
+        key = f"catalyst:command:rate:{scope}"
+        count = int(await ctx.redis.incr(key))
+        if count == 1:
+            await ctx.redis.expire(key, RATE_WINDOW)
+        within = within and count <= limit
+    return within
+
+
 # --- acknowledgement and the one reply ----------------------------------------------------------
 
 
@@ -138,7 +175,7 @@ async def _react(gh: GitHubInstallation, job: jobs.CommentJob) -> None:
     await gh.add_reaction(job.repository, job.comment_id, REACTION)
 
 
-async def _once(ctx: Context, marker: str, action: Callable[[], Awaitable[object]]) -> None:
+async def once(ctx: Context, marker: str, action: Callable[[], Awaitable[object]]) -> None:
     """Run `action` unless a previous attempt of this task already did it."""
     key = f"catalyst:command:{marker}"
     if not await ctx.redis.set(key, "1", nx=True, ex=MARKER_TTL):
@@ -158,7 +195,7 @@ async def reply_once(
     if not unique:
         return
     body = f"@{job.author} " + "\n\n".join(unique)
-    await _once(
+    await once(
         ctx,
         f"replied:{job.repository}:{job.comment_id}",
         lambda: gh.create_comment(job.repository, job.pr_number, body),
@@ -191,25 +228,79 @@ async def do_status(run: Run) -> str:
     reason = projection.failure_reason(env.status) if env.status else None
     if env.status and env.status.phase == Phase.FAILED and reason:
         lines.append(f"Last failure: {projection.short_description(reason)}")
+    states = _pod_states(run, env)
+    if states is not None:
+        lines += ["", pods.render_pods(states)]
     return "\n".join(lines)
+
+
+def _pod_states(run: Run, env: Environment) -> list[pods.PodState] | None:
+    """The preview's pods, or None when there is no namespace (yet) or no pod reader."""
+    namespace = env.status.namespace if env.status else None
+    if run.ctx.pods is None or not namespace:
+        return None
+    try:
+        return [pods.pod_state(p) for p in run.ctx.pods.list_pods(namespace)]
+    except NotFound:
+        return []
+    except PermanentError as exc:
+        # Typically RBAC: the worker may not read pods here. Say so instead of failing the task.
+        log.warning("cannot read the pods of %s: %s", namespace, exc)
+        return None
+
+
+async def do_logs(run: Run) -> str:
+    """The last lines of each pod's containers (or of one service's pods), redacted, collapsed."""
+    service, lines = run.command.args or ("", str(LOG_LINES_DEFAULT))
+    env = _environment(run)
+    name = run.project.metadata.name
+    states = _pod_states(run, env) if env is not None else None
+    if env is None or states is None:
+        return f"**{name}**: no running preview whose pods can be read for this pull request."
+    chosen = [s for s in states if not service or s.service.lower() == service]
+    if service and not chosen:
+        known = ", ".join(sorted({s.service for s in states})) or "none"
+        return f"**{name}** has no service `{echo(service)}` (services: {known})."
+    namespace = env.status.namespace if env.status else ""
+    logs = [
+        (
+            f"{pod.name} / {container}",
+            _log_of(run, namespace or "", pod.name, container, int(lines)),
+        )
+        for pod in chosen
+        for container in pod.container_names
+    ]
+    return pods.render_logs(name, logs, lines=int(lines))
+
+
+def _log_of(run: Run, namespace: str, pod: str, container: str, lines: int) -> str:
+    assert run.ctx.pods is not None
+    try:
+        return run.ctx.pods.pod_log(namespace, pod, container=container, tail_lines=lines)
+    except NotFound:
+        return "(the pod is gone)"
+    except Invalid:
+        return "(no log yet: the container has not started)"
+    except PermanentError:
+        return "(the worker may not read this pod's log)"
 
 
 async def do_redeploy(run: Run) -> str | None:
     """Ask the reconciler to roll the current commit out again."""
-    return await _bump(run, "redeploy_nonce", "redeploy")
+    return await _bump(run, "redeploy")
 
 
 async def do_rebuild(run: Run) -> str | None:
     """Ask the reconciler for a fresh build of the current commit (the old Job is replaced)."""
-    return await _bump(run, "rebuild_nonce", "rebuild")
+    return await _bump(run, "rebuild")
 
 
-async def _bump(run: Run, field: str, verb: str) -> str | None:
+async def _bump(run: Run, what: rollouts.Request) -> str | None:
     env = _environment(run)
-    if env is None or env.spec.suspended or env.metadata.deletion_timestamp:
-        return f"There is no running **{run.project.metadata.name}** preview to {verb}."
+    if env is None or not rollouts.can_request(env):
+        return f"There is no running **{run.project.metadata.name}** preview to {what}."
     nonce = f"comment-{run.job.comment_id}"
-    await _update_spec(run, lambda e: setattr(e.spec, field, nonce))
+    await rollouts.request_rollout(run.ctx, run.gh, env, what=what, nonce=nonce)
     return None
 
 
@@ -256,31 +347,30 @@ async def _head_predates_comment(run: Run) -> bool:
     return seen is None or written is None or seen <= written
 
 
-EFFECTS: dict[str, Effect] = {
-    "help": do_help,
-    "status": do_status,
-    "redeploy": do_redeploy,
-    "rebuild": do_rebuild,
-    "deploy": do_deploy,
-    "teardown": do_teardown,
-}
+def effect_of(verb: Verb) -> Effect:
+    """What running `verb` does (exhaustive: a verb added to `core.commands.Verb` without an
+    effect here fails the type check)."""
+    match verb:
+        case "help":
+            return do_help
+        case "status":
+            return do_status
+        case "logs":
+            return do_logs
+        case "redeploy":
+            return do_redeploy
+        case "rebuild":
+            return do_rebuild
+        case "deploy":
+            return do_deploy
+        case "teardown":
+            return do_teardown
+        case _:
+            assert_never(verb)
 
 
 def _environment(run: Run) -> Environment | None:
     return run.ctx.kube.get_environment(run.target.namespace, run.target.name)
-
-
-async def _update_spec(run: Run, change: Callable[[Environment], None]) -> None:
-    """Apply `change` to a fresh copy of the CR and replace it (a conflict reads it again)."""
-
-    async def mutate(current: Environment | None) -> Environment | None:
-        if current is None:
-            raise Conflict(f"environment {run.target.namespace}/{run.target.name} is gone")
-        changed = current.model_copy(deep=True)
-        change(changed)
-        return changed
-
-    await update_environment(run.ctx.kube, run.target.namespace, run.target.name, mutate)
 
 
 # --- the task -----------------------------------------------------------------------------------

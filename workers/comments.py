@@ -1,8 +1,12 @@
-"""Flows: the one PR comment per project, found by its hidden marker and edited in place.
+"""Flows: the one PR comment, a section per Project, found by its hidden markers and edited
+in place.
 
-A digest of the last body we wrote is kept on the CR, so an unchanged comment costs no request;
-without it the comment is found by its marker (every page is searched) and only edited when its
-body differs. A Redis lock keeps two workers from both creating it.
+However many Projects preview a PR, it gets one comment written by the App: each Project's
+publish replaces its own section (between its start and end markers) and leaves the others. A
+digest of the section we last wrote is kept on the CR, so an unchanged section costs no request;
+otherwise the comment is read (by id, else found by marker on every page) and only edited when
+the section differs. One Redis lock per PR serialises the read-splice-write of all its Projects
+and keeps two workers from both creating the comment.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import hashlib
 
 from core import naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import Conflict, NotFound
+from core.errors import Conflict
+from core.github_values import Comment
 from core.jobs import PullRequestJob
 from core.model import Environment, Project
 from workers import locks
@@ -43,10 +48,11 @@ async def sync_environment_comment(
     if env.spec.type != "development" or pr_number is None or env.spec.github is None:
         return
     view = projection.comment_view(env, log_url_template=ctx.log_url_template)
-    body = projection.render_comment(view)
+    body = projection.render_section(view)
     if book.comment_id is not None and book.comment_digest == digest(body):
         return
-    if verify and await _already_shows(gh, env.spec.github.repository, book.comment_id, body):
+    repository = env.spec.github.repository
+    if verify and await _already_shows(gh, repository, book.comment_id, view.project, body):
         book.comment_digest = digest(body)
         return
     book.comment_id = await upsert_comment(
@@ -64,15 +70,17 @@ async def sync_environment_comment(
 async def sync_torn_down_comment(
     ctx: Context, gh: GitHubInstallation, repository: str, pr_number: int, *, project: str, sha: str
 ) -> None:
-    """Say the preview is gone (only edits an existing comment; never creates one for this)."""
-    marker = projection.comment_marker(project)
-    found = await gh.find_comment(repository, pr_number, marker)
-    if found is None:
-        return
-    sha = sha or _sha_in(found.body)
-    body = projection.render_comment(projection.torn_down_view(project, sha, updated=""))
-    if found.body != body:
-        await gh.edit_comment(repository, found.id, body)
+    """Say the preview is gone (only edits an existing section; never creates one for this)."""
+    key = f"catalyst:comment:{repository}:{pr_number}"
+    async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
+        found = await gh.find_comment(repository, pr_number, projection.COMMENT_MARKER)
+        shown = projection.comment_sections(found.body).get(project) if found else None
+        if found is None or shown is None:
+            return
+        view = projection.torn_down_view(project, sha or _sha_in(shown), updated="")
+        body = projection.splice_section(found.body, project, projection.render_section(view))
+        if found.body != body:
+            await gh.edit_comment(repository, found.id, body)
 
 
 async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None:
@@ -86,7 +94,7 @@ async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None
             job.repository,
             job.pr_number,
             project=view.project,
-            body=projection.render_comment(view),
+            body=projection.render_section(view),
             known_id=None,
         )
         _forget_digest(ctx, project, naming.environment_name(job.pr_number))
@@ -110,12 +118,12 @@ def _forget_digest(ctx: Context, project: Project, name: str) -> None:
 
 
 async def _already_shows(
-    gh: GitHubInstallation, repository: str, comment_id: int | None, body: str
+    gh: GitHubInstallation, repository: str, comment_id: int | None, project: str, section: str
 ) -> bool:
     if comment_id is None:
         return False
     shown = await gh.get_comment(repository, comment_id)
-    return shown is not None and shown.body == body
+    return shown is not None and projection.comment_sections(shown.body).get(project) == section
 
 
 def _sha_in(body: str) -> str:
@@ -136,18 +144,27 @@ async def upsert_comment(
     body: str,
     known_id: int | None,
 ) -> int:
-    """Edit the project's comment on the PR, creating it only if none exists; returns its id."""
-    if known_id is not None:
-        try:
-            await gh.edit_comment(repository, known_id, body)
-            return known_id
-        except NotFound:
-            pass  # deleted by someone: find another or create a new one
-    key = f"catalyst:comment:{repository}:{pr_number}:{project}"
+    """Put `body` (the project's section) into the PR's comment, creating it only if none
+    exists; returns the comment's id."""
+    key = f"catalyst:comment:{repository}:{pr_number}"
     async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
-        found = await gh.find_comment(repository, pr_number, projection.comment_marker(project))
+        found = await _our_comment(gh, repository, pr_number, known_id)
         if found is None:
-            return await gh.create_comment(repository, pr_number, body)
-        if found.body != body:
-            await gh.edit_comment(repository, found.id, body)
+            return await gh.create_comment(
+                repository, pr_number, projection.splice_section(None, project, body)
+            )
+        spliced = projection.splice_section(found.body, project, body)
+        if spliced != found.body:
+            await gh.edit_comment(repository, found.id, spliced)
         return found.id
+
+
+async def _our_comment(
+    gh: GitHubInstallation, repository: str, pr_number: int, known_id: int | None
+) -> Comment | None:
+    """The App's comment on the PR: by its known id when it still exists, else by marker."""
+    if known_id is not None:
+        shown = await gh.get_comment(repository, known_id)
+        if shown is not None and shown.author == await gh.app.bot_login():
+            return shown
+    return await gh.find_comment(repository, pr_number, projection.COMMENT_MARKER)

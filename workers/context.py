@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from core.clients.github import GitHubApp
-from core.clients.kube import EnvironmentStore
+from core.clients.kube import EnvironmentStore, PodReader
 from workers.projects import ProjectIndex
 
 
@@ -24,3 +24,5 @@ class Context:
     redis: Redis
     projects: ProjectIndex
     log_url_template: str | None = None
+    # Read-only pods and logs of preview namespaces (`/catalyst status` and `logs`).
+    pods: PodReader | None = None

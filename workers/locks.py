@@ -1,18 +1,18 @@
-"""Flows: short Redis locks, renewed while their holder runs; a busy lock reschedules the task.
+"""Flows: the async face of the one Redis lock (`core.clients.redislock`); a busy lock reschedules.
 
 A lock lives `ttl` seconds and a renewer extends it every third of that while its holder runs,
 so a holder that dies (SIGKILL, lost node) blocks the others for at most `ttl`, while a live one
-keeps it however long it works (up to `max_hold`, a bound on a hung holder). The renewer is a
-thread with its own connection because flows make blocking Kubernetes calls that can stall the
-event loop longer than `ttl`. A waiter polls for at most `wait` seconds, then raises `LockBusy`,
-a `TemporaryError` with a short delay: the Celery task is rescheduled, a worker never sleeps long.
+keeps it however long it works (up to `max_hold`, a bound on a hung holder). The renewer is
+`redislock.Renewer`, a thread with its own connection, because flows make blocking Kubernetes
+calls that can stall the event loop longer than `ttl`. A waiter polls for at most `wait` seconds,
+then raises `LockBusy`, a `TemporaryError` with a short delay: the Celery task is rescheduled, a
+worker never sleeps long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +23,7 @@ import redis
 import redis.connection
 from redis.asyncio import Redis
 
+from core.clients import redislock
 from core.errors import TemporaryError
 
 log = logging.getLogger("catalyst.worker.locks")
@@ -30,18 +31,6 @@ log = logging.getLogger("catalyst.worker.locks")
 POLL_SECONDS = 0.05
 # Only what a URL configures is copied to the renewer's own connection.
 _URL_SETTINGS = ("host", "port", "path", "db", "username", "password")
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +54,20 @@ async def renewed_lock(client: Redis, key: str, spec: LockSpec) -> AsyncIterator
     token = uuid.uuid4().hex
     if not await _acquire(client, key, token, spec):
         raise LockBusy(f"{key} is held by another worker", delay=spec.retry_delay)
-    renewer = Renewer(client, key, token, spec)
+    renewer_client = sync_client_like(client)
+    renewer = redislock.Renewer(renewer_client, key, token, ttl=spec.ttl, max_hold=spec.max_hold)
     renewer.start()
     try:
         yield
     finally:
         renewer.stop()
+        renewer_client.close()
         await _release(client, key, token, lost=renewer.lost)
 
 
 async def _acquire(client: Redis, key: str, token: str, spec: LockSpec) -> bool:
     deadline = time.monotonic() + spec.wait
-    while not await client.set(key, token, nx=True, px=_millis(spec.ttl)):
+    while not await client.set(key, token, nx=True, px=redislock.millis(spec.ttl)):
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(POLL_SECONDS)
@@ -84,54 +75,10 @@ async def _acquire(client: Redis, key: str, token: str, spec: LockSpec) -> bool:
 
 
 async def _release(client: Redis, key: str, token: str, *, lost: bool) -> None:
-    released = await client.eval(_RELEASE, 1, key, token)
+    released = await client.eval(redislock.RELEASE_SCRIPT, 1, key, token)
     if lost or not released:
         # Someone else may have run the same section meanwhile; the flows stay idempotent.
         log.warning("lock %s expired while held (renewal failed)", key)
-
-
-def _millis(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
-class Renewer:
-    """Extends a held lock every `ttl / 3` from its own thread until stopped."""
-
-    def __init__(self, source: Redis, key: str, token: str, spec: LockSpec) -> None:
-        self._client = sync_client_like(source)
-        self._key = key
-        self._token = token
-        self._spec = spec
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"renew {key}", daemon=True)
-        self.lost = False
-
-    def start(self) -> None:
-        """Begin renewing."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop renewing (the caller releases the lock)."""
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        self._client.close()
-
-    def _run(self) -> None:
-        until = time.monotonic() + self._spec.max_hold
-        while not self._stopped.wait(self._spec.ttl / 3) and time.monotonic() < until:
-            if not self._renew_once():
-                self.lost = True
-                return
-
-    def _renew_once(self) -> bool:
-        try:
-            return bool(
-                self._client.eval(_RENEW, 1, self._key, self._token, _millis(self._spec.ttl))
-            )
-        except redis.RedisError as exc:
-            # Redis is briefly away: keep trying while the lock may still be ours.
-            log.warning("could not renew lock %s: %s", self._key, exc)
-            return True
 
 
 def sync_client_like(source: Redis) -> redis.Redis:

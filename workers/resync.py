@@ -2,8 +2,9 @@
 
 For each Project source: open PRs get their preview (missed webhooks), previews of PRs no longer
 open are torn down, tracked branches are converged, and every Environment's GitHub projection is
-refreshed (a no-op when nothing changed). Then GitHub's failed webhook deliveries are redelivered,
-each at most once.
+refreshed (a no-op when nothing changed). Teardowns whose final publish was lost (the enqueue
+failed as the finalizer went, or GitHub was down through every retry) are finished from their
+pending-teardown record. Then GitHub's failed webhook deliveries are redelivered, each at most once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core.github_values import PullRequest
 from core.model import Project, ProjectSource
 from core.policy import is_idle_expired
 from workers import admission, statuses
+from workers.bookkeeping import pending_teardowns
 from workers.context import Context
 from workers.environments import pr_target
 from workers.tracked import converge_tracked
@@ -35,7 +37,22 @@ async def resync(ctx: Context) -> None:
             log.warning(
                 "resync of %s for project %s failed: %s", repository, project.metadata.name, exc
             )
+    await repair_lost_teardowns(ctx)
     await redeliver_failed_deliveries(ctx)
+
+
+async def repair_lost_teardowns(ctx: Context) -> int:
+    """Finish GitHub's side of every recorded teardown whose Environment is gone; how many."""
+    repaired = 0
+    for namespace, name in await pending_teardowns(ctx.redis):
+        if ctx.kube.get_environment(namespace, name) is not None:
+            continue  # still being torn down: its own publishes will finish it
+        try:
+            await statuses.publish_status(ctx, namespace, name)
+            repaired += 1
+        except CatalystError as exc:
+            log.warning("finishing the teardown of %s/%s failed: %s", namespace, name, exc)
+    return repaired
 
 
 async def resync_repository(

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core import naming, projection
+from core import checks, naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import NotFound
+from core.errors import NotFound, TemporaryError
 from core.model import Environment, Project
-from workers import comments, locks
-from workers.bookkeeping import Bookkeeping, TeardownRecord, load_teardown
+from workers import checkruns, comments, locks
+from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, load_teardown
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 from workers.environments import update_environment
@@ -27,6 +27,7 @@ from workers.environments import update_environment
 log = logging.getLogger("catalyst.worker.statuses")
 PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 MARKER_SECONDS = 24 * 3600
+SHORT_BUDGET = 5.0  # write tokens left below which a `queued` status is not worth one
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class TeardownHint:
     project: str
     pr_number: int | None
     github_environment: str
+    final: bool = False  # sent as the reconciler releases the CR: wait for it to go
 
 
 async def publish_status(
@@ -49,9 +51,12 @@ async def publish_status(
     """
     async with _publishing(ctx, namespace, name) as verify:
         env = ctx.kube.get_environment(namespace, name)
-        if env is None:
+        if env is None or _released(env):
             await finish_teardown(ctx, namespace, name, hint=hint)
             return
+        if hint is not None and hint.final:
+            # Queued just before the finalizer is dropped: retry until the CR is released.
+            raise TemporaryError(f"Environment {namespace}/{name} is not released yet")
         if env.spec.github is None:
             log.info(
                 "Environment %s/%s has no GitHub reference: nothing to publish", namespace, name
@@ -59,6 +64,12 @@ async def publish_status(
             return
         gh = ctx.github.installation(env.spec.github.installation_id)
         await _publish_fresh(ctx, gh, env, verify=verify)
+
+
+def _released(env: Environment) -> bool:
+    """Deleting and no longer held by the reconciler (another controller's finalizer may stay)."""
+    finalizers = env.metadata.finalizers or []
+    return bool(env.metadata.deletion_timestamp) and naming.FINALIZER not in finalizers
 
 
 async def publish_environment(ctx: Context, gh: GitHubInstallation, env: Environment) -> None:
@@ -118,8 +129,22 @@ async def _publish_once(
     book = Bookkeeping.of(env, default_environment=_default_environment(env))
     if not env.metadata.deletion_timestamp:
         await _publish_deployment(ctx, gh, env, book, verify=verify)
+        await checkruns.sync_check_runs(ctx, gh, env, book, verify=verify)
+    else:
+        await _retire_check_runs(gh, env, book)
     await comments.sync_environment_comment(ctx, gh, env, book, verify=verify)
     return book
+
+
+async def _retire_check_runs(gh: GitHubInstallation, env: Environment, book: Bookkeeping) -> None:
+    assert env.spec.github is not None
+    await checkruns.retire_check_runs(
+        gh,
+        env.spec.github.repository,
+        book,
+        name=checks.check_name(env.spec.project_ref.name),
+        ext_id=checks.external_id(env.metadata.namespace or "", env.metadata.name),
+    )
 
 
 def _with_told(env: Environment, told: dict[str, str]) -> Environment:
@@ -176,6 +201,9 @@ async def _post_if_changed(
     verify: bool,
 ) -> None:
     deployment_id = book.deployments[wanted.sha]
+    if wanted.state == "queued" and await gh.write_budget() < SHORT_BUDGET:
+        # Nobody would see it: `in_progress` follows as soon as the reconciler picks it up.
+        return
     shown = book.published.get(wanted.sha)
     if shown is None or (verify and shown != wanted.state):
         # Bookkeeping lost, or a publisher died between posting and saving: ask GitHub once.
@@ -229,11 +257,19 @@ async def finish_teardown(
         return
     gh = ctx.github.installation(facts.installation_id)
     await _retire_deployments(gh, facts)
+    if record is not None:
+        name_of_check = checks.check_name(facts.project)
+        ext_id = checks.external_id(namespace, name)
+        await checkruns.retire_check_runs(
+            gh, facts.repository, record.bookkeeping(), name=name_of_check, ext_id=ext_id
+        )
     if facts.pr_number is not None:
         sha = record.sha if record else ""
         await comments.sync_torn_down_comment(
             ctx, gh, facts.repository, facts.pr_number, project=facts.project, sha=sha
         )
+    # GitHub shows the teardown now: the record is no longer a pending repair for the resync.
+    await forget_teardown(ctx.redis, namespace, name)
 
 
 def _facts_from_record(record: TeardownRecord | None) -> TeardownHint | None:

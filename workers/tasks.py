@@ -22,8 +22,9 @@ from redis.asyncio import Redis
 
 from core import jobs
 from core.backoff import full_jitter
-from core.clients.github import AppCredentials, GitHubApp
-from core.clients.kube import KubeEnvironments, new_api_client
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
+from core.clients.kube import KubeEnvironments, KubePods, new_api_client
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
 from workers import comments, statuses, tracked
 from workers import resync as resync_flow
@@ -57,7 +58,9 @@ def retry_countdown(exc: TemporaryError, retries: int) -> float:
 
 def _kube() -> KubeEnvironments:
     if "kube" not in _process:
-        _process["kube"] = KubeEnvironments(new_api_client())
+        api_client = new_api_client()
+        _process["kube"] = KubeEnvironments(api_client)
+        _process["pods"] = KubePods(api_client)
         _process["projects"] = ProjectIndex(_process["kube"])
     return _process["kube"]  # type: ignore[no-any-return]
 
@@ -79,6 +82,7 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
                     redis,
                     _process["projects"],
                     log_url_template=settings.log_url_template,
+                    pods=_process["pods"],
                 )
             )
         finally:
@@ -188,6 +192,7 @@ def _hint(kwargs: dict[str, Any]) -> statuses.TeardownHint | None:
         str(kwargs["project"]),
         kwargs.get("pr_number"),
         str(kwargs["github_environment"]),
+        final=bool(kwargs.get("final")),
     )
 
 

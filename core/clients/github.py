@@ -1,12 +1,14 @@
 """Adapter: the GitHub REST API as a GitHub App (gidgethub over plain `httpx`).
 
-* App JWT (RS256, `iat` backdated 60 s, `exp` under 10 minutes) and installation tokens cached in
+* App JWT (`core.clients.githubauth`, shared with the reconciler) and installation tokens cached in
   Redis, shared by every worker until 5 minutes before expiry; one mint at a time per
   installation (a Redis lock); a 401 drops the token and re-mints once.
 * Every call has a timeout. Timeouts, transport errors and 5xx become `TemporaryError`; primary
   and secondary rate limits become `RateLimited(delay)` and block the installation in Redis until
   then, so other workers wait too; nobody sleeps through a rate limit.
-* Content-creating writes are paced to one per second per installation through Redis.
+* Writes spend a per-installation token-bucket budget shared through Redis
+  (`core.clients.budget`: under GitHub's 80 a minute and 500 an hour); a token whose write did
+  not happen (refused before GitHub stored anything, or abandoned) is refunded.
 * gidgethub and httpx exceptions never leave this module: they are mapped to `core.errors`.
 """
 
@@ -23,19 +25,37 @@ from urllib.parse import quote
 
 import gidgethub
 import httpx
-import jwt as pyjwt
 from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
+from core.clients.budget import WriteBudget
+from core.clients.githubauth import (
+    SECONDARY_LIMIT_DEFAULT,
+    AppCredentials,
+    make_app_jwt,
+    rate_limit_delay,
+)
 from core.clients.metrics import observe_github_response
-from core.errors import Invalid, NotFound, PermanentError, RateLimited, TemporaryError
-from core.github_values import Comment, Deployment, PullRequest, parse_timestamp, split_repository
+from core.errors import (
+    CatalystError,
+    Invalid,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+)
+from core.github_values import (
+    CheckRun,
+    Comment,
+    Deployment,
+    PullRequest,
+    parse_timestamp,
+    split_repository,
+)
 
 USER_AGENT = "catalyst-preview"
 REQUEST_TIMEOUT = 10.0
 TOKEN_MARGIN = 300.0
-SECONDARY_LIMIT_DEFAULT = 60.0
-WRITE_SPACING = 1.0
 MAX_PACING_WAIT = 3.0
 _KEY = "catalyst:github"
 _LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
@@ -43,14 +63,6 @@ _LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
 _acting_as: contextvars.ContextVar[str] = contextvars.ContextVar(
     "catalyst_github_acting_as", default="app"
 )
-
-_PACE_SCRIPT = """
-local now = tonumber(ARGV[1])
-local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if slot < now then slot = now end
-redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[2])), 'EX', 3600)
-return tostring(slot - now)
-"""
 
 
 class Clock(Protocol):
@@ -79,14 +91,6 @@ class Forbidden(PermanentError):
     """The App lacks a permission for this call."""
 
 
-@dataclass(frozen=True, slots=True)
-class AppCredentials:
-    """The GitHub App's identity."""
-
-    app_id: int
-    private_key: str
-
-
 @dataclass(slots=True)
 class InstallationToken:
     """A cached installation token and what it may do."""
@@ -94,31 +98,6 @@ class InstallationToken:
     token: str
     expires_at: float
     permissions: dict[str, str] = field(default_factory=dict)
-
-
-def make_app_jwt(credentials: AppCredentials, *, now: float) -> str:
-    """An RS256 App JWT: `iat` 60 s in the past absorbs clock drift, `exp` under 10 minutes."""
-    claims = {"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(credentials.app_id)}
-    return pyjwt.encode(claims, credentials.private_key, algorithm="RS256")
-
-
-def rate_limit_delay(
-    status: int, headers: Mapping[str, str], body: bytes, now: float
-) -> float | None:
-    """Seconds to wait when a response is a rate limit, else None (GitHub's documented rules)."""
-    if status not in (403, 429):
-        return None
-    retry_after = headers.get("retry-after")
-    if retry_after is not None and retry_after.strip().isdigit():
-        return float(retry_after)
-    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-        try:
-            return max(float(headers["x-ratelimit-reset"]) - now, 0.0) + 1.0
-        except ValueError:
-            return SECONDARY_LIMIT_DEFAULT
-    if status == 429 or b"secondary rate limit" in body.lower():
-        return SECONDARY_LIMIT_DEFAULT
-    return None
 
 
 class TokenCache:
@@ -158,12 +137,12 @@ class TokenCache:
 
 
 class Throttle:
-    """Shared per-installation pacing of writes and rate-limit blocks, kept in Redis."""
+    """Shared per-installation write budget and rate-limit blocks, kept in Redis."""
 
-    def __init__(self, redis: Redis, clock: Clock, *, spacing: float = WRITE_SPACING) -> None:
+    def __init__(self, redis: Redis, clock: Clock, *, budget: WriteBudget | None = None) -> None:
         self._redis = redis
         self._clock = clock
-        self._spacing = spacing
+        self.budget = budget or WriteBudget(redis, max_wait=MAX_PACING_WAIT)
 
     async def check_blocked(self, scope: str) -> None:
         """Raise RateLimited while GitHub told us to wait for this installation."""
@@ -176,18 +155,25 @@ class Throttle:
         until = self._clock.time() + delay
         await self._redis.set(f"{_KEY}:blocked:{scope}", str(until), ex=max(int(delay) + 1, 1))
 
-    async def pace_write(self, scope: str) -> None:
-        """Wait for this installation's next write slot; reschedule instead of a long wait."""
-        script = self._redis.register_script(_PACE_SCRIPT)
-        wait = float(
-            await script(
-                keys=[f"{_KEY}:pace:{scope}"], args=[repr(self._clock.time()), repr(self._spacing)]
-            )
-        )
-        if wait > MAX_PACING_WAIT:
-            raise RateLimited("pacing content writes", delay=wait)
-        if wait > 0:
-            await self._clock.sleep(wait)
+    async def reserve_write(self, scope: str) -> None:
+        """Take (or wait briefly for) a write token; reschedule instead of a long wait."""
+        grant = await self.budget.reserve(scope, now=self._clock.time())
+        if not grant.granted:
+            raise RateLimited("write budget spent", delay=grant.wait)
+        if grant.wait > 0:
+            try:
+                await self._clock.sleep(grant.wait)
+            except BaseException:
+                await self.refund_write(scope)
+                raise
+
+    async def refund_write(self, scope: str) -> None:
+        """Return the token of a write that did not happen."""
+        await self.budget.refund(scope, now=self._clock.time())
+
+    async def remaining(self, scope: str) -> float:
+        """Write tokens left for this installation now."""
+        return await self.budget.remaining(scope, now=self._clock.time())
 
 
 class _TimedGitHubAPI(GitHubAPI):
@@ -266,14 +252,22 @@ class GitHubApp:
         base_url: str = "https://api.github.com",
         clock: Clock | None = None,
         timeout: float = REQUEST_TIMEOUT,
+        slug: str | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.credentials = credentials
+        self._slug = slug
         self.api = _TimedGitHubAPI(
             http, base_url=base_url.rstrip("/"), clock=self.clock, timeout=timeout
         )
         self.tokens = TokenCache(redis, self.clock)
         self.throttle = Throttle(redis, self.clock)
+
+    async def bot_login(self) -> str:
+        """The login GitHub gives the App's own comments (`<slug>[bot]`); asks `GET /app` once."""
+        if self._slug is None:
+            self._slug = str((await self.app_call("GET", "/app"))["slug"])
+        return f"{self._slug}[bot]"
 
     def jwt(self) -> str:
         """A fresh App JWT."""
@@ -351,7 +345,16 @@ class GitHubApp:
         )
 
 
-_CONTENT_WRITES = ("/deployments", "/statuses", "/comments", "/reactions")
+def _author(comment: Mapping[str, Any]) -> str:
+    return str((comment.get("user") or {}).get("login") or "")
+
+
+def _write_did_not_happen(exc: CatalystError) -> bool:
+    """True when GitHub certainly stored nothing: it refused the request (rate limit, 4xx).
+
+    A timeout or a 5xx may have been stored, so its token stays spent.
+    """
+    return isinstance(exc, (RateLimited, Unauthorized, PermanentError))
 
 
 class GitHubInstallation:
@@ -365,12 +368,23 @@ class GitHubInstallation:
     async def call(
         self, method: str, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any = b""
     ) -> Any:
-        """One call (paced when it creates content); raises core.errors."""
-        if method != "GET" and url.endswith(_CONTENT_WRITES):
-            await self.app.throttle.check_blocked(self._scope)
-            await self.app.throttle.pace_write(self._scope)
-        body, _ = await self._request(method, url, url_vars, data)
+        """One call (a write spends the installation's budget); raises core.errors."""
+        if method == "GET":
+            body, _ = await self._request(method, url, url_vars, data)
+            return body
+        await self.app.throttle.check_blocked(self._scope)
+        await self.app.throttle.reserve_write(self._scope)
+        try:
+            body, _ = await self._request(method, url, url_vars, data)
+        except CatalystError as exc:
+            if _write_did_not_happen(exc):
+                await self.app.throttle.refund_write(self._scope)
+            raise
         return body
+
+    async def write_budget(self) -> float:
+        """Write tokens this installation has left now (to skip writes nobody would see)."""
+        return await self.app.throttle.remaining(self._scope)
 
     async def iterate(self, url: str, url_vars: Mapping[str, Any] | None = None) -> list[Any]:
         """Every item of a paginated listing (follows `Link: next`)."""
@@ -538,14 +552,58 @@ class GitHubInstallation:
         except NotFound:
             return
 
+    # --- check runs ---------------------------------------------------------------------------
+
+    async def find_check_runs(self, repository: str, sha: str, *, name: str) -> list[CheckRun]:
+        """Our check runs named `name` on commit `sha` (GitHub lists the newest first)."""
+        owner, repo = split_repository(repository)
+        data = await self.call(
+            "GET",
+            f"/repos/{owner}/{repo}/commits/{sha}/check-runs"
+            f"?check_name={quote(name, safe='')}&filter=latest&per_page=100",
+        )
+        return [CheckRun.from_api(item) for item in (data or {}).get("check_runs") or []]
+
+    async def get_check_run(self, repository: str, check_run_id: int) -> CheckRun | None:
+        """One check run, or None when it is gone."""
+        owner, repo = split_repository(repository)
+        try:
+            data = await self.call("GET", f"/repos/{owner}/{repo}/check-runs/{check_run_id}")
+        except NotFound:
+            return None
+        return CheckRun.from_api(data)
+
+    async def create_check_run(self, repository: str, body: Mapping[str, Any]) -> int:
+        """Create a check run (`body` as GitHub's API takes it); returns its id."""
+        owner, repo = split_repository(repository)
+        data = await self.call("POST", f"/repos/{owner}/{repo}/check-runs", data=dict(body))
+        if "id" not in (data or {}):
+            raise PermanentError(f"GitHub did not create a check run: {data}")
+        return int(data["id"])
+
+    async def update_check_run(
+        self, repository: str, check_run_id: int, body: Mapping[str, Any]
+    ) -> None:
+        """Update a check run's status, conclusion, output or actions."""
+        owner, repo = split_repository(repository)
+        await self.call(
+            "PATCH", f"/repos/{owner}/{repo}/check-runs/{check_run_id}", data=dict(body)
+        )
+
     # --- comments, reactions, permissions -----------------------------------------------------
 
     async def find_comment(self, repository: str, number: int, marker: str) -> Comment | None:
-        """The first comment on the issue holding `marker` (searches every page)."""
+        """The App's own first comment on the issue holding `marker` (searches every page).
+
+        Only a comment the App wrote counts: anyone can paste the marker into theirs.
+        """
         owner, repo = split_repository(repository)
         items = await self.iterate(f"/repos/{owner}/{repo}/issues/{number}/comments?per_page=100")
-        found = next((c for c in items if marker in str(c.get("body") or "")), None)
-        return None if found is None else Comment(int(found["id"]), str(found["body"]))
+        ours = await self.app.bot_login()
+        found = next(
+            (c for c in items if marker in str(c.get("body") or "") and _author(c) == ours), None
+        )
+        return None if found is None else Comment(int(found["id"]), str(found["body"]), ours)
 
     async def create_comment(self, repository: str, number: int, body: str) -> int:
         """Post a new issue comment; returns its id."""
@@ -569,7 +627,7 @@ class GitHubInstallation:
             data = await self.call("GET", f"/repos/{owner}/{repo}/issues/comments/{comment_id}")
         except NotFound:
             return None
-        return Comment(int(data["id"]), str(data.get("body") or ""))
+        return Comment(int(data["id"]), str(data.get("body") or ""), _author(data))
 
     async def add_reaction(self, repository: str, comment_id: int, content: str) -> None:
         """React to an issue comment (e.g. 👀 `eyes` on receipt of a command)."""

@@ -9,6 +9,7 @@ full replaces carrying the resourceVersion that was read, so a concurrent writer
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from core.errors import (
     Invalid,
     NotFound,
     PermanentError,
+    RateLimited,
     TemporaryError,
 )
 from core.model import (
@@ -77,19 +79,53 @@ def new_api_client(*, pool_size: int | None = None) -> Any:
     return k8s.ApiClient(configuration)
 
 
-def map_api_exception(exc: ApiException, what: str) -> CatalystError:
-    """A core.errors exception for a Kubernetes API error status."""
-    status = int(exc.status or 0)
-    message = f"{what}: Kubernetes {status} {exc.reason or ''}".strip()
+class AlreadyExists(Conflict):
+    """A create found an object of that name."""
+
+
+class Gone(TemporaryError):
+    """A watch or list resumed from a resourceVersion that is too old (410): relist."""
+
+
+def kube_error(
+    status: int, message: str, *, reason: str = "", retry_after: str | None = None
+) -> CatalystError:
+    """The one Kubernetes error map: an API status (and its `reason`) as a core.errors exception.
+
+    A 429 waits what the API server's `Retry-After` says (1 s when it says nothing usable).
+    """
     if status == 404:
         return NotFound(message)
     if status == 409:
-        return Conflict(message)
+        return AlreadyExists(message) if reason == "AlreadyExists" else Conflict(message)
+    if status == 410:
+        return Gone(message)
     if status in (400, 422):
-        return Invalid(f"{message}: {_api_message(exc)}")
-    if status == 429 or status >= 500 or status == 0:
+        return Invalid(message)
+    if status == 429:
+        delay = float(retry_after) if retry_after and retry_after.isdigit() else 1.0
+        return RateLimited(message, delay=delay)
+    if status >= 500 or status == 0:
         return TemporaryError(message)
     return PermanentError(message)
+
+
+def map_api_exception(exc: ApiException, what: str) -> CatalystError:
+    """A core.errors exception for an ApiException of the typed client (`kube_error`)."""
+    status = int(exc.status or 0)
+    message = f"{what}: Kubernetes {status} {exc.reason or ''}".strip()
+    if status in (400, 422):
+        message = f"{message}: {_api_message(exc)}"
+    retry_after = (exc.headers or {}).get("Retry-After")
+    return kube_error(status, message, reason=_status_reason(exc), retry_after=retry_after)
+
+
+def _status_reason(exc: ApiException) -> str:
+    try:
+        decoded = json.loads(exc.body or "{}")
+    except ValueError:
+        return ""
+    return str(decoded.get("reason", "")) if isinstance(decoded, dict) else ""
 
 
 def _api_message(exc: ApiException) -> str:
@@ -226,3 +262,37 @@ class KubeEnvironments:
             except ValidationError:
                 continue
         return projects
+
+
+class PodReader(Protocol):
+    """Read access to a preview namespace's pods and their logs."""
+
+    def list_pods(self, namespace: str) -> list[dict[str, Any]]: ...
+
+    def pod_log(self, namespace: str, name: str, *, container: str, tail_lines: int) -> str: ...
+
+
+class KubePods:
+    """Pods and pod logs through `CoreV1Api` (the worker's read-only view of previews)."""
+
+    def __init__(self, api_client: Any) -> None:
+        self._client = api_client
+        self._api = k8s.CoreV1Api(api_client)
+
+    def list_pods(self, namespace: str) -> list[dict[str, Any]]:
+        """Every pod of `namespace` as plain API dicts (camelCase keys)."""
+        pods = _call(f"list pods in {namespace}", self._api.list_namespaced_pod, namespace)
+        return [self._client.sanitize_for_serialization(p) for p in pods.items]
+
+    def pod_log(self, namespace: str, name: str, *, container: str, tail_lines: int) -> str:
+        """The last lines of one container's log; NotFound when the pod is gone."""
+        response = _call(
+            f"read the log of {namespace}/{name}",
+            self._api.read_namespaced_pod_log,
+            name,
+            namespace,
+            container=container,
+            tail_lines=tail_lines,
+            _preload_content=False,  # raw bytes: the client would mangle JSON-looking lines
+        )
+        return bytes(response.data or b"").decode("utf-8", errors="replace")

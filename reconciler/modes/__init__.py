@@ -40,6 +40,8 @@ from typing import Any, Protocol
 from core.model import BuildSpec, Environment, EnvironmentConfig, Project, Template
 
 Manifest = dict[str, Any]
+CERT_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
+CERT_MANAGER_SECRET = "preview-tls"  # cert-manager writes each preview's certificate here
 WorkloadKey = tuple[str, str]  # (kind, name), e.g. ("Deployment", "web")
 
 
@@ -53,10 +55,22 @@ class ModeSettings:
     ingress_class: str
     ingress_namespace: str
     tls_secret: str | None = None
+    cert_issuer: str | None = None  # cert-manager ClusterIssuer annotated on preview Ingresses
+    registry_insecure: bool = False  # plain-HTTP registry: Kaniko --insecure/--insecure-pull
     build_egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     build_egress_ports: tuple[int, ...] = (443, 5000)
     build_deadline_seconds: int = 1800
     build_ttl_seconds: int = 3600
+
+    @property
+    def ingress_tls_secret(self) -> str | None:
+        """The TLS Secret preview Ingresses name: cert-manager's per-preview one, else the copy."""
+        return CERT_MANAGER_SECRET if self.cert_issuer else self.tls_secret
+
+    @property
+    def ingress_annotations(self) -> dict[str, str]:
+        """Annotations of preview Ingresses (the cert-manager issuer when one is set)."""
+        return {CERT_ISSUER_ANNOTATION: self.cert_issuer} if self.cert_issuer else {}
 
 
 @dataclass(frozen=True)

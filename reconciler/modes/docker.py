@@ -139,12 +139,15 @@ def ingress(ctx: ModeContext) -> Manifest:
         "ingressClassName": ctx.settings.ingress_class,
         "rules": [{"host": ctx.host, "http": {"paths": [path]}}],
     }
-    if ctx.settings.tls_secret:
-        spec["tls"] = [{"hosts": [ctx.host], "secretName": ctx.settings.tls_secret}]
+    if ctx.settings.ingress_tls_secret:
+        spec["tls"] = [{"hosts": [ctx.host], "secretName": ctx.settings.ingress_tls_secret}]
+    metadata: Manifest = {"name": NAME, "namespace": ctx.namespace, "labels": dict(ctx.labels)}
+    if ctx.settings.ingress_annotations:
+        metadata["annotations"] = ctx.settings.ingress_annotations
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": NAME, "namespace": ctx.namespace, "labels": dict(ctx.labels)},
+        "metadata": metadata,
         "spec": spec,
     }
 

@@ -84,8 +84,10 @@ def catalyst_values(ctx: ModeContext) -> dict[str, Any]:
         "ingressClass": ctx.settings.ingress_class,
         "env": [v.model_dump(by_alias=True, exclude_none=True) for v in app.config.env or []],
     }
-    if ctx.settings.tls_secret:
-        values["tlsSecret"] = ctx.settings.tls_secret
+    if ctx.settings.ingress_tls_secret:
+        values["tlsSecret"] = ctx.settings.ingress_tls_secret
+    if ctx.settings.cert_issuer:
+        values["certIssuer"] = ctx.settings.cert_issuer
     return values
 
 

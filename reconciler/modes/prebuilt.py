@@ -2,7 +2,8 @@
 
 Nothing is built. The image is the template's `image` repository with the tag taken from the
 Environment's `imageTag` when set, else the target commit SHA; it is deployed exactly like the
-`docker` mode (Deployment, Service and Ingress `web`), plus any managed services. A tag that
+`docker` mode (Deployment, Service and Ingress `web`), plus any managed services; a template
+whose config lists no port (a worker, a queue consumer) gets the Deployment alone. A tag that
 does not exist shows up when the rollout stalls: readiness reports it failed (`ImageUnavailable`),
 so the Environment turns Failed until a new commit or redeploy rolls out something else.
 """
@@ -78,15 +79,15 @@ class PrebuiltMode:
         return []
 
     def desired_objects(self, ctx: ModeContext) -> list[Manifest]:
-        """Managed services, PVCs, Deployment, Service and Ingress `web`."""
+        """Managed services, PVCs, Deployment, and Service and Ingress `web` when it has a port."""
         app = with_service_env(ctx)
         image = prebuilt_image(ctx)
+        exposed = [docker.service(app), docker.ingress(app)] if app.config.ports else []
         return [
             *managed_objects(ctx),
             *docker.volume_claims(app),
             docker.deployment(app, image),
-            docker.service(app),
-            docker.ingress(app),
+            *exposed,
         ]
 
     def apply(self, ctx: ModeContext, io: ModeIO) -> None:

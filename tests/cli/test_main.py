@@ -53,11 +53,12 @@ def test_malformed_setting_is_named() -> None:
 
 class _Recorder(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []  # noqa: RUF012 - test-only shared log
+    status = 202
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Recorder.received.append((dict(self.headers), body))
-        self.send_response(202)
+        self.send_response(_Recorder.status)
         self.end_headers()
         self.wfile.write(b"accepted")
 
@@ -68,6 +69,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[str]:
     _Recorder.received = []
+    _Recorder.status = 202
     server = HTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -101,3 +103,82 @@ def test_replay_unreachable_receiver_fails_clearly(tmp_path: Path) -> None:
     payload.write_text('{"ref": "refs/heads/main"}')
     result = run_cli("replay", str(payload), "--url", "http://127.0.0.1:9/webhook", "--secret", "s")
     assert result.returncode == 1 and "catalyst-preview replay:" in result.stderr
+
+
+def test_replay_unreachable_receiver_names_the_url_and_dev_sh(tmp_path: Path) -> None:
+    payload = tmp_path / "push.json"
+    payload.write_text('{"ref": "refs/heads/main"}')
+    result = run_cli("replay", str(payload), "--url", "http://127.0.0.1:9/webhook", "--secret", "s")
+    assert "cannot reach http://127.0.0.1:9/webhook" in result.stderr
+    assert "is scripts/dev.sh" in result.stderr
+
+
+def test_replay_refused_signature_points_at_the_secret(receiver: str, tmp_path: Path) -> None:
+    _Recorder.status = 401
+    payload = tmp_path / "push.json"
+    payload.write_text('{"ref": "refs/heads/main"}')
+    result = run_cli("replay", str(payload), "--url", receiver, "--secret", "wrong")
+    assert result.returncode == 1 and result.stdout.startswith("401")
+    assert "CATALYST_WEBHOOK_SECRET" in result.stderr and "wrong" not in result.stderr
+
+
+def test_replay_says_why_a_payload_has_no_event(tmp_path: Path) -> None:
+    payload = tmp_path / "saved.json"
+    payload.write_text('{"hello": 1}')
+    result = run_cli("replay", str(payload), "--secret", "s")
+    assert result.returncode == 1 and "cannot tell which event" in result.stderr
+    assert "pass --event" in result.stderr
+
+
+def test_replay_comment_needs_the_fake_github(tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", "comment", "--pr", "1", "/catalyst help", "--secret", "s",
+        "--github-url", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert (
+        result.returncode == 1
+        and "cannot reach the fake GitHub at http://127.0.0.1:9" in result.stderr
+    )
+
+
+COMMANDS = ["web", "worker", "reconciler", "beat", "replay", "doctor", "env"]
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS), ["replay", "comment"]])
+def test_every_command_has_a_purpose_and_every_option_help(command: list[str]) -> None:
+    from cli.main import build_parser, comment_parser
+
+    parser = comment_parser() if command == ["replay", "comment"] else build_parser()
+    if command and command != ["replay", "comment"]:
+        parser = parser._subparsers._group_actions[0].choices[command[0]]  # type: ignore[union-attr,index]
+    assert parser.description and "Shell:" not in parser.description
+    for action in parser._actions:
+        assert action.help, f"{command} {action.dest} has no help"
+    shown = run_cli(*command, "--help")
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: catalyst-preview")
+
+
+def test_web_binds_loopback_unless_told() -> None:
+    from cli.main import build_parser
+
+    assert build_parser().parse_args(["web"]).host == "127.0.0.1"
+
+
+def test_every_command_reads_the_dev_settings_file(tmp_path: Path) -> None:
+    settings = tmp_path / "dev.env"
+    settings.write_text(
+        "# written by dev.sh\n"
+        "CATALYST_WEBHOOK_SECRET='it'\\''s'\n"
+        "CATALYST_REDIS_URL='redis://127.0.0.1:9/0'\n"
+    )
+    shown = run_cli("env", env={"CATALYST_DEV_ENV": str(settings)})
+    assert shown.returncode == 0
+    assert "export CATALYST_WEBHOOK_SECRET='it'\"'\"'s'" in shown.stdout
+    missing = run_cli("env", env={"CATALYST_DEV_ENV": str(tmp_path / "none")})
+    assert missing.returncode == 1 and "is scripts/dev.sh running?" in missing.stderr
+    # the environment wins over the file; the file fills in the rest
+    doctor = run_cli(
+        "doctor",
+        env={"CATALYST_DEV_ENV": str(settings), "CATALYST_REDIS_URL": "redis://127.0.0.1:8/0"},
+    )
+    assert f"read {settings}" in doctor.stdout and "redis://127.0.0.1:8/0" in doctor.stdout

@@ -47,16 +47,24 @@ def test_every_sample_is_accepted_and_read_back_by_the_model(
 def test_the_real_server_refuses_what_the_model_refuses(cluster: ClusterScope, case: str) -> None:
     doc = _into(cluster, _broken(case))
     with pytest.raises(KubeRestError) as refused:
-        cluster.plane.rest().apply(doc)
-    assert refused.value.status == 422
+        cluster.plane.rest().create(doc, strict=True)
+    # An unknown field fails strict decoding (400); a schema violation is Invalid (422).
+    assert refused.value.status == (400 if case == "unknown field" else 422)
 
 
 def test_a_missing_required_field_is_a_422(cluster: ClusterScope) -> None:
     doc = _into(cluster, load_yaml(example_paths()[0].parent / "environment-pr-42.yaml"))
     del doc["spec"]["projectRef"]
     with pytest.raises(KubeRestError) as refused:
-        cluster.plane.rest().apply(doc)
+        cluster.plane.rest().create(doc)
     assert refused.value.status == 422 and "projectRef" in str(refused.value)
+
+
+def test_an_unknown_field_is_pruned_unless_validation_is_strict(cluster: ClusterScope) -> None:
+    # The server's default (what a client that does not ask for Strict gets): dropped, not refused.
+    doc = _into(cluster, _broken("unknown field"))
+    stored = cluster.plane.rest().create(doc)
+    assert "sourcez" not in stored["spec"]
 
 
 def test_the_served_crds_have_the_printer_columns(cluster: ClusterScope) -> None:
@@ -66,3 +74,27 @@ def test_the_served_crds_have_the_printer_columns(cluster: ClusterScope) -> None
     assert crd is not None
     (version,) = crd["spec"]["versions"]
     assert {c["name"] for c in version["additionalPrinterColumns"]} >= {"Phase", "URL", "Commit"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda spec: spec["templates"]["development"].update(sourceRef="ap"),
+            "sourceRef must name",
+        ),
+        (
+            lambda spec: spec["templates"]["development"]["builds"][0].update(sourceRef="ap"),
+            "builds[].sourceRef must name",
+        ),
+    ],
+    ids=["template", "build"],
+)
+def test_a_source_ref_naming_no_source_is_refused(
+    cluster: ClusterScope, change: Any, message: str
+) -> None:
+    doc = _into(cluster, load_yaml(example_paths()[0].parent / "project-docker.yaml"))
+    change(doc["spec"])
+    with pytest.raises(KubeRestError) as refused:
+        cluster.plane.rest().apply(doc)
+    assert refused.value.status == 422 and message in str(refused.value)

@@ -170,3 +170,26 @@ def test_help_text_names_every_verb_and_permission() -> None:
 def test_help_for_one_verb() -> None:
     text = help_text(only="deploy")
     assert "`/catalyst deploy`" in text and "`/catalyst status`" not in text
+
+
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [
+        ("/catalyst logs", ("", "50")),
+        ("/catalyst logs web", ("web", "50")),
+        ("/catalyst logs --lines 120", ("", "120")),
+        ("/catalyst logs Web --lines=200", ("web", "200")),
+        ("/catalyst logs --lines 7 worker", ("worker", "7")),
+    ],
+)
+def test_logs_takes_a_service_and_a_line_count(line: str, args: tuple[str, str]) -> None:
+    assert parse_comment(line) == Commands((Command("logs", args),))
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["/catalyst logs --lines 201", "/catalyst logs --lines 0", "/catalyst logs --lines x",
+     "/catalyst logs web worker", "/catalyst logs --lines"],
+)  # fmt: skip
+def test_logs_refuses_bad_arguments_with_usage(line: str) -> None:
+    assert isinstance(parse_comment(line), UsageReply)

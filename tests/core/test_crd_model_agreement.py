@@ -25,7 +25,13 @@ from tests.core.crdschema import Schema, apply_defaults, load_crd, openapi_schem
 Node = dict[str, Any]
 SCALARS: dict[type, str] = {str: "string", int: "integer", bool: "boolean", float: "number"}
 # CRD keywords with no counterpart in a pydantic annotation (documentation and list semantics).
-CRD_ONLY = {"description", "format", "x-kubernetes-list-type", "x-kubernetes-list-map-keys"}
+CRD_ONLY = {
+    "description",
+    "format",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-validations",  # CEL: checked against the model by tests/core/test_crds.py
+}
 CRD_RENAMES = {"x-kubernetes-preserve-unknown-fields": "preserveUnknown"}
 MODELS = {"Project": model.Project, "Environment": model.Environment}
 

@@ -159,3 +159,17 @@ def test_free_form_fields_keep_unknown_content_and_nulls() -> None:
     wire = model.Project.model_validate(doc).to_wire()
     values = wire["spec"]["templates"]["development"]["values"]
     assert values["anything"] == {"deep": [1, {"x": None}]}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_sample_dockerfiles_are_relative_to_their_build_context(path: Path) -> None:
+    """Kaniko resolves --dockerfile under the context sub-path: `path: worker` with
+    `dockerfile: worker/Dockerfile` would read worker/worker/Dockerfile."""
+    doc = load_yaml(path)
+    templates = (doc.get("spec") or {}).get("templates") or {}
+    for template in templates.values():
+        for build in template.get("builds") or []:
+            context = str(build.get("path") or ".").strip("/")
+            dockerfile = str(build.get("dockerfile") or "Dockerfile")
+            if context not in ("", "."):
+                assert not dockerfile.startswith(f"{context}/"), (build["name"], dockerfile)

@@ -55,6 +55,7 @@ def test_default_permissions_read_for_help_and_status_write_for_the_rest() -> No
     assert command_permissions(PreviewPolicy()) == {
         "help": "read",
         "status": "read",
+        "logs": "write",
         "redeploy": "write",
         "rebuild": "write",
         "deploy": "write",

@@ -152,3 +152,14 @@ def test_require_github_app_refuses_a_missing_key_file(tmp_path: Path) -> None:
 def test_private_key_without_any_source_is_a_settings_error() -> None:
     with pytest.raises(SettingsError, match="CATALYST_GITHUB_PRIVATE_KEY"):
         _app_settings(github_app_id=7).private_key()
+
+
+def test_only_the_default_in_cluster_registry_is_plain_http_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CATALYST_WEBHOOK_SECRET", SECRET)
+    assert load_settings().plain_http_registry is True
+    monkeypatch.setenv("CATALYST_REGISTRY", "ghcr.io/acme")
+    assert load_settings().plain_http_registry is False
+    monkeypatch.setenv("CATALYST_REGISTRY_INSECURE", "true")
+    assert load_settings().plain_http_registry is True

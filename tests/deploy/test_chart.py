@@ -366,7 +366,7 @@ def test_reconciler_cluster_role_is_exactly_what_it_manages(default: list[Manife
         for group, resources in RECONCILER_MANAGED.items()
         for resource in resources
     }
-    expected |= {("", "pods"): READ, ("", "pods/log"): READ}
+    expected |= {("", "pods"): READ, ("", "pods/log"): READ, ("apps", "replicasets"): READ}
     expected |= {("", "events"): {"create"}, ("events.k8s.io", "events"): {"create"}}
     for kind in ("environments", "projects"):
         expected[(CATALYST_GROUP, kind)] = {"get", "list", "watch", "update", "patch"}

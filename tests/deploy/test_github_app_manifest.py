@@ -23,7 +23,7 @@ PERMISSIONS = {
     "metadata": "read",
     "checks": "write",
 }
-EVENTS = {"pull_request", "push", "issue_comment"}
+EVENTS = {"pull_request", "push", "issue_comment", "check_run", "check_suite"}
 AUTOMATIC_EVENTS = {"installation", "installation_repositories"}
 MANIFEST_KEYS = {
     "name", "url", "hook_attributes", "redirect_url", "callback_urls", "setup_url",

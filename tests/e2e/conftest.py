@@ -203,14 +203,7 @@ class Stack:
         with self.github.lock:
             state = self.github.state
             state.collaborators[(REPO, author)] = "write"
-            comment_id = next(state.ids)
-            state.comments[comment_id] = {
-                "id": comment_id,
-                "repo": REPO,
-                "issue": number,
-                "body": body,
-                "user": {"login": author, "type": "User"},
-            }
+            comment_id = state.add_comment(REPO, number, body, author=author)
         payload = payloads.issue_comment(
             body,
             repo=REPO,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -75,6 +76,8 @@ def dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         **ports,
         "FAKE_GITHUB_PORT": str(free_port()),
         "CATALYST_DEV_DIR": str(tmp_path),
+        "CATALYST_DEV_ENV": str(tmp_path / "catalyst-dev.env"),  # never the repository's
+        "CATALYST_DEV_KUBE": "fake",  # what this file checks does not need the real control plane
         **extra,
     }
 
@@ -94,11 +97,16 @@ def dev_script(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[s
     try:
         yield proc, env
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        kill_session(proc)
+
+
+def kill_session(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGKILL the whole session `proc` leads (dev.sh and everything it started), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=timeout)
 
 
 def answers(url: str) -> bool:
@@ -130,6 +138,14 @@ def test_dev_script_runs_all_four_and_stops_everything_on_sigterm(
         assert found, f"{name} is not running: {running}"
     assert proc.poll() is None
     assert answers(f"http://127.0.0.1:{env['FAKE_GITHUB_PORT']}/_fake/state")
+    shown = (tmp_path / "dev.out").read_text()
+    for where in (web, env["REDIS_PORT"], f"{tmp_path}/kubeconfig", env["FAKE_GITHUB_PORT"]):
+        assert where in shown, shown  # dev.sh says where everything is
+    settings = Path(env["CATALYST_DEV_ENV"]).read_text()
+    assert f"CATALYST_REPLAY_URL='{web}/webhook'" in settings
+    assert f"KUBECONFIG='{tmp_path}/kubeconfig'" in settings
+    web_cmd = next(cmd for cmd in running.values() if all(w in cmd for w in SIGNATURES["web"]))
+    assert "--host 127.0.0.1" in web_cmd
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) != 0
@@ -138,6 +154,7 @@ def test_dev_script_runs_all_four_and_stops_everything_on_sigterm(
         time.sleep(0.1)
     assert [cmd for pid, cmd in running.items() if alive(pid)] == []
     assert "dev: stopped" in (tmp_path / "dev.out").read_text()
+    assert not Path(env["CATALYST_DEV_ENV"]).exists()  # no stale settings for the next command
 
 
 def test_dev_script_without_webhook_secret_stops_at_once_with_one_line(tmp_path: Path) -> None:
@@ -153,3 +170,24 @@ def test_dev_script_without_webhook_secret_stops_at_once_with_one_line(tmp_path:
     errors = [line for line in lines if "configuration error" in line]
     assert len(errors) == 1 and "CATALYST_WEBHOOK_SECRET is missing" in errors[0]
     assert not any(line.startswith("dev: ") for line in lines)  # nothing was started
+
+
+def test_a_port_in_use_stops_dev_sh_at_once_naming_the_port_and_its_process(
+    tmp_path: Path,
+) -> None:
+    env = dev_env(tmp_path, CATALYST_WEBHOOK_SECRET="dev-secret")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as taken:
+        taken.bind(("127.0.0.1", int(env["FAKE_GITHUB_PORT"])))
+        taken.listen()
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "dev.sh")],
+            env=env,
+            capture_output=True,
+            timeout=300,
+            start_new_session=True,
+        )
+    err = result.stderr.decode()
+    assert result.returncode == 3, err
+    assert f"port {env['FAKE_GITHUB_PORT']} (fake GitHub, set FAKE_GITHUB_PORT" in err
+    assert f"pid {os.getpid()}:" in err  # the process holding it, by pid and command line
+    assert not Path(env["CATALYST_DEV_ENV"]).exists() and "dev: redis" not in err

@@ -47,3 +47,32 @@ def test_control_endpoints_push_close_and_show_state() -> None:
         assert httpx.post(pulls, content=b"{nope").status_code == 400
         shown = httpx.get(f"{server.url}/_fake/state").json()
         assert [(p["number"], p["state"]) for p in shown["pulls"]] == [(1, "closed")]
+
+
+def test_the_app_and_its_installations_answer_as_github_does() -> None:
+    private, public = generate_app_key()
+    with FakeGitHubServer(app_public_key=public) as server:
+        seed_demo(server.state)
+        auth = {"Authorization": f"Bearer {app_jwt(private)}"}
+        app = httpx.get(f"{server.url}/app", headers=auth)
+        installs = httpx.get(f"{server.url}/app/installations", headers=auth)
+        unsigned = httpx.get(f"{server.url}/app", headers={"Authorization": "token nope"})
+    assert app.status_code == 200 and app.json()["slug"] == "catalyst-preview"
+    assert "pull_request" in app.json()["events"]
+    assert [(i["id"], i["account"]["login"]) for i in installs.json()] == [(42, "acme")]
+    assert unsigned.status_code == 401
+
+
+def test_a_seeded_comment_is_stored_as_github_stores_a_person_s_comment() -> None:
+    with FakeGitHubServer() as server:
+        seed_demo(server.state)
+        url = f"{server.url}/_fake/comments/{DEMO_REPO}/1"
+        made = httpx.post(url, json={"body": "/catalyst redeploy"})
+        bad = httpx.post(url, json={"user": "octocat"})
+        shown = httpx.get(f"{server.url}/_fake/state").json()
+    comment = made.json()
+    assert made.status_code == 201 and bad.status_code == 400
+    assert comment["user"] == {"login": "octocat", "type": "User"} and comment["created_at"]
+    assert [(c["id"], c["body"]) for c in shown["comments"]] == [
+        (comment["id"], "/catalyst redeploy")
+    ]

@@ -9,6 +9,8 @@
   Deployment running an image that matches an :meth:`Controllers.unavailable_images` pattern
   (fnmatch) instead reports a failed rollout: no replica available and ``Progressing=False``
   with reason ``ProgressDeadlineExceeded``, as when an image cannot be pulled.
+* ``pods``: ReplicaSets and pods of Deployments/StatefulSets judged as a kubelet would (missing
+  Secrets, unpullable images, crash loops; see :mod:`.kubelet`); it then owns their status.
 * ``namespaces``: DELETE on a namespace marks it Terminating; the controller deletes what is in
   it, waits for finalizers, then removes the namespace. (Off: DELETE removes the namespace and
   everything in it at once.)
@@ -29,10 +31,11 @@ from typing import Any
 from . import objects as o
 from .api import Api
 from .errors import ApiError
+from .kubelet import PodSimulator
 from .resources import NAMESPACE_KEY, GroupKind
 
 Obj = dict[str, Any]
-KINDS = ("jobs", "deployments", "namespaces")
+KINDS = ("jobs", "deployments", "namespaces", "pods")
 JOBS: GroupKind = ("batch", "jobs")
 DEPLOYMENTS: GroupKind = ("apps", "deployments")
 STATEFULSETS: GroupKind = ("apps", "statefulsets")
@@ -219,14 +222,16 @@ class Controllers:
         self.outcomes: list[JobOutcome] = []
         self.unavailable: list[str] = []
         self._seen: dict[str, float] = {}
+        self.pods = PodSimulator(self)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         api.store.listeners.append(self._wake.set)
 
     def enable(self, *names: str) -> None:
-        """Turn on ``"jobs"``, ``"deployments"`` and/or ``"namespaces"`` (none = all)."""
-        for name in names or KINDS:
+        """Turn on ``"jobs"``, ``"deployments"``, ``"namespaces"``, ``"pods"`` (none = the first
+        three: ``pods`` changes how workloads roll out, so a test asks for it by name)."""
+        for name in names or KINDS[:3]:
             if name not in KINDS:
                 raise ValueError(f"unknown controller {name!r}; choose from {KINDS}")
             self.enabled.add(name)
@@ -257,6 +262,11 @@ class Controllers:
     def unavailable_images(self, *patterns: str) -> None:
         """Deployments running an image matching one of ``patterns`` (fnmatch) fail to roll out."""
         self.unavailable.extend(patterns)
+        self._wake.set()
+
+    def failing_commands(self, *markers: str) -> None:
+        """Containers whose command line contains one of ``markers`` crash-loop (``pods``)."""
+        self.pods.failing_commands.update(markers)
         self._wake.set()
 
     def image_unavailable(self, image: str) -> bool:
@@ -298,6 +308,7 @@ class Controllers:
             "jobs": self._step_jobs,
             "deployments": self._step_workloads,
             "namespaces": self._step_namespaces,
+            "pods": self.pods.step,
         }
         for name in KINDS:
             if name in self.enabled:
@@ -339,6 +350,8 @@ class Controllers:
     # --- deployments / statefulsets ----------------------------------------------------
 
     def _step_workloads(self) -> None:
+        if "pods" in self.enabled:
+            return  # the pod simulator owns workload status
         for key, status_of in (
             (DEPLOYMENTS, deployment_status),
             (STATEFULSETS, statefulset_status),

@@ -31,6 +31,8 @@ class ResourceType:
     singular: str = ""
     custom: bool = False
     schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # a CRD's additionalPrinterColumns: the columns of `kubectl get` (see tables.py)
+    printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -158,6 +160,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
             singular=names.get("singular", ""),
             custom=True,
             schema=(version.get("schema") or {}).get("openAPIV3Schema"),
+            printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
         )
         for version in spec["versions"]
         if version.get("served", True)

@@ -21,6 +21,7 @@ from .errors import ApiError
 from .resources import RETURNS_DELETED_OBJECT, ResourceType
 from .selectors import Matcher, combine, field_matcher, label_matcher
 from .store import Store
+from .tables import table, wants_table
 from .watch import WatchResponse, encode_event
 
 Obj = dict[str, Any]
@@ -131,7 +132,17 @@ def list_body(api: Api, target: Target, request: Request) -> bytes:
     return f'{prefix},"metadata":{{"resourceVersion":"{rv}"}},"items":['.encode() + items + b"]}"
 
 
+def list_table(api: Api, target: Target, request: Request) -> Obj:
+    """The list as a ``Table`` (what kubectl asks for)."""
+    rtype = _served(target)
+    entries, rv = api.store.select(rtype.key, target.namespace, selector_of(request))
+    return table(rtype, [e.obj for e in entries], str(rv))
+
+
 def _raw(rtype: ResourceType, obj: Obj, raw: bytes) -> bytes:
+    if not rtype.custom:  # a real API server's LIST leaves kind/apiVersion off built-in items
+        bare = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+        return json.dumps(bare, separators=(",", ":")).encode()
     if obj.get("apiVersion") == rtype.api_version:
         return raw
     return json.dumps({**obj, "apiVersion": rtype.api_version}, separators=(",", ":")).encode()
@@ -179,11 +190,16 @@ class Handlers:
         rtype = _served(target)
         if target.sub == "log" and rtype.key == ("", "pods") and target.name:
             return self.pod_log(request, target)
+        as_table = wants_table(request.headers.get("accept", ""))
         if target.name:
             obj = self.api.store.get(rtype, target.namespace, target.name)
+            if as_table and target.sub is None:
+                return json_response(table(rtype, [obj], str(self.api.store.rv)))
             return json_response(_render(rtype, obj))
         if is_watch(request):
-            return self.watch(request, target)
+            return self.watch(request, target, as_table=as_table)
+        if as_table:
+            return json_response(list_table(self.api, target, request))
         return Response(list_body(self.api, target, request), media_type=JSON)
 
     def pod_log(self, request: Request, target: Target) -> Response:
@@ -236,7 +252,7 @@ class Handlers:
                 continue
         return Response(body, media_type=JSON)
 
-    def watch(self, request: Request, target: Target) -> Response:
+    def watch(self, request: Request, target: Target, *, as_table: bool = False) -> Response:
         rtype, params, store = _served(target), request.query_params, self.api.store
         matcher = selector_of(request)
         since, loop = params.get("resourceVersion"), asyncio.get_running_loop()
@@ -244,7 +260,7 @@ class Handlers:
             initial, sub = store.subscribe(rtype, target.namespace, matcher, since, loop)
         except ApiError as error:  # 410 Expired arrives as an ERROR event, like the real server
             return Response(encode_event("ERROR", error.status()), media_type=JSON)
-        encoder = EventEncoder(rtype, store)
+        encoder = EventEncoder(rtype, store, as_table=as_table)
         wants_bookmark = params.get("allowWatchBookmarks", "").lower() in ("true", "1")
         timeout = float(params.get("timeoutSeconds") or self.settings.watch_timeout)
         return WatchResponse(
@@ -260,12 +276,16 @@ class Handlers:
 class EventEncoder:
     """Watch lines for one resource type."""
 
-    def __init__(self, rtype: ResourceType, store: Store) -> None:
+    def __init__(self, rtype: ResourceType, store: Store, *, as_table: bool = False) -> None:
         self.rtype = rtype
         self.store = store
+        self.as_table = as_table
 
     def event(self, event_type: str, obj: Obj) -> bytes:
-        """An ADDED/MODIFIED/DELETED line."""
+        """An ADDED/MODIFIED/DELETED line (its object a one-row Table when kubectl asked)."""
+        if self.as_table:
+            rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+            return encode_event(event_type, table(self.rtype, [obj], rv))
         return encode_event(event_type, _render(self.rtype, obj))
 
     def bookmark(self) -> bytes:

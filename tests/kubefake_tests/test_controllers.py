@@ -15,7 +15,7 @@ from .helpers import typed
 M = client.V1ObjectMeta
 
 
-def wait_for(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 3.0) -> Any:
+def wait_for(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while not ok(value := read()):
         assert time.monotonic() < deadline, f"not reached: {value}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -203,3 +204,17 @@ def test_direct_store_helpers(kf: KubeFake) -> None:
     assert [o["metadata"]["name"] for o in kf.list("Environment")] == ["e1"]
     kf.delete("environments.catalyst.catalyst.dev", "e1", "default")
     assert kf.list("env") == []
+
+
+def test_list_items_of_built_in_kinds_carry_no_kind_as_on_a_real_api_server(kf: KubeFake) -> None:
+    core(kf).create_namespaced_config_map("default", client.V1ConfigMap(metadata=_meta("a")))
+    custom(kf).create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, environment("e"))
+    listed = core(kf).list_namespaced_config_map("default", _preload_content=False)
+    body = json.loads(listed.data)
+    assert body["kind"] == "ConfigMapList" and body["apiVersion"] == "v1"
+    [item] = body["items"]
+    assert "kind" not in item and "apiVersion" not in item
+    got = core(kf).read_namespaced_config_map("a", "default", _preload_content=False)
+    assert json.loads(got.data)["kind"] == "ConfigMap"  # a GET still names it
+    [env] = custom(kf).list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)["items"]
+    assert env["kind"] == "Environment"  # custom resources keep theirs

@@ -16,7 +16,7 @@ from .helpers import GROUP, PLURAL, VERSION, core, custom, environment, make_nam
 ARGS = (GROUP, VERSION, "default", PLURAL)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"

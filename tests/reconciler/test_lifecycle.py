@@ -104,11 +104,22 @@ def test_rebuild_nonce_rebuilds_a_failed_commit(live: Live, control_plane: Contr
     with control_plane.rules.command_failing(live.build_marker()):
         live.kube.put_object(live.environment())
         rig.run_until(rig.phase_is("Failed"))
+    first: Any = live.kube.get("jobs", naming.build_job_name("app", SHA1), live.env_ns())
+    assert "--cache=true" in kaniko_args(first)
     live.set_spec(rebuildNonce="r1")
     rig.run_until(rig.phase_is("Ready"))
     job: Any = live.kube.get("jobs", naming.build_job_name("app", SHA1), live.env_ns())
     assert job["metadata"]["annotations"]["catalyst.dev/rebuild-nonce"] == "r1"
     assert job["status"]["succeeded"] == 1
+    assert "--cache=false" in kaniko_args(job)  # "rebuild from scratch": no layer cache
+    live.set_spec(sources=[{"name": "main", "commitSha": SHA2, "branch": "feature/x"}])
+    rig.run_until(rig.phase_is("Ready"))
+    pushed: Any = live.kube.get("jobs", naming.build_job_name("app", SHA2), live.env_ns())
+    assert "--cache=true" in kaniko_args(pushed)  # the next commit builds with the cache again
+
+
+def kaniko_args(job: dict[str, Any]) -> list[str]:
+    return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
 
 
 def job_gone(live: Live, sha: str) -> bool:
@@ -292,3 +303,26 @@ def test_deletion_completes_with_labels_gone(live: Live) -> None:
     live.kube.delete("environments", "pr-1", live.names.project_ns)
     rig.run_until(lambda: rig.env() is None)
     assert live.kube.get("namespaces", live.env_ns()) is None
+
+
+def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(live: Live) -> None:
+    live.seed()
+    project: Any = live.kube.get("projects", live.names.project, live.names.team)
+    project["spec"]["sources"].append(
+        {"name": "api", "repositoryUrl": "https://github.com/acme/api", "branch": "main"}
+    )
+    project["spec"]["templates"]["development"]["builds"].append(
+        {"name": "api", "sourceRef": "api", "path": "."}
+    )
+    live.kube.put_object(project)
+    env = live.environment()
+    env["spec"]["sources"].append({"name": "api", "commitSha": SHA2, "branch": "main"})
+    live.kube.put_object(env)
+    rig = live.rig()
+    rig.run_until(rig.phase_is("Ready"))
+    app: Any = live.kube.get("jobs", naming.build_job_name("app", SHA1), live.env_ns())
+    api: Any = live.kube.get("jobs", naming.build_job_name("api", SHA2), live.env_ns())
+    assert "--context=git://github.com/acme/shop.git#refs/pull/1/head#" + SHA1 in kaniko_args(app)
+    assert "--context=git://github.com/acme/api.git#refs/heads/main#" + SHA2 in kaniko_args(api)
+    images = rig.status()["images"]
+    assert images["app"].endswith(f":{SHA1}") and images["api"].endswith(f":{SHA2}")

@@ -4,10 +4,13 @@ a real API server accepts it (strict field validation, admission included, as a 
 from __future__ import annotations
 
 import copy
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from core.model import Environment, Project
 from reconciler import manifests
@@ -200,3 +203,25 @@ def test_resolve_config_override_fields_replace() -> None:
     override = EnvironmentConfig.model_validate({"image": "b:2"})
     resolved = resolve_config(template, override)
     assert (resolved.image, resolved.command) == ("b:2", ["x"])
+
+
+def test_kaniko_reads_the_sample_dockerfile_under_its_path_and_a_plain_http_registry() -> None:
+    sample = Path(__file__).parents[2] / "crds" / "examples" / "project-helm.yaml"
+    doc = yaml.safe_load(sample.read_text())
+    doc["spec"]["templates"]["development"]["type"] = "docker"  # the Job is the same for every mode
+    project = Project.model_validate(doc)
+    env_obj = environment_obj()
+    env_obj["spec"]["projectRef"]["name"] = project.metadata.name
+    env_obj["spec"]["sources"][0]["name"] = "app"
+    env = Environment.model_validate(env_obj)
+    settings = dataclasses.replace(SETTINGS, registry_insecure=True)
+    ctx, _ = build_context(Observed(env, project, settings))
+    builds = ctx.template.builds or []
+    [worker] = [b for b in builds if b.name == "worker"]
+    args = build_job(ctx, worker, "registry.local:5000/x:y")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert "--context-sub-path=worker" in args and "--dockerfile=Dockerfile.prod" in args
+    assert "--insecure" in args and "--insecure-pull" in args
+    plain = build_job(dataclasses.replace(ctx, settings=SETTINGS), worker, "r/x:y")
+    assert "--insecure" not in plain["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -21,7 +21,6 @@ from reconciler.actions import (
     Delete,
     ModeApply,
     ModeTeardown,
-    RemoveFinalizer,
 )
 from reconciler.context import Observed
 from reconciler.modes import Manifest
@@ -40,7 +39,7 @@ INFRA = [
 def summary(action: Action) -> tuple[str, ...]:
     """What an action does, in a form a table row can state."""
     match action:
-        case AddFinalizer() | RemoveFinalizer():
+        case AddFinalizer():
             return (type(action).__name__,)
         case Apply(desired=desired):
             return ("Apply", str(desired["kind"]))
@@ -153,9 +152,9 @@ ROWS = [
         requeue=REQUEUE_TERMINATING,
     ),
     Row(
-        "deleted and its namespace gone: release the finalizer",
+        "deleted and its namespace gone: release (the flow drops the finalizer once it queued"
+        " GitHub's last status)",
         env=deleting,
-        actions=[("RemoveFinalizer",)],
         phase=Phase.DELETING,
         reason=Phase.DELETING.value,
         release=True,

@@ -51,6 +51,13 @@ def test_prebuilt_needs_a_bare_repository(image: str) -> None:
         prebuilt_image(context({**PREBUILT, "image": image}))
 
 
+def test_prebuilt_without_a_port_is_a_deployment_alone() -> None:
+    ctx = context({"type": "prebuilt", "image": "ghcr.io/acme/worker"})
+    objects = by_key(PrebuiltMode().desired_objects(ctx))
+    assert list(objects) == [("Deployment", "web")]
+    kubernetes_validate.validate(objects[("Deployment", "web")], "1.29", strict=True)
+
+
 def test_prebuilt_objects_validate_and_inject_connection_env() -> None:
     ctx = context(PREBUILT)
     objects = by_key(PrebuiltMode().desired_objects(ctx))

@@ -178,3 +178,50 @@ def test_a_chart_without_its_source_prints_the_values_and_says_what_to_pass(
     validated(out)
     assert "pass --source app=DIR" in err
     assert '# {"replicaCount":1,' in out
+
+
+def test_an_environment_of_another_project_is_refused_naming_both(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = [str(EXAMPLES / "project-docker.yaml"), str(EXAMPLES / "environment-pr-42.yaml")]
+    assert render.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "belongs to project 'web'" in err and "not to 'api'" in err
+
+
+def test_a_prebuilt_tracked_branch_without_ports_renders_a_deployment_alone() -> None:
+    result = run_cli(
+        str(EXAMPLES / "project-prebuilt.yaml"), "--pr", "7", "--sha", SHA, "--type", "deployment"
+    )
+    assert result.returncode == 0, result.stderr
+    kinds = {kind for kind, _ in validated(result.stdout)}
+    assert "Deployment" in kinds and not {"Service", "Ingress"} & kinds
+
+
+def test_every_validation_error_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert render.main([str(EXAMPLES / "environment-pr-42.yaml"), "--pr", "1", "--sha", SHA]) == 2
+    err = capsys.readouterr().err.splitlines()
+    count = int(err[0].rsplit(": ", 1)[1].split()[0])
+    assert count >= 2 and len([line for line in err[1:] if line.startswith("  ")]) == count
+
+
+def test_helm_is_found_in_tools_bin_without_settings() -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}  # no helm on PATH, no CATALYST_HELM_BIN
+    result = subprocess.run(
+        [CLI, "render", str(EXAMPLES / "project-helm.yaml"), "--pr", "1", "--sha", SHA,
+         *SOURCE_ARGS["project-helm.yaml"]],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "chart was not rendered" not in result.stdout and "Deployment" in result.stdout
+
+
+def test_a_chart_from_a_repository_says_it_needs_the_network() -> None:
+    result = run_cli(str(EXAMPLES / "project-helm-chart-repo.yaml"), "--pr", "1", "--sha", SHA)
+    assert result.returncode == 0 and "needs network access" in result.stderr
+
+
+def test_render_help_names_the_command_and_describes_every_option() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: catalyst-preview render")
+    assert "without a cluster" in result.stdout and "(default: development)" in result.stdout

@@ -155,6 +155,7 @@ class ControlPlane:
         self.rules = KubeletRules()
         self.components: list[Component] = []
         self.kubelet: KubeletSimulator | None = None
+        self._rest: dict[str, KubeRest] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -183,6 +184,8 @@ class ControlPlane:
             self.kubelet.stop()
         for component in reversed(self.components):
             component.stop()
+        for rest in self._rest.values():
+            rest.close()
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -357,7 +360,8 @@ class ControlPlane:
                 f"--tls-private-key-file={self.pki.kubelet_key}",
             ],
         )
-        self.kubelet = KubeletSimulator(self.rest(), self.rules, kubelet_port=self.ports["kubelet"])
+        own = KubeRest(self.server, self.token, self.pki.ca_cert)  # the simulator's own connection
+        self.kubelet = KubeletSimulator(own, self.rules, kubelet_port=self.ports["kubelet"])
         self.kubelet.start()
         self._wait(kwok, self._kubelet_port_open, "serving the kubelet API")
 
@@ -373,7 +377,10 @@ class ControlPlane:
 
     def rest(self, token: str | None = None) -> KubeRest:
         """A small REST client for assertions and seeding (admin unless `token` is given)."""
-        return KubeRest(self.server, token or self.token, self.pki.ca_cert)
+        key = token or self.token
+        if key not in self._rest:
+            self._rest[key] = KubeRest(self.server, key, self.pki.ca_cert)
+        return self._rest[key]
 
     def write_kubeconfig(self, path: Path) -> Path:
         """Write the admin kubeconfig to `path` (the same call as on ``KubeFake``)."""
@@ -413,9 +420,14 @@ class ControlPlane:
             _wait_established(rest, name)
 
     def append_log(self, *lines: str) -> None:
-        """Append lines to every simulated container's log (kwok follows the file)."""
+        """Append lines to every simulated container's log (kwok follows the file).
+
+        kwok serves the file the way a kubelet serves a container runtime's log: in the CRI format
+        (``<RFC 3339 time> stdout F <text>``), which the API server strips again for clients.
+        """
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
         with self.log_file.open("a") as out:
-            out.writelines(f"{line}\n" for line in lines)
+            out.writelines(f"{stamp} stdout F {line}\n" for line in lines)
 
 
 def _http_ok(url: str, *, token: str | None = None, ca: Path | None = None) -> bool:
@@ -440,72 +452,44 @@ def _wait_established(rest: KubeRest, name: str) -> None:
 
 
 def kwok_stages() -> list[dict[str, Any]]:
-    """kwok Stages for pods: ready, Job pods complete, deletion; held pods are left alone."""
+    """kwok Stages: pods ready, Job pods complete, deletion (held pods left alone); node ready."""
     held = {"key": f'.metadata.annotations["{_OUTCOME}"]', "operator": "DoesNotExist"}
     alive = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+    phase = {"key": ".status.phase", "operator": "In"}
+    not_ready = {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": ["True"],
+    }
+    job_pod = {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}
     return [
-        _stage(
-            "pod-ready",
-            [alive, held, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
-            {"statusTemplate": _READY_TEMPLATE},
-        ),
+        _stage("pod-ready", "Pod", [alive, held, {**phase, "values": ["Pending"]}], _READY),
         _stage(
             "pod-complete",
-            [
-                alive,
-                held,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
-            {"statusTemplate": _COMPLETE_TEMPLATE},
+            "Pod",
+            [alive, held, {**phase, "values": ["Running"]}, job_pod],
+            _COMPLETE,
         ),
         _stage(
             "pod-delete",
+            "Pod",
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
             {"delete": True},
         ),
-        # Without a node Stage kwok never starts managing the node, and so plays none of its
-        # pods (they stay Pending): mark the node Running once, keep it Ready.
-        _node_stage(
-            "node-initialize",
-            {"key": ".status.phase", "operator": "NotIn", "values": ["Running"]},
-            {"statusTemplate": "phase: Running\n"},
-        ),
-        _node_stage(
-            "node-heartbeat",
-            {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-            {"statusTemplate": _NODE_READY_TEMPLATE},
-            delay={"durationMilliseconds": 20000, "jitterDurationMilliseconds": 25000},
-            immediateNextStage=True,
-        ),
+        # kwok plays pods only on nodes it manages, and manages nodes only with a node stage.
+        _stage("node-ready", "Node", [not_ready], _NODE),
     ]
 
 
-_NODE_READY_TEMPLATE = """\
-conditions:
-- type: Ready
-  status: "True"
-  reason: KubeletReady
-  message: kwok
-"""
-
-
-def _node_stage(
-    name: str, expression: dict[str, Any], next_: dict[str, Any], **extra: Any
+def _stage(
+    name: str, kind: str, expressions: list[dict[str, Any]], next_: dict[str, Any]
 ) -> dict[str, Any]:
-    stage = _stage(name, [expression], next_)
-    stage["spec"]["resourceRef"] = {"apiGroup": "v1", "kind": "Node"}
-    stage["spec"].update(extra)
-    return stage
-
-
-def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
         "metadata": {"name": name},
         "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "resourceRef": {"apiGroup": "v1", "kind": kind},
             "selector": {"matchExpressions": expressions},
             "next": next_,
         },
@@ -513,7 +497,8 @@ def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) 
 
 
 _OUTCOME = "sim.catalyst.dev/outcome"
-_READY_TEMPLATE = """\
+_READY = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
@@ -553,7 +538,21 @@ podIPs:
 phase: Running
 startTime: {{ $now | Quote }}
 """
-_COMPLETE_TEMPLATE = """\
+}
+_NODE = {
+    "statusTemplate": """\
+{{ $now := Now }}
+conditions:
+- type: Ready
+  status: "True"
+  reason: KubeletReady
+  message: kwok
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+"""
+}
+_COMPLETE = {
+    "statusTemplate": """\
 {{ $now := Now }}
 conditions:
 - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: PodCompleted}
@@ -574,6 +573,7 @@ containerStatuses:
 {{ end }}
 phase: Succeeded
 """
+}
 
 
 # ---- pytest wiring ---------------------------------------------------------------------------

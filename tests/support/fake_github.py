@@ -26,6 +26,7 @@ import respx
 
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
 PAGE = 30
+EVENTS = ["issue_comment", "pull_request", "push", "installation"]  # the App manifest's events
 
 
 def sha_of(text: str) -> str:
@@ -79,6 +80,8 @@ class GitHubState:
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    app_slug: str = "catalyst-preview"
     reactions: list[dict[str, Any]] = field(default_factory=list)
     environments_deleted: list[tuple[str, str]] = field(default_factory=list)
     collaborators: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -87,6 +90,7 @@ class GitHubState:
     tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
     mints: dict[int, int] = field(default_factory=dict)
     repo_installation: dict[str, int] = field(default_factory=dict)
+    app: dict[str, Any] = field(default_factory=lambda: {"id": 1, "name": "Catalyst (fake)"})
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- seeding helpers ----------------------------------------------------------------------
@@ -136,7 +140,32 @@ class GitHubState:
         stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.pulls[(repo, number)]["updated_at"] = stamp
 
+    def add_comment(self, repo: str, number: int, body: str, *, author: str) -> int:
+        """A comment someone (not the App) wrote on an issue, with the fields GitHub gives it;
+        returns its id."""
+        comment_id = next(self.ids)
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "repo": repo,
+            "issue": number,
+            "body": body,
+            "user": {"login": author, "type": "User"},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+        }
+        return comment_id
+
     # --- views for assertions ---------------------------------------------------------------
+
+    def check_runs_of(self, repo: str, sha: str | None = None) -> list[dict[str, Any]]:
+        """Stored check runs of a repo (optionally of one commit), oldest first."""
+        return [
+            c
+            for c in self.check_runs.values()
+            if c["repo"] == repo and (sha is None or c["head_sha"] == sha)
+        ]
 
     def deployments_of(self, repo: str, environment: str | None = None) -> list[dict[str, Any]]:
         """Stored deployments of a repo (optionally of one environment), oldest first."""
@@ -149,6 +178,22 @@ class GitHubState:
     def states_of(self, deployment_id: int) -> list[str]:
         """Every status state posted to a deployment, oldest first."""
         return [s["state"] for s in self.statuses.get(deployment_id, [])]
+
+    def installations(self) -> list[dict[str, Any]]:
+        """The App's installations as `GET /app/installations` lists them (one per account)."""
+        accounts: dict[int, str] = {}
+        for repo, installation in self.repo_installation.items():
+            accounts.setdefault(installation, repo.split("/")[0])
+        return [
+            {
+                "id": installation,
+                "app_id": self.app["id"],
+                "account": {"login": login, "type": "Organization"},
+                "repository_selection": "selected",
+                "permissions": self.permissions,
+            }
+            for installation, login in sorted(accounts.items())
+        ]
 
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         """Comments on an issue, oldest first."""
@@ -243,7 +288,7 @@ class FakeGitHub:
 
     def _check_auth(self, request: httpx.Request, path: str) -> httpx.Response | None:
         auth = request.headers.get("authorization", "")
-        if path.startswith("/app/") or path.endswith("/installation"):
+        if path == "/app" or path.startswith("/app/") or path.endswith("/installation"):
             return self._check_jwt(auth)
         token = auth.removeprefix("token ")
         known = self.state.tokens.get(token)
@@ -273,8 +318,10 @@ class FakeGitHub:
     def _routes(self) -> list[tuple[str, str, Handler]]:
         repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
         return [
+            ("GET", r"/app/installations", self._installations),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
             ("GET", repo + r"/installation", self._repo_installation),
+            ("GET", r"/app", self._app),
             ("GET", r"/app/hook/deliveries", self._deliveries),
             ("POST", r"/app/hook/deliveries/(?P<id>\d+)/attempts", self._redeliver),
             ("GET", repo + r"/pulls/(?P<n>\d+)", self._get_pull),
@@ -292,9 +339,21 @@ class FakeGitHub:
             ("PATCH", repo + r"/issues/comments/(?P<id>\d+)", self._edit_comment),
             ("POST", repo + r"/issues/comments/(?P<id>\d+)/reactions", self._react),
             ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._permission),
+            ("POST", repo + r"/check-runs", self._create_check_run),
+            ("PATCH", repo + r"/check-runs/(?P<id>\d+)", self._update_check_run),
+            ("GET", repo + r"/check-runs/(?P<id>\d+)", self._get_check_run),
+            ("GET", repo + r"/commits/(?P<sha>[^/]+)/check-runs", self._list_check_runs),
         ]
 
     # --- handlers -------------------------------------------------------------------------------
+
+    def _app(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        app = {**self.state.app, "slug": self.state.app_slug}
+        app.update(permissions=self.state.permissions, events=EVENTS)
+        return httpx.Response(200, json=app)
+
+    def _installations(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        return self._page(request, self.state.installations())
 
     def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         installation = int(m["id"])
@@ -402,6 +461,7 @@ class FakeGitHub:
             "repo": m["repo"],
             "issue": int(m["n"]),
             "body": body,
+            "user": {"login": f"{self.state.app_slug}[bot]", "type": "Bot"},
         }
         return httpx.Response(201, json=self.state.comments[comment_id])
 
@@ -427,6 +487,48 @@ class FakeGitHub:
         role = self.state.collaborators.get((m["repo"], m["user"]), "none")
         return httpx.Response(200, json={"permission": role, "role_name": role})
 
+    # --- check runs (GitHub's rules: see check_run_problem) ----------------------------------
+
+    def _create_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        body = json.loads(request.content)
+        problem = check_run_problem(body, creating=True)
+        if problem is not None:
+            return _error(422, problem)
+        run_id = next(self.state.ids)
+        run = {"id": run_id, "repo": m["repo"], "status": "queued", "conclusion": None}
+        run.update(_check_run_fields(body, self.state.clock()))
+        self.state.check_runs[run_id] = run
+        return httpx.Response(201, json=run)
+
+    def _update_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        run = self.state.check_runs.get(int(m["id"]))
+        if run is None or run["repo"] != m["repo"]:
+            return _error(404, "Not Found")
+        body = json.loads(request.content)
+        problem = check_run_problem(body, creating=False)
+        if problem is not None:
+            return _error(422, problem)
+        before = dict(run)
+        run.update(_check_run_fields(body, self.state.clock()))
+        self._last_redundant = _check_view(before) == _check_view(run)
+        return httpx.Response(200, json=run)
+
+    def _get_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        run = self.state.check_runs.get(int(m["id"]))
+        if run is None or run["repo"] != m["repo"]:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json=run)
+
+    def _list_check_runs(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        name = query.get("check_name", [None])[0]
+        runs = [
+            r
+            for r in reversed(self.state.check_runs_of(m["repo"], m["sha"]))
+            if name is None or r["name"] == name
+        ]
+        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+
     def _page(self, request: httpx.Request, items: list[Any], *, cap: int = 100) -> httpx.Response:
         query = parse_qs(request.url.query.decode())
         per_page = min(int(query.get("per_page", [str(PAGE)])[0]), cap)
@@ -437,6 +539,75 @@ class FakeGitHub:
             next_url = request.url.copy_set_param("page", str(page + 1))
             headers["link"] = f'<{next_url}>; rel="next"'
         return httpx.Response(200, json=chunk, headers=headers)
+
+
+CHECK_STATUSES = ("queued", "in_progress", "completed")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+
+
+def check_run_problem(body: dict[str, Any], *, creating: bool) -> str | None:
+    """Why GitHub would refuse this check run body with a 422, or None."""
+    if creating and not (
+        body.get("name") and re.fullmatch(r"[0-9a-f]{40}", body.get("head_sha", ""))
+    ):
+        return "name and a 40-hex head_sha are required"
+    status, conclusion = body.get("status"), body.get("conclusion")
+    if status is not None and status not in CHECK_STATUSES:
+        return f"status {status!r} is not valid"
+    if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+        return f"conclusion {conclusion!r} is not valid"
+    if status == "completed" and conclusion is None:
+        return "conclusion is required when status is completed"
+    output = body.get("output")
+    if output is not None and not (output.get("title") and output.get("summary")):
+        return "output needs a title and a summary"
+    if output is not None and len(output.get("text") or "") > 65535:
+        return "output.text is too long (65535 characters at most)"
+    return _actions_problem(body.get("actions"))
+
+
+def _actions_problem(actions: list[dict[str, Any]] | None) -> str | None:
+    if actions is None:
+        return None
+    if len(actions) > 3:
+        return "at most 3 actions"
+    for action in actions:
+        if not (0 < len(action.get("label", "")) <= 20):
+            return "action label must be 1-20 characters"
+        if not (0 < len(action.get("description", "")) <= 40):
+            return "action description must be 1-40 characters"
+        if not (0 < len(action.get("identifier", "")) <= 20):
+            return "action identifier must be 1-20 characters"
+    return None
+
+
+def _check_run_fields(body: dict[str, Any], now: float) -> dict[str, Any]:
+    fields = dict(body)
+    if body.get("conclusion") is not None:
+        fields["status"] = "completed"  # GitHub completes a run given a conclusion
+    if fields.get("status") == "completed":
+        fields.setdefault("completed_at", _stamp(now))
+    elif "status" in fields:
+        fields["conclusion"] = None
+    return fields
+
+
+def _check_view(run: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("status", "conclusion", "output", "actions", "details_url", "external_id")
+    return tuple(json.dumps(run.get(k), sort_keys=True) for k in keys)
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error(status: int, message: str) -> httpx.Response:

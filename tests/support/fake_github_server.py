@@ -13,7 +13,9 @@ timeout after GitHub applied the change).
 Control endpoints for people and tests that run the server as a separate process:
 `GET /_fake/state` (what GitHub shows: pulls, deployments with statuses, comments, reactions) and
 `POST /_fake/pulls/{owner}/{repo}/{number}` with JSON `{"sha": ..., "state": "open"|"closed",
-"merged": bool}` (open, push to or close a PR).
+"merged": bool}` (open, push to or close a PR), and `POST /_fake/comments/{owner}/{repo}/{number}`
+with JSON `{"body": ..., "user": "octocat"}` (a person comments; answers the comment as GitHub
+stores it, for the `issue_comment` delivery `catalyst-preview replay comment` then sends).
 
 Command line (used by `scripts/dev.sh`, see docs/local-run.md)::
 
@@ -60,7 +62,7 @@ DEMO_INSTALLATION = 42
 DEMO_PR = 1
 DEMO_SHA_1 = sha_of("demo-1")
 DEMO_SHA_2 = sha_of("demo-2")
-_JWT_PATH = re.compile(r"^/app/|/installation$")
+_JWT_PATH = re.compile(r"^/app(/|$)|/installation$")
 
 
 @dataclass
@@ -185,6 +187,21 @@ class FakeGitHubServer:
             return JSONResponse({"message": f"bad pull change: {exc!r}"}, 400)
         return JSONResponse(self.read(lambda s: s.pulls[(repo, int(request.path_params["n"]))]))
 
+    async def _add_comment(self, request: Request) -> Response:
+        repo = f"{request.path_params['owner']}/{request.path_params['repo']}"
+        try:
+            change = json.loads(await request.body())
+            body, user = str(change["body"]), str(change.get("user", "octocat"))
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"message": f"bad comment: {exc!r}"}, 400)
+        with self.lock:
+            state = self.github.state
+            comment = state.comments[
+                state.add_comment(repo, request.path_params["n"], body, author=user)
+            ]
+            self._changed()
+        return JSONResponse(comment, 201)
+
     def build_app(self) -> Starlette:
         """The Starlette app: control endpoints, then everything else to the fake."""
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -192,6 +209,9 @@ class FakeGitHubServer:
             routes=[
                 Route("/_fake/state", self._get_state, methods=["GET"]),
                 Route("/_fake/pulls/{owner}/{repo}/{n:int}", self._set_pull, methods=["POST"]),
+                Route(
+                    "/_fake/comments/{owner}/{repo}/{n:int}", self._add_comment, methods=["POST"]
+                ),
                 Route("/{path:path}", self._serve_api, methods=methods),
             ]
         )

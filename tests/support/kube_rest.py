@@ -49,8 +49,6 @@ GROUPED = {
 }
 KIND_TO_PLURAL = {
     "Namespace": "namespaces",
-    "Node": "nodes",
-    "CustomResourceDefinition": "customresourcedefinitions",
     "Pod": "pods",
     "Secret": "secrets",
     "ConfigMap": "configmaps",
@@ -73,6 +71,9 @@ KIND_TO_PLURAL = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
     "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
+    "CustomResourceDefinition": "customresourcedefinitions",
+    "Node": "nodes",
+    "ReplicaSet": "replicasets",
 }
 
 
@@ -114,6 +115,9 @@ class KubeRest:
             verify=ssl.create_default_context(cafile=str(ca_file)),
             timeout=30,
         )
+
+    def close(self) -> None:
+        self.http.close()
 
     def path(self, resource: str, namespace: str | None = None, name: str | None = None) -> str:
         if resource in CORE:
@@ -194,11 +198,16 @@ class KubeRest:
         """Clear ``metadata.finalizers`` (a deleting object then goes away)."""
         self.merge_patch(resource, name, namespace, {"metadata": {"finalizers": None}})
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """POST `obj` (a 409 raises: use ``apply`` to create-or-update)."""
+    def create(self, obj: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
+        """POST `obj` (a 409 raises: use ``apply`` to create-or-update).
+
+        `strict` asks for ``fieldValidation=Strict``: unknown fields are a 422 instead of being
+        pruned with a warning, the server's default.
+        """
         meta = obj["metadata"]
         path = self.path(KIND_TO_PLURAL[obj["kind"]], meta.get("namespace"))
-        return self._json(self.http.post(path, content=orjson.dumps(obj)))
+        params = {"fieldValidation": "Strict"} if strict else {}
+        return self._json(self.http.post(path, content=orjson.dumps(obj), params=params))
 
     def merge_patch(
         self,

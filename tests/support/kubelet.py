@@ -306,6 +306,7 @@ class KubeletSimulator:
         self._stop.set()
         if self._thread.is_alive():  # start() may have failed before the thread ran
             self._thread.join(timeout=10)
+        self.rest.close()
 
     def register_node(self) -> None:
         """Create the simulated Node and report it Ready with kwok's kubelet endpoint."""

@@ -17,8 +17,9 @@ import respx
 from redis.asyncio import Redis
 
 from core import naming
-from core.clients.github import AppCredentials, GitHubApp
-from core.clients.kube import KubeEnvironments
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials
+from core.clients.kube import KubeEnvironments, KubePods
 from core.model import Environment, Project
 from tests.kubefake import KubeFake
 from tests.support.control_plane import ClusterScope, ControlPlane
@@ -118,6 +119,7 @@ class Harness:
         self.clock = clock
         self.credentials = AppCredentials(7, private_key)
         self.store = TeamEnvironments(api_client, team)
+        self.pods = KubePods(api_client)
         self.projects = ProjectIndex(self.store, ttl=0.0)
         self.log_url_template: str | None = "https://logs.example/{namespace}/{job}"
 
@@ -137,7 +139,12 @@ class Harness:
                     clock=self.clock,
                 )
                 ctx = Context(
-                    app, self.store, redis, self.projects, log_url_template=self.log_url_template
+                    app,
+                    self.store,
+                    redis,
+                    self.projects,
+                    log_url_template=self.log_url_template,
+                    pods=self.pods,
                 )
                 return await flow(ctx)
         finally:

@@ -155,15 +155,42 @@ def test_help_reacts_and_replies_once_with_the_projects_levels(
     assert "`/catalyst status`: " in reply and "(needs read access)" in reply
 
 
-@pytest.mark.parametrize("verb", ["help", "status"])
-def test_read_verbs_refused_without_read_access(
+@pytest.mark.parametrize("verb", ["help", "status", "redeploy", "redploy"])
+def test_users_below_read_access_get_no_app_write_at_all(
     receiver: Receiver, harness: Harness, verb: str
 ) -> None:
     open_pr(harness)
+    served = len(harness.github.content_writes())
     comment_id = receiver.comment(f"/catalyst {verb}", author="stranger")
-    assert reactions(harness, comment_id) == ["eyes"]
-    [reply] = replies(harness)
-    assert "needs **read** access" in reply and "your access is **none**" in reply
+    assert reactions(harness, comment_id) == [] and replies(harness) == []
+    assert len(harness.github.content_writes()) == served
+
+
+def test_a_flood_of_20_comments_from_a_no_access_user_costs_zero_writes(
+    receiver: Receiver, harness: Harness
+) -> None:
+    open_pr(harness)
+    before = env_of(harness).spec
+    served = len(harness.github.content_writes())
+    for _ in range(20):
+        receiver.comment("/catalyst redeploy\n/catalyst help", author="stranger")
+    assert len(harness.github.content_writes()) == served
+    assert env_of(harness).spec == before
+    assert len([r for r in harness.github.reads() if "/permission" in r.path]) == 1  # cached
+
+
+def test_commands_beyond_the_authors_rate_limit_cost_no_write(
+    receiver: Receiver, harness: Harness
+) -> None:
+    from workers.commands import AUTHOR_LIMIT
+
+    open_pr(harness)
+    grant(harness, "alice", "read")
+    ids = [receiver.comment("/catalyst help") for _ in range(AUTHOR_LIMIT + 3)]
+    assert [bool(reactions(harness, i)) for i in ids] == [True] * AUTHOR_LIMIT + [False] * 3
+    assert len(replies(harness)) == AUTHOR_LIMIT
+    grant(harness, "bob", "read")
+    assert reactions(harness, receiver.comment("/catalyst help", author="bob")) == ["eyes"]
 
 
 def test_status_reports_phase_url_sha_and_last_failure(

@@ -1,10 +1,9 @@
-"""The GitHub App client: token cache and mint lock, 401 re-mint, rate limits, 5xx, timeouts,
-pacing; and the flows' behaviour under those faults."""
+"""The GitHub App client: token cache and mint lock, 401 re-mint, rate limits, 5xx, timeouts;
+and the flows' behaviour under those faults."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 
 import httpx
@@ -14,7 +13,8 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 
-from core.clients.github import AppCredentials, GitHubApp, make_app_jwt, rate_limit_delay
+from core.clients.github import GitHubApp
+from core.clients.githubauth import AppCredentials, make_app_jwt, rate_limit_delay
 from core.errors import RateLimited, TemporaryError
 from core.jobs import PullRequestJob
 from tests.support.fake_github import FakeGitHub, sha_of
@@ -203,14 +203,6 @@ def test_create_deployment_timing_out_after_store_yields_one_deployment(
     opened(harness)
     [deployment] = harness.github.state.deployments_of(REPO)
     assert harness.github.state.states_of(deployment["id"]) == ["queued"]
-
-
-def test_content_writes_are_paced_one_per_second(harness: Harness) -> None:
-    harness.github.state.open_pull(REPO, 7, sha_of("A"))
-    opened(harness)
-    times = [r.at for r in harness.github.content_writes()]
-    assert len(times) >= 3
-    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
 
 
 def test_every_request_has_a_timeout(harness: Harness) -> None:

@@ -159,6 +159,7 @@ def test_comment_is_found_by_marker_on_a_later_page(harness: Harness) -> None:
         "repo": REPO,
         "issue": 7,
         "body": "old\n<!-- catalyst-preview:shop -->",
+        "user": {"login": "catalyst-preview[bot]", "type": "Bot"},
     }
     deliver(harness, "opened", a)
     ours = [c for c in harness.github.state.comments_on(REPO, 7) if "catalyst-preview" in c["body"]]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core import naming
+from core.errors import TemporaryError
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
 from tests.workers.test_pull_requests import deliver
@@ -59,3 +62,32 @@ def test_the_reconciler_hint_alone_finishes_github_teardown(harness: Harness) ->
 
 async def flush(ctx: Context) -> None:
     await ctx.redis.flushall()
+
+
+def test_a_final_hint_waits_for_the_reconciler_to_release_the_cr(harness: Harness) -> None:
+    """The reconciler queues the final publish before it drops its finalizer: a worker that runs
+    in between must retry, not publish 'Deleting' as the last word."""
+    a = sha_of("A")
+    harness.github.state.open_pull(REPO, 7, a)
+    deliver(harness, "opened", a)
+    obj: Any = harness.env_obj(ENV)
+    obj["metadata"]["finalizers"] = [naming.FINALIZER, "example.com/other"]
+    harness.kube.put_object(obj)
+    harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
+    harness.github.state.close_pull(REPO, 7)
+    harness.kube.delete("environments", ENV, harness.project_ns)
+    hint = _hint({**reconciler_kwargs(harness), "final": True})
+    assert hint is not None and hint.final
+
+    with pytest.raises(TemporaryError):
+        harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV, hint=hint))
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "torn down" not in comment["body"]
+
+    held: Any = harness.env_obj(ENV)
+    held["metadata"]["finalizers"] = ["example.com/other"]  # released; another controller waits
+    harness.kube.put_object(held)
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV, hint=hint))
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "torn down" in comment["body"]

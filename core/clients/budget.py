@@ -1,0 +1,109 @@
+"""Adapter: the per-installation GitHub write budget, a token bucket shared through Redis.
+
+GitHub's secondary limits allow about 80 content-creating requests a minute and 500 an hour.
+Two buckets are kept per installation in one Redis hash, updated atomically by a Lua script:
+a minute bucket (a small burst, refilled at one write a second) and an hour bucket (a larger
+burst, refilled slowly), sized so that burst + refill over the window stays under each limit.
+A write takes a token from both. When one is empty the caller may *reserve* the next token
+(wait up to `max_wait`, then write) or is told how long to wait (`RateLimited`). A reservation
+not followed by a write (the caller gave up, GitHub refused it before storing anything) is
+refunded, so failed attempts never push the next free slot away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+_KEY = "catalyst:github:budget"
+
+# KEYS[1] hash; ARGV: now, take (1 take/0 peek/-1 refund), max_wait, then per bucket cap, rate.
+_BUCKET_SCRIPT = """
+local now = tonumber(ARGV[1])
+local take = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tokens = {}
+local wait = 0
+local low = nil
+for i = 0, 1 do
+  local cap = tonumber(ARGV[4 + i * 2])
+  local rate = tonumber(ARGV[5 + i * 2])
+  local have = tonumber(redis.call('HGET', KEYS[1], 't' .. i) or cap)
+  local at = tonumber(redis.call('HGET', KEYS[1], 'at') or now)
+  have = math.min(cap, have + math.max(now - at, 0) * rate)
+  if take < 0 then have = math.min(cap, have + 1) end
+  tokens[i] = have
+  if have < 1 then wait = math.max(wait, (1 - have) / rate) end
+  if low == nil or have < low then low = have end
+end
+if take > 0 and wait <= max_wait then
+  tokens[0] = tokens[0] - 1
+  tokens[1] = tokens[1] - 1
+end
+redis.call('HSET', KEYS[1], 't0', tostring(tokens[0]), 't1', tostring(tokens[1]),
+  'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], 7200)
+return {tostring(wait), tostring(low)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One window's bucket: `burst` tokens at most, refilled at `per_second`."""
+
+    burst: float
+    per_second: float
+
+    def most_in(self, seconds: float) -> float:
+        """The most writes this bucket lets through in any window of `seconds`."""
+        return self.burst + self.per_second * seconds
+
+
+# Burst plus refill over the window: 20 + 60 * 0.9 = 74 writes in any minute (< 80) and
+# 150 + 3600 * 0.094 = 488.4 in any hour (< 500). A big hour burst lets a busy moment go out
+# fast; the slow refill keeps a busy hour under the limit.
+MINUTE = Bucket(burst=20.0, per_second=0.9)
+HOUR = Bucket(burst=150.0, per_second=0.094)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The outcome of asking for a token: wait this long (0: now), or not granted at all."""
+
+    granted: bool
+    wait: float
+    remaining: float
+
+
+class WriteBudget:
+    """Token buckets per installation scope, shared by every worker through Redis."""
+
+    def __init__(
+        self, redis: Redis, *, minute: Bucket = MINUTE, hour: Bucket = HOUR, max_wait: float = 3.0
+    ) -> None:
+        self._redis = redis
+        self._buckets = (minute, hour)
+        self._max_wait = max_wait
+
+    async def reserve(self, scope: str, *, now: float) -> Grant:
+        """Take a token now or reserve the next one within `max_wait`; else say how long."""
+        wait, low = await self._run(scope, now=now, take=1)
+        return Grant(wait <= self._max_wait, wait, low)
+
+    async def refund(self, scope: str, *, now: float) -> None:
+        """Give back a token whose write did not happen."""
+        await self._run(scope, now=now, take=-1)
+
+    async def remaining(self, scope: str, *, now: float) -> float:
+        """Tokens left in the emptier bucket (negative while reservations are outstanding)."""
+        _, low = await self._run(scope, now=now, take=0)
+        return low
+
+    async def _run(self, scope: str, *, now: float, take: int) -> tuple[float, float]:
+        script = self._redis.register_script(_BUCKET_SCRIPT)
+        args: list[str] = [repr(now), str(take), repr(self._max_wait)]
+        for bucket in self._buckets:
+            args += [repr(bucket.burst), repr(bucket.per_second)]
+        wait, low = await script(keys=[f"{_KEY}:{scope}"], args=args)
+        return float(wait), float(low)
