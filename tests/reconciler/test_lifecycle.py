@@ -232,7 +232,8 @@ def test_suspend_tears_down_but_keeps_the_environment(live: Live) -> None:
     rig = ready_rig(live)
     live.set_spec(suspended=True)
     rig.run_until(rig.phase_is("Suspended"))
-    assert live.kube.get("namespaces", live.env_ns()) is None
+    # The namespace controller finishes the deletion the reconciler asked for.
+    wait_for("the namespace to go", lambda: live.kube.get("namespaces", live.env_ns()) is None)
     assert rig.env() is not None
     live.set_spec(suspended=False)
     rig.run_until(rig.phase_is("Ready"))
@@ -273,26 +274,19 @@ def test_referenced_app_secrets_are_copied_for_same_repository_prs(live: Live) -
     assert copied is not None and copied["data"] == {"url": "cG9zdGdyZXM6Ly8="}
 
 
-def test_a_fork_gets_no_app_secret_and_is_not_reported_ready(live: Live) -> None:
+def test_a_fork_gets_no_app_secret_and_its_pods_start_without_it(live: Live) -> None:
     live.seed()
     put_app_secret(live)
     source = {"name": "main", "commitSha": SHA1, "branch": "x", "prNumber": 1, "fork": True}
     live.kube.put_object(live.environment(sources=[source], config=DB_ENV))
     rig = live.rig()
-    rig.run_until(lambda: rig.status().get("phase") in ("Deploying", "Failed", "Ready"))
+    # The Secret-referencing variable is left out of a fork's workload: a real kubelet starts
+    # the pod (it would wait in CreateContainerConfigError on the uncopied Secret otherwise).
+    rig.run_until(rig.phase_is("Ready"))
     assert live.kube.get("secrets", "db", live.env_ns()) is None
-    # Its pod references a Secret that (rightly) was never copied: a kubelet never starts it.
-    wait_for(
-        "the kubelet's CreateContainerConfigError",
-        lambda: any(
-            (s.get("state") or {}).get("waiting", {}).get("reason") == "CreateContainerConfigError"
-            for p in live.kube.list("pods", live.env_ns())
-            for s in p.get("status", {}).get("containerStatuses") or []
-        ),
-    )
-    for _ in range(5):
-        rig.run()
-        assert rig.status().get("phase") != "Ready"
+    web: Any = live.kube.get("deployments", "web", live.env_ns())
+    env = web["spec"]["template"]["spec"]["containers"][0].get("env") or []
+    assert "DB" not in {var["name"] for var in env}
 
 
 def test_deletion_completes_with_labels_gone(live: Live) -> None:
