@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError, field_validator
 
 from core.model import API_GROUP, ENVIRONMENT_PLURAL, PROJECT_PLURAL
+from core.redaction import redact_secrets
 from core.settings import ENV_PREFIX, Settings, SettingsError, describe_validation_error
 
 OK, BAD, SKIP, WARN = "✓", "✗", "-", "!"
@@ -45,8 +46,8 @@ class Check:
     detail: str
 
     def line(self) -> str:
-        """The printed line."""
-        return f"{self.mark} {self.subject}: {self.detail}"
+        """The printed line, credentials masked (a Redis URL's password, tokens in errors)."""
+        return redact_secrets(f"{self.mark} {self.subject}: {self.detail}")
 
 
 class LenientSettings(Settings):
@@ -88,6 +89,20 @@ def missing_settings(settings: LenientSettings) -> list[Check]:
     except SettingsError as exc:
         checks += [Check(BAD, "settings", p) for p in str(exc).split("; ")]
     return checks or [Check(OK, "settings", "all required settings are present")]
+
+
+def check_dashboard(settings: LenientSettings | None) -> Check:
+    """The dashboard's OAuth client, public URL and session key, when a dashboard is configured."""
+    if settings is None:
+        return Check(SKIP, "dashboard", "skipped (settings do not parse)")
+    if not (settings.github_client_id or settings.dashboard_session_key):
+        return Check(SKIP, "dashboard", "not configured (optional: CATALYST_GITHUB_CLIENT_ID ...)")
+    try:
+        settings.require_dashboard()
+    except SettingsError as exc:
+        return Check(BAD, "dashboard", str(exc))
+    callback = f"{settings.dashboard_url}/auth/callback"
+    return Check(OK, "dashboard", f"configured; the App's callback URL must be {callback}")
 
 
 def check_redis(settings: LenientSettings) -> Check:
@@ -234,7 +249,7 @@ def run_doctor(echo: Callable[[str], None] = print) -> int:
             echo(check.line())
 
     found, settings = check_settings()
-    report([*settings_source(), *found])
+    report([*settings_source(), *found, check_dashboard(settings)])
     redis_check = check_redis(settings) if settings else Check(SKIP, "redis", "skipped")
     report([redis_check])
     report(check_kubernetes())

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from cli import devenv
+from cli.env import add_env_parser
+from cli.env import run_env as run_cluster_env
 from core.settings import SettingsError, exit_on_bad_settings, load_settings
 
 Argv = list[str]
@@ -49,6 +51,15 @@ def web_argv(ns: argparse.Namespace) -> Argv:
         "-m", "uvicorn", "webhook.app:make_app", "--factory",
         "--host", ns.host, "--port", str(ns.port),
         "--no-access-log", "--timeout-graceful-shutdown", "10",
+    )  # fmt: skip
+
+
+def dashboard_argv(ns: argparse.Namespace) -> Argv:
+    """uvicorn serving the dashboard's app factory (websockets through wsproto)."""
+    return _python(
+        "-m", "uvicorn", "dashboard.app:make_app", "--factory",
+        "--host", ns.host, "--port", str(ns.port), "--ws", "wsproto",
+        "--no-access-log", "--timeout-graceful-shutdown", "5",
     )  # fmt: skip
 
 
@@ -83,6 +94,14 @@ def require_github(settings_process: str) -> None:
         exit_on_bad_settings(exc, settings_process)
 
 
+def require_dashboard(settings_process: str) -> None:
+    """Stop with one line unless the shared settings and the dashboard's settings are valid."""
+    try:
+        load_settings().require_dashboard()
+    except SettingsError as exc:
+        exit_on_bad_settings(exc, settings_process)
+
+
 def require_base(settings_process: str) -> None:
     """Stop with one line unless the shared settings are valid."""
     try:
@@ -96,6 +115,7 @@ PROCESSES: dict[str, tuple[Callable[[argparse.Namespace], Argv], Callable[[str],
     "worker": (worker_argv, require_github),
     "reconciler": (reconciler_argv, require_github),
     "beat": (beat_argv, require_base),
+    "dashboard": (dashboard_argv, require_dashboard),
 }
 
 
@@ -124,6 +144,18 @@ def add_process_parsers(sub: Subparsers) -> None:
     worker.add_argument("--concurrency", type=int, default=2, help="prefork worker processes")
     add_command(sub, "reconciler", "run the reconciler: leader-elected watcher and reconcile queue")
     add_command(sub, "beat", "run Celery beat: periodic resync of open PRs and environments")
+    dash = add_command(sub, "dashboard", "serve the dashboard (sign-in, environments, a shell)")
+    dash.add_argument(
+        "--host",
+        default=os.environ.get("HOST", "127.0.0.1"),
+        help="address to bind (env HOST; loopback unless told, the chart passes 0.0.0.0)",
+    )
+    dash.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("DASHBOARD_PORT", "8080")),
+        help="port (env DASHBOARD_PORT)",
+    )
     for name in PROCESSES:
         sub.choices[name].add_argument(
             "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR"
@@ -139,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_process_parsers(sub)
     add_replay_parser(sub)
     add_command(sub, "doctor", "check settings, Redis, Kubernetes, CRDs, RBAC and the GitHub App")
-    add_command(sub, "env", "print the local stack's settings (from dev.sh) as shell exports")
+    add_env_parser(sub)
     render = sub.add_parser(
         "render",
         help="print the manifests the reconciler would apply for an Environment (no cluster)",
@@ -226,6 +258,13 @@ def run_replay(ns: argparse.Namespace) -> int:
 
 
 def run_env(ns: argparse.Namespace) -> int:
+    """`env` alone prints dev.sh's settings; `env list|show|logs|exec` inspect the cluster."""
+    if getattr(ns, "env_command", None):
+        return run_cluster_env(ns)
+    return run_dev_env()
+
+
+def run_dev_env() -> int:
     """Print the dev settings file as `export` lines; 1 with a hint when there is none."""
     path = devenv.settings_file(os.environ)
     if path is None:

@@ -105,10 +105,15 @@ class CheckProjection:
         return self.status == "completed"
 
 
-def project_check(env: Environment, *, log_url_template: str | None) -> CheckProjection:
-    """The check run of the Environment's head commit."""
+def project_check(
+    env: Environment, *, log_url_template: str | None, dashboard_url: str | None = None
+) -> CheckProjection:
+    """The check run of the Environment's head commit ("Details" opens its dashboard page when a
+    dashboard is configured)."""
     wanted = projection.project_status(env, log_url_template=log_url_template)
-    view = projection.comment_view(env, log_url_template=log_url_template)
+    view = projection.comment_view(
+        env, log_url_template=log_url_template, dashboard_url=dashboard_url
+    )
     status: CheckStatus = "queued" if wanted.state == "queued" else "in_progress"
     conclusion = _CONCLUSIONS.get(wanted.state)
     if conclusion is not None:
@@ -122,7 +127,7 @@ def project_check(env: Environment, *, log_url_template: str | None) -> CheckPro
         title=wanted.description,
         summary=_summary(view),
         text=_text(env.status or EnvironmentStatus(), view),
-        details_url=wanted.environment_url or wanted.log_url,
+        details_url=view.dashboard or wanted.environment_url or wanted.log_url,
         external_id=external_id(namespace, env.metadata.name),
         actions=ACTIONS if status == "completed" and conclusion != "neutral" else (),
     )

@@ -237,6 +237,14 @@ class ProjectResources(CamelModel):
     deployment: Quota | None = None
 
 
+class SecurityPolicy(CamelModel):
+    """How far a Project trusts its pull requests' code (read from the Project, never the PR)."""
+
+    pod_security: Literal["baseline", "restricted"] = "baseline"
+    fork_charts: Literal["allow", "refuse"] = "allow"
+    fork_build_logs: Literal["public", "private"] = "public"
+
+
 class ProjectSpec(CamelModel):
     """Desired state of a Project."""
 
@@ -246,6 +254,7 @@ class ProjectSpec(CamelModel):
     tracked_branches: list[TrackedBranch] | None = None
     resources: ProjectResources | None = None
     github_installation_id: int | None = None
+    security: SecurityPolicy = Field(default_factory=SecurityPolicy)
 
 
 class Condition(CamelModel):

@@ -13,6 +13,7 @@ from typing import Literal
 
 from core import conditions
 from core.commands import VERBS
+from core.links import environment_page_url
 from core.model import Environment, EnvironmentStatus, Phase
 from core.naming import short_sha
 from core.policy import Action, Decision
@@ -170,6 +171,7 @@ class CommentView:
     updated: str
     reason: str | None = None
     log_tail: str | None = None
+    dashboard: str | None = None
     notice: str | None = None  # why a PR has no running preview (`admission_notice`)
 
 
@@ -186,8 +188,10 @@ _PHASE_ICONS = {
 }
 
 
-def comment_view(env: Environment, *, log_url_template: str | None) -> CommentView:
-    """The comment contents for an existing Environment."""
+def comment_view(
+    env: Environment, *, log_url_template: str | None, dashboard_url: str | None = None
+) -> CommentView:
+    """The comment contents for an existing Environment (with its dashboard link when served)."""
     status = env.status or EnvironmentStatus()
     projection = project_status(env, log_url_template=log_url_template)
     phase = "Pending" if projection.state == "queued" else status.phase.value
@@ -206,6 +210,9 @@ def comment_view(env: Environment, *, log_url_template: str | None) -> CommentVi
         updated=last_update(env),
         reason=failure_reason(status) if phase == "Failed" else None,
         log_tail=failed_build_logs(status) if phase == "Failed" else None,
+        dashboard=environment_page_url(
+            dashboard_url, namespace=env.metadata.namespace or "", name=env.metadata.name
+        ),
     )
 
 
@@ -253,6 +260,8 @@ def render_section(view: CommentView) -> str:
         rows.append(("Namespace", f"`{view.namespace}`"))
     if view.log_url:
         rows.append(("Logs", f"[build and deploy log]({view.log_url})"))
+    if view.dashboard:
+        rows.append(("Dashboard", f"[pods, logs and a shell]({view.dashboard})"))
     rows.append(("Updated", view.updated or "—"))
     lines = [comment_marker(view.project), f"### Catalyst preview: {view.project}", ""]
     lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]

@@ -14,7 +14,28 @@ _SECRET_PATTERNS = (
     re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
     re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{12,}"),
     re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)\S+"),
-    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s]+@"),
+    re.compile(r"(?i)(://[^/\s:@]*:)[^@\s]+@"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
+    re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b"),  # Stripe keys
+    re.compile(r"\bwhsec_[A-Za-z0-9]{16,}\b"),
+)
+# Secrets after a key name, keeping the key: JSON (docker's `"auth"`, `"password"`) and the
+# space-separated form tools print (`aws_secret_access_key  wJalr...`).
+_KEYED = (
+    (
+        re.compile(
+            r'(?i)("(?:auth|password|passwd|secret|token|identitytoken|api[_-]?key|'
+            r'access[_-]?key|client[_-]?secret|private[_-]?key)"\s*:\s*)"(?:[^"\\]|\\.)*"'
+        ),
+        r'\1"[redacted]"',
+    ),
+    (
+        re.compile(
+            r"(?i)\b(aws_?secret_?access_?key|aws_?session_?token)([\s\"':=]+)[A-Za-z0-9/+=]{16,}"
+        ),
+        r"\1\2[redacted]",
+    ),
 )
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):.*", re.S)
 
@@ -26,6 +47,8 @@ def redact(text: str) -> str:
 
 def redact_secrets(text: str) -> str:
     """Remove secrets only: for a build log, whose own stack traces are what the author needs."""
+    for keyed, replacement in _KEYED:
+        text = keyed.sub(replacement, text)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(_mask, text)
     return text

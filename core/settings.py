@@ -56,11 +56,25 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     build_egress_cidrs: str = "0.0.0.0/0"
     build_egress_ports: str = "443,5000"
+    deployer_cluster_role: str = "catalyst-preview-deployer"
+    fork_registry: str | None = None
+    service_password_key: SecretStr | None = None
+    fork_registry_secret: str | None = None
     resync_interval_seconds: int = Field(default=600, ge=10)
     leader_lease_seconds: float = Field(default=15.0, gt=0)
     leader_renew_seconds: float = Field(default=10.0, gt=0)
     leader_retry_seconds: float = Field(default=2.0, gt=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The dashboard: the App's OAuth (user-to-server) client, its public URL and a session key.
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_web_url: str | None = None
+    dashboard_url: str | None = None
+    dashboard_session_key: SecretStr | None = None
+    dashboard_insecure_http: bool = False
+    dashboard_permission_cache_seconds: float = Field(default=60.0, ge=0)
+    dashboard_session_hours: float = Field(default=8.0, gt=0)
+    dashboard_terminal_idle_seconds: float = Field(default=900.0, gt=0)
 
     @property
     def plain_http_registry(self) -> bool:
@@ -89,6 +103,13 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("dashboard_url", "github_web_url")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else None
 
     @field_validator("build_egress_ports")
     @classmethod
@@ -151,6 +172,50 @@ class Settings(BaseSettings):
             problems.append(f"{ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE: no such file")
         if problems:
             raise SettingsError("; ".join(problems))
+
+    @property
+    def github_web_base(self) -> str:
+        """GitHub's web origin (OAuth pages): set, else derived from the API URL (GHES-aware)."""
+        if self.github_web_url:
+            return self.github_web_url
+        return web_url_for_api(self.github_api_url)
+
+    def require_dashboard(self) -> None:
+        """Raise SettingsError unless the OAuth client, public URL and session key are usable."""
+        problems = [f"{ENV_PREFIX}{name} is missing" for name in self._missing_dashboard()]
+        key = self.dashboard_session_key
+        if key is not None and len(key.get_secret_value()) < MIN_SESSION_KEY_CHARS:
+            problems.append(
+                f"{ENV_PREFIX}DASHBOARD_SESSION_KEY: must be at least {MIN_SESSION_KEY_CHARS} "
+                "characters (e.g. `openssl rand -hex 32`)"
+            )
+        url = self.dashboard_url or ""
+        if url.startswith("http://") and not self.dashboard_insecure_http:
+            problems.append(
+                f"{ENV_PREFIX}DASHBOARD_URL: plain http needs "
+                f"{ENV_PREFIX}DASHBOARD_INSECURE_HTTP=true (local runs only)"
+            )
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    def _missing_dashboard(self) -> list[str]:
+        wanted = {
+            "GITHUB_CLIENT_ID": self.github_client_id,
+            "GITHUB_CLIENT_SECRET": self.github_client_secret,
+            "DASHBOARD_URL": self.dashboard_url,
+            "DASHBOARD_SESSION_KEY": self.dashboard_session_key,
+        }
+        return [name for name, value in wanted.items() if value is None]
+
+
+MIN_SESSION_KEY_CHARS = 32
+
+
+def web_url_for_api(api_url: str) -> str:
+    """github.com's web origin for its API, or a GHES host's origin for `https://HOST/api/v3`."""
+    if api_url.rstrip("/") == "https://api.github.com":
+        return "https://github.com"
+    return api_url.rstrip("/").removesuffix("/api/v3")
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -51,6 +51,12 @@ class NoGitHubApp:
     def installation_token(self, installation_id: int, repository: str | None) -> str:
         raise ConfigError("CATALYST_GITHUB_APP_ID and a private key are needed to build")
 
+    def build_token(self, installation_id: int, repository: str) -> str | None:
+        raise ConfigError("CATALYST_GITHUB_APP_ID and a private key are needed to build")
+
+    def revoke(self, token: str) -> None:
+        """Nothing was minted, nothing to revoke."""
+
 
 def mode_settings(settings: Settings) -> ModeSettings:
     """The pure settings the planner and modes use."""
@@ -65,6 +71,14 @@ def mode_settings(settings: Settings) -> ModeSettings:
         registry_insecure=settings.plain_http_registry,
         build_egress_cidrs=tuple(settings.egress_cidrs),
         build_egress_ports=tuple(settings.egress_ports),
+        deployer_cluster_role=settings.deployer_cluster_role,
+        fork_registry=settings.fork_registry,
+        fork_registry_secret=settings.fork_registry_secret,
+        service_password_key=(
+            settings.service_password_key.get_secret_value()
+            if settings.service_password_key
+            else None
+        ),
     )
 
 

@@ -31,6 +31,14 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class RevokeBuildToken:
+    """Revoke the git token of a build Job with GitHub, then delete its Secret."""
+
+    job_name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class CreateBuild:
     """Mint a git token, store it in its Secret, then create the Kaniko Job."""
 
@@ -55,7 +63,7 @@ class ModeTeardown:
     ctx: ModeContext
 
 
-Action = AddFinalizer | Apply | Delete | CreateBuild | ModeApply | ModeTeardown
+Action = AddFinalizer | Apply | Delete | CreateBuild | RevokeBuildToken | ModeApply | ModeTeardown
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from core import naming
 from core.errors import ConfigError
 from core.model import BuildSpec, BuildStatus, Environment, EnvironmentSource
 from reconciler import manifests
-from reconciler.actions import Action, CreateBuild, Delete
-from reconciler.context import Observed
+from reconciler.actions import Action, CreateBuild, Delete, RevokeBuildToken
+from reconciler.context import Blocked, Observed
 from reconciler.drift import is_deleting
 from reconciler.modes import DeployMode, Manifest, ModeContext
+from reconciler.sourcerefs import clean_path
 
 BuildState = Literal["Running", "Succeeded", "Failed"]
 
@@ -55,9 +56,7 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
     env, sha = ctx.environment, build_sha(ctx, build)
     nonce = env.spec.rebuild_nonce
     job_name = naming.build_job_name(build.name, sha)
-    image = manifests.image_ref(
-        ctx.settings.registry, ctx.team, ctx.project.metadata.name, build.name, sha
-    )
+    image, push_secret = build_destination(ctx, build)
     job, before = obs.jobs.get(job_name), previous_build(env, job_name, sha)
     record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
     record.rebuild_nonce = nonce
@@ -66,8 +65,35 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
     rebuild = before is not None and before.rebuild_nonce != nonce  # `/catalyst rebuild`
-    create = CreateBuild(build_job(ctx, build, image, cache=not rebuild), *_github_of(env))
+    create = CreateBuild(
+        build_job(ctx, build, image, push_secret, cache=not rebuild), *_github_of(env)
+    )
     return BuildOutcome((record,), (create,))
+
+
+FORK_SETTINGS = "CATALYST_FORK_REGISTRY_SECRET (or CATALYST_FORK_REGISTRY)"
+
+
+def build_destination(ctx: ModeContext, build: BuildSpec) -> tuple[str, str | None]:
+    """Image and push credential of a build; a fork's never carry the team's credential.
+
+    A fork pushes to its own preview's path, with the platform's fork credential when one is
+    configured, else without any (a registry that needs none); Blocked when neither is set.
+    """
+    settings, sha = ctx.settings, ctx.commit_sha
+    if not ctx.environment.primary_source.fork:
+        project = ctx.project.metadata.name
+        image = manifests.image_ref(settings.registry, ctx.team, project, build.name, sha)
+        return image, manifests.PULL_SECRET
+    if not (settings.fork_registry_secret or settings.fork_registry):
+        raise Blocked(
+            "ForkBuildNotConfigured",
+            "a fork's code runs inside its build, so it never gets the team's registry "
+            f"credential: the platform must set {FORK_SETTINGS} before fork PRs can build",
+        )
+    registry = settings.fork_registry or settings.registry
+    image = manifests.fork_image_ref(registry, ctx.namespace, build.name, sha)
+    return image, manifests.FORK_PUSH_SECRET if settings.fork_registry_secret else None
 
 
 def _github_of(env: Environment) -> tuple[int | None, str | None]:
@@ -99,15 +125,22 @@ def _existing_job(
         record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
         same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
         record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
+        if private_build_log(ctx):  # the PR comment would show a fork's log to everyone
+            record.log_tail = None
     finished_now = state != "Running" and (before is None or before.state == "Running")
-    cleanup = (Delete("Secret", manifests.token_secret_name(record.job), ctx.namespace),)
+    cleanup = (RevokeBuildToken(record.job, ctx.namespace),)
     return BuildOutcome((record,), cleanup if finished_now else ())
 
 
+def private_build_log(ctx: ModeContext) -> bool:
+    """A fork build's log stays off GitHub when the Project says `forkBuildLogs: private`."""
+    fork = ctx.environment.primary_source.fork
+    return fork and ctx.project.spec.security.fork_build_logs == "private"
+
+
 def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
-    """Delete a build Job and its git-token Secret."""
-    secret = manifests.token_secret_name(job_name)
-    return (Delete("Job", job_name, namespace), Delete("Secret", secret, namespace))
+    """Delete a build Job and revoke and delete its git token."""
+    return (Delete("Job", job_name, namespace), RevokeBuildToken(job_name, namespace))
 
 
 def environment_source(ctx: ModeContext, build: BuildSpec) -> EnvironmentSource | None:
@@ -124,7 +157,14 @@ def build_sha(ctx: ModeContext, build: BuildSpec) -> str:
     return found.commit_sha if found is not None and found.commit_sha else ctx.commit_sha
 
 
-def build_job(ctx: ModeContext, build: BuildSpec, image: str, *, cache: bool = True) -> Manifest:
+def build_job(
+    ctx: ModeContext,
+    build: BuildSpec,
+    image: str,
+    push_secret: str | None,
+    *,
+    cache: bool = True,
+) -> Manifest:
     """The Kaniko Job for one build at its source's commit (`cache=False`: from scratch)."""
     source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
     if source is None:
@@ -132,10 +172,13 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str, *, cache: bool = T
     env_source = environment_source(ctx, build) or EnvironmentSource.model_construct(
         name=source.name, commit_sha="", branch=source.branch, pr_number=None, fork=False
     )  # no commit written for this source: its tracked branch's head
+    # the Dockerfile is a path in the repository, like the context (no absolute paths, no ..)
+    dockerfile = clean_path(build.dockerfile) or "Dockerfile"
+    cleaned = {"dockerfile": dockerfile, "path": clean_path(build.path)}
     return manifests.build_job(
         ns=ctx.namespace,
         labels=ctx.labels,
-        build=build,
+        build=build.model_copy(update=cleaned),
         context=manifests.git_context(source, env_source),
         destination=image,
         builder_image=ctx.settings.builder_image,
@@ -144,6 +187,7 @@ def build_job(ctx: ModeContext, build: BuildSpec, image: str, *, cache: bool = T
         deadline_seconds=ctx.settings.build_deadline_seconds,
         ttl_seconds=ctx.settings.build_ttl_seconds,
         flags=manifests.KanikoFlags(cache=cache, insecure=ctx.settings.registry_insecure),
+        push_secret=push_secret,
     )
 
 

@@ -55,6 +55,7 @@ KINDS: dict[str, Kind] = {
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
+    "RoleBinding": Kind("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
     "Environment": Kind(f"/apis/{GROUP_VERSION}", ENVIRONMENT_PLURAL),
     "Project": Kind(f"/apis/{GROUP_VERSION}", PROJECT_PLURAL),
 }
@@ -93,9 +94,16 @@ def with_item_kinds(page: Manifest, kind: str) -> Manifest:
 class Cluster:
     """Dict-in, dict-out Kubernetes API calls with timeouts and mapped errors."""
 
-    def __init__(self, api_client: Any, *, timeout: float = CALL_TIMEOUT) -> None:
+    def __init__(
+        self, api_client: Any, *, timeout: float = CALL_TIMEOUT, as_user: str | None = None
+    ) -> None:
         self.api_client = api_client
         self.timeout = timeout
+        self.as_user = as_user
+
+    def impersonating(self, user: str) -> Cluster:
+        """The same connection acting as `user` (`Impersonate-User`), e.g. a deployer account."""
+        return Cluster(self.api_client, timeout=self.timeout, as_user=user)
 
     # --- transport -------------------------------------------------------------------------
 
@@ -112,6 +120,8 @@ class Cluster:
     ) -> Any:
         """One HTTP call; the decoded JSON answer (or the raw response when `stream`)."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        if self.as_user is not None:
+            headers["Impersonate-User"] = self.as_user
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         method, url, headers, body, _ = self.api_client.param_serialize(
             method,

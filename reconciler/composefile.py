@@ -18,9 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from core import naming
+from core import naming, safeyaml
 from core.errors import ConfigError
 from core.model import BuildSpec, EnvVar, Resources
 
@@ -101,18 +99,20 @@ class PortSpec:
 
 
 def parse_compose(text: str | bytes, filename: str = "compose.yaml") -> Manifest:
-    """The compose document as a dict; ConfigError for invalid YAML or a non-mapping."""
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}: invalid YAML: {_first_line(str(exc))}") from None
+    """The compose document as a dict; ConfigError for invalid or unsafe YAML, a non-mapping.
+
+    Aliases are refused and sizes capped (`core.safeyaml`); the reconciler parses a PR's file
+    in a bounded child process first (`reconciler.yamlchild`) and hands the result to
+    `compose_document`.
+    """
+    return compose_document(safeyaml.load(text, what=filename), filename)
+
+
+def compose_document(loaded: Any, filename: str = "compose.yaml") -> Manifest:
+    """A parsed compose document checked for its top-level `services` mapping."""
     if not isinstance(loaded, dict) or not isinstance(loaded.get("services"), dict):
         raise ConfigError(f"{filename}: needs a top-level 'services' mapping")
     return loaded
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def parse_duration(value: Any, where: str) -> int:

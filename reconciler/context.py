@@ -9,6 +9,7 @@ from core import conditions, naming
 from core.model import Environment, Project
 from reconciler.config import effective_config
 from reconciler.drift import ObjectKey
+from reconciler.manifests import OWNER_ANNOTATION
 from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings, UnknownMode, mode_for
 
 
@@ -24,6 +25,7 @@ class Observed:
     children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
     children_read: bool = False
     team_pull_secret: Manifest | None = None
+    fork_push_secret: Manifest | None = None
     app_secrets: Mapping[str, Manifest] = field(default_factory=dict)
     # ReplicaSets and Pods of the namespace, read while a rollout is under way (see rollout.py),
     # and the redacted log tail of the failing container among them (read once it fails).
@@ -58,6 +60,22 @@ def namespaces_of(env: Environment) -> list[str]:
 def owner_of(env: Environment) -> str:
     """`<namespace>/<name>` of an Environment (the owner annotation of its namespace)."""
     return f"{env.metadata.namespace}/{env.metadata.name}"
+
+
+def foreign_owner(namespace: Manifest, env: Environment) -> str | None:
+    """Who else owns a live namespace of this Environment's name (None when it is ours or free).
+
+    Names are sanitized and joined, so `acme`/`web`/`production` and the project namespace of
+    `acme`/`web-production` are both `acme-web-production`: never adopt or delete another's.
+    """
+    meta = namespace.get("metadata") or {}
+    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+    if owner and owner != owner_of(env):
+        return f"Environment {owner}"
+    kind = (meta.get("labels") or {}).get(naming.LABEL_NAMESPACE_TYPE)
+    if kind and kind != "environment":
+        return f"a {kind} namespace"
+    return None
 
 
 class Blocked(Exception):

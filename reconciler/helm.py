@@ -31,6 +31,8 @@ _TRANSIENT = (
     "the server is currently unable",
     "etcdserver: request timed out",
     "too many requests",
+    # the deployer's RoleBinding is new and RBAC has not caught up; charts were checked before
+    'is forbidden: user "system:serviceaccount:',
 )
 _TIMEOUT = ("timed out waiting for the condition", "context deadline exceeded")
 _NOISE = re.compile(r"^(WARNING: |walk\.go:|coalesce\.go:|install\.go:|upgrade\.go:)")
@@ -87,6 +89,26 @@ class CliHelmRunner:
         except OSError as exc:
             raise PermanentError(f"cannot run helm ({argv[0]}): {exc.strerror or exc}") from None
         return HelmResult(done.returncode, done.stdout, done.stderr)
+
+
+_OFFLINE_VERBS = ("template", "lint", "version")
+
+
+class ImpersonatingRunner:
+    """A runner adding `--kube-as-user` to every helm call that reaches the cluster.
+
+    `template` and `lint` stay offline (no cluster, so a chart's `lookup` sees nothing).
+    """
+
+    def __init__(self, runner: HelmRunner, user: str) -> None:
+        self.runner = runner
+        self.user = user
+
+    def run(self, argv: Sequence[str], *, timeout: float) -> HelmResult:
+        """Run `argv` as `user` (offline verbs unchanged)."""
+        if len(argv) > 1 and argv[1] in _OFFLINE_VERBS:
+            return self.runner.run(argv, timeout=timeout)
+        return self.runner.run([*argv, "--kube-as-user", self.user], timeout=timeout)
 
 
 def _verb(argv: Sequence[str]) -> str:
@@ -213,6 +235,10 @@ class Helm:
         self.runner = runner
         self.helm_bin = helm_bin
         self.timeout = timeout
+
+    def impersonating(self, user: str) -> Helm:
+        """The same client acting on the cluster as `user` (e.g. a namespace's deployer)."""
+        return Helm(ImpersonatingRunner(self.runner, user), self.helm_bin, timeout=self.timeout)
 
     def _run(self, argv: list[str], what: str, timeout: float | None = None) -> HelmResult:
         result = self.runner.run(argv, timeout=timeout or self.timeout)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from core import naming
 from core.model import EnvironmentConfig
-from reconciler import manifests
+from reconciler import confinement, manifests
 from reconciler.context import Observed, owner_of
 from reconciler.modes import Manifest, ModeContext
 
@@ -14,6 +14,7 @@ from reconciler.modes import Manifest, ModeContext
 def namespace_manifest(ctx: ModeContext) -> Manifest:
     """The environment namespace with its labels and owner annotation."""
     labels = {**ctx.labels, naming.LABEL_NAMESPACE_TYPE: "environment"}
+    labels |= confinement.pod_security_labels(ctx.project.spec.security.pod_security)
     return manifests.namespace(ctx.namespace, labels, owner_of(ctx.environment))
 
 
@@ -23,6 +24,7 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     resources = ctx.project.spec.resources
     quota = getattr(resources, ctx.environment.spec.type) if resources else None
     objects = [
+        *confinement.deployer_objects(ns, labels, settings.deployer_cluster_role),
         manifests.resource_quota(ns, labels, quota),
         manifests.limit_range(ns, labels),
         manifests.network_policy(ns, labels, settings.ingress_namespace),
@@ -32,7 +34,10 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
     ]
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
-        objects.append(service_account(ctx, obs.children.get(("ServiceAccount", "default"))))
+    if ctx.environment.primary_source.fork and obs.fork_push_secret is not None:
+        objects.append(manifests.fork_push_secret(ns, labels, obs.fork_push_secret))
+    live_account = obs.children.get(("ServiceAccount", "default"))
+    objects.append(service_account(ctx, live_account, pull_secret=obs.team_pull_secret is not None))
     if obs.tls_source is not None:
         objects.append(manifests.app_secret(ns, labels, obs.tls_source))
     if not ctx.environment.primary_source.fork:  # a fork PR never gets the project's secrets
@@ -72,13 +77,15 @@ def referenced_secrets(config: EnvironmentConfig) -> set[str]:
     return names
 
 
-def service_account(ctx: ModeContext, live: Manifest | None) -> Manifest:
-    """`default` ServiceAccount keeping whatever pull secrets it has, plus ours."""
+def service_account(ctx: ModeContext, live: Manifest | None, *, pull_secret: bool) -> Manifest:
+    """`default` ServiceAccount with no token mounted, keeping its pull secrets, plus ours."""
     desired = manifests.default_service_account(ctx.namespace, ctx.labels)
     current = list((live or {}).get("imagePullSecrets") or [])
-    if {"name": manifests.PULL_SECRET} not in current:
+    if pull_secret and {"name": manifests.PULL_SECRET} not in current:
         current.append({"name": manifests.PULL_SECRET})
     desired["imagePullSecrets"] = current
-    if live is not None:  # keep the labels it has; only our pull secret matters on this object
+    if not current:
+        del desired["imagePullSecrets"]
+    if live is not None:  # keep the labels it has; only what we set matters on this object
         desired["metadata"] = {"name": "default", "namespace": ctx.namespace}
     return desired

@@ -22,6 +22,7 @@ LIMITS_NAME = "default-limits"
 POLICY_NAME = "default-policy"
 BUILD_POLICY_NAME = "build-egress"
 PULL_SECRET = "registry-credentials"
+FORK_PUSH_SECRET = "fork-registry-credentials"
 DEFAULT_SA = "default"
 OWNER_ANNOTATION = "catalyst.dev/owner"
 NONCE_ANNOTATION = "catalyst.dev/rebuild-nonce"
@@ -30,8 +31,15 @@ LABEL_JOB_TYPE = "catalyst.dev/job-type"
 LABEL_BUILD = "catalyst.dev/build"
 LABEL_GIT_TOKEN = "catalyst.dev/git-token"
 
+# PVCs and storage are capped too: a compose file with 300 volumes must not claim 300 disks.
 DEFAULT_QUOTA = Quota(
-    requests_cpu="2", requests_memory="4Gi", limits_cpu="4", limits_memory="8Gi", pods=20
+    requests_cpu="2",
+    requests_memory="4Gi",
+    limits_cpu="4",
+    limits_memory="8Gi",
+    pods=20,
+    persistent_volume_claims=10,
+    requests_storage="20Gi",
 )
 BUILD_RESOURCES = Resources(
     requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}
@@ -172,12 +180,13 @@ def app_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest
 
 
 def default_service_account(ns: str, labels: Mapping[str, str]) -> Manifest:
-    """The namespace's `default` ServiceAccount with the pull secret attached."""
+    """The namespace's `default` ServiceAccount: pull secret attached, no API token mounted."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": meta(DEFAULT_SA, labels, ns),
         "imagePullSecrets": [{"name": PULL_SECRET}],
+        "automountServiceAccountToken": False,
     }
 
 
@@ -188,6 +197,26 @@ def image_ref(registry: str, team: str, project: str, build: str, sha: str) -> s
     """`<registry>/<team>/<project>/<build>:<sha>`, path parts sanitized."""
     parts = [naming.sanitize_part(p) or "x" for p in (team, project, build)]
     return f"{registry.rstrip('/')}/{'/'.join(parts)}:{sha}"
+
+
+def fork_image_ref(registry: str, namespace: str, build: str, sha: str) -> str:
+    """A fork preview's own path: `<registry>/previews/<env namespace>/<build>:<sha>`."""
+    return f"{registry.rstrip('/')}/previews/{namespace}/{naming.sanitize_part(build) or 'x'}:{sha}"
+
+
+def cache_repo(image: str) -> str | None:
+    """The kaniko cache repository beside a fork preview's image (None: kaniko's default)."""
+    repository = image.rsplit(":", 1)[0]
+    if "/previews/" not in repository:
+        return None
+    return repository.rsplit("/", 1)[0] + "/cache"
+
+
+def fork_push_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Manifest:
+    """Copy of the platform's fork push credential (limited to fork preview paths)."""
+    copied = pull_secret(ns, labels, source)
+    copied["metadata"]["name"] = FORK_PUSH_SECRET
+    return copied
 
 
 def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
@@ -242,7 +271,9 @@ def _kaniko_args(build: BuildSpec, context: str, destination: str, flags: Kaniko
     args += [f"--destination={destination}", f"--cache={str(flags.cache).lower()}"]
     if flags.insecure:
         args += ["--insecure", "--insecure-pull"]
-    return [*args, "--snapshot-mode=redo"]
+    args.append("--snapshot-mode=redo")
+    cache = cache_repo(destination) if flags.cache else None
+    return [*args, f"--cache-repo={cache}"] if cache else args
 
 
 def _token_env(secret: str) -> list[Manifest]:
@@ -253,9 +284,9 @@ def _token_env(secret: str) -> list[Manifest]:
     ]
 
 
-def _registry_volume() -> Manifest:
+def _registry_volume(secret_name: str) -> Manifest:
     items = [{"key": ".dockerconfigjson", "path": "config.json"}]
-    secret = {"secretName": PULL_SECRET, "optional": True, "items": items}
+    secret = {"secretName": secret_name, "optional": True, "items": items}
     return {"name": "registry-creds", "secret": secret}
 
 
@@ -272,8 +303,12 @@ def build_job(
     deadline_seconds: int,
     ttl_seconds: int,
     flags: KanikoFlags = KanikoFlags(),
+    push_secret: str | None = PULL_SECRET,
 ) -> Manifest:
-    """Kaniko Job building one image at one commit: no retries, deadline and TTL set."""
+    """Kaniko Job building one image at one commit: no retries, deadline and TTL set.
+
+    `push_secret` is mounted as kaniko's docker config (None: push without a credential).
+    """
     name = naming.build_job_name(build.name, commit_sha)
     job_labels = {
         **labels,
@@ -288,14 +323,15 @@ def build_job(
         "args": _kaniko_args(build, context, destination, flags),
         "env": _token_env(token_secret_name(name)),
         "resources": resources,
-        "volumeMounts": [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}],
     }
-    pod_spec = {
+    pod_spec: Manifest = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "containers": [container],
-        "volumes": [_registry_volume()],
     }
+    if push_secret is not None:
+        container["volumeMounts"] = [{"name": "registry-creds", "mountPath": "/kaniko/.docker"}]
+        pod_spec["volumes"] = [_registry_volume(push_secret)]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -22,9 +22,10 @@ from reconciler.actions import (
     ModeApply,
     ModeTeardown,
     Plan,
+    RevokeBuildToken,
 )
 from reconciler.builds import plan_builds
-from reconciler.context import Blocked, Observed, build_context, namespaces_of
+from reconciler.context import Blocked, Observed, build_context, foreign_owner, namespaces_of
 from reconciler.drift import differs, is_deleting, key_of
 from reconciler.infra import infra_objects, missing_secret, namespace_manifest
 from reconciler.modes import DeployMode, Manifest, ModeContext, Readiness, fingerprint_of
@@ -54,9 +55,14 @@ REQUEUE_FAILED_ROLLOUT = 30.0  # a stalled rollout may still recover (e.g. the i
 def plan_teardown(obs: Observed, *, deleting: bool) -> Plan:
     """Tear workloads down and delete the namespace; release (or suspend) once it is gone."""
     env = obs.environment
-    live = {n: o for n, o in obs.namespaces.items() if o is not None and n in namespaces_of(env)}
+    live = {
+        n: o
+        for n, o in obs.namespaces.items()
+        if o is not None and n in namespaces_of(env) and foreign_owner(o, env) is None
+    }
     actions: list[Action] = []
     to_delete = [n for n, o in sorted(live.items()) if not is_deleting(o)]
+    actions.extend(RevokeBuildToken(j, n) for n in to_delete for j in sorted(obs.jobs))
     found = _mode_of(obs) if to_delete else None
     if found is not None:
         actions.append(ModeTeardown(found[1], found[0]))
@@ -120,7 +126,8 @@ def plan_with_reads(obs: Observed) -> ActivePlan:
     except Blocked as exc:
         return ActivePlan(failed(obs, exc.reason, str(exc)), False)
     except ConfigError as exc:
-        return ActivePlan(failed(obs, conditions.INVALID_CONFIG, str(exc)), False)
+        reason = str(getattr(exc, "reason", conditions.INVALID_CONFIG))
+        return ActivePlan(failed(obs, reason, str(exc)), False)
 
 
 def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan:
@@ -128,6 +135,9 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
     ns_manifest = namespace_manifest(ctx)
     ns_live = obs.namespaces.get(ctx.namespace)
     base = active_status(obs, ctx)
+    other = foreign_owner(ns_live, obs.environment) if ns_live is not None else None
+    if other is not None:
+        return ActivePlan(failed(obs, "NamespaceCollision", collision_message(ctx, other)), False)
     if ns_live is None:
         status = pending_status(obs, base, "creating namespace")
         return ActivePlan(Plan((Apply(ns_manifest, None),), status, REQUEUE_NOW), False)
@@ -151,6 +161,14 @@ def plan_active(obs: Observed, ctx: ModeContext, mode: DeployMode) -> ActivePlan
         return ActivePlan(dataclasses.replace(plan, requeue_after=REQUEUE_FAILED_ROLLOUT), False)
     writes = _drift([ns_manifest, *infra], obs) + list(builds.actions)
     return ActivePlan(_after_builds(obs, deploy_ctx, mode, base, writes, fingerprint), False)
+
+
+def collision_message(ctx: ModeContext, other: str) -> str:
+    """Why a preview cannot use its namespace, and what to change."""
+    return (
+        f"namespace {ctx.namespace} already belongs to {other} (team, project and environment "
+        "names join with '-'); rename this project or environment so the names differ"
+    )
 
 
 def _fingerprint(ns: Manifest, infra: list[Manifest], mode: DeployMode, ctx: ModeContext) -> str:

@@ -8,6 +8,7 @@ enqueues the GitHub `publish_status` task by name.
 
 from __future__ import annotations
 
+import base64
 import logging
 import traceback
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any, assert_never
 from pydantic import ValidationError
 
 from core import conditions, jobs, naming
-from core.clients.kube import AlreadyExists
+from core.clients.kube import AlreadyExists, Forbidden
 from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
 from core.model import Environment, EnvironmentStatus, Phase, Project
@@ -32,11 +33,13 @@ from reconciler.actions import (
     ModeApply,
     ModeTeardown,
     Plan,
+    RevokeBuildToken,
 )
 from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
 from reconciler.builds import job_state
 from reconciler.cluster import Cluster, Manifest
 from reconciler.config import resolve_config
+from reconciler.confinement import DEPLOYER_SA, applied_as_deployer, deployer_user
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of
 from reconciler.infra import referenced_secrets
@@ -248,6 +251,7 @@ class Reconciler:
         secret = self.cluster.get_or_none(
             "Secret", manifests.PULL_SECRET, project.metadata.namespace
         )
+        fork_secret = self._fork_push_secret(obs, project.metadata.namespace)
         app_secrets = self._app_secrets(obs, str(env.metadata.namespace))
         tls = self._tls_source()
         children = dict(obs.children)
@@ -262,6 +266,7 @@ class Reconciler:
             children=children,
             children_read=True,
             team_pull_secret=secret,
+            fork_push_secret=fork_secret,
             app_secrets=app_secrets,
             tls_source=tls,
         )
@@ -272,6 +277,13 @@ class Reconciler:
         if not name or settings.cert_issuer:
             return None
         return self.cluster.get_or_none("Secret", name, settings.ingress_namespace)
+
+    def _fork_push_secret(self, obs: Observed, team_namespace: str | None) -> Manifest | None:
+        """The platform's fork push credential from the team namespace (forks only)."""
+        name = self.settings.fork_registry_secret
+        if not name or not obs.environment.primary_source.fork:
+            return None
+        return self.cluster.get_or_none("Secret", name, team_namespace)
 
     def _app_secrets(self, obs: Observed, project_namespace: str) -> dict[str, Manifest]:
         """The project-namespace Secrets the resolved config references (none for forks)."""
@@ -292,11 +304,16 @@ class Reconciler:
             ("LimitRange", manifests.LIMITS_NAME),
             ("NetworkPolicy", manifests.POLICY_NAME),
             ("NetworkPolicy", manifests.BUILD_POLICY_NAME),
+            ("ServiceAccount", DEPLOYER_SA),
+            ("RoleBinding", DEPLOYER_SA),
+            ("ServiceAccount", "default"),
             ("Service", "web"),
             ("Ingress", "web"),
         ]
         if with_secret:
-            keys += [("Secret", manifests.PULL_SECRET), ("ServiceAccount", "default")]
+            keys.append(("Secret", manifests.PULL_SECRET))
+        if obs.environment.primary_source.fork and self.settings.fork_registry_secret:
+            keys.append(("Secret", manifests.FORK_PUSH_SECRET))
         for volume in self._volumes(obs):
             keys.append(("PersistentVolumeClaim", volume))
         keys += [k for k in self._mode_keys(obs) if k not in keys]
@@ -328,7 +345,7 @@ class Reconciler:
                 self.act(obs.environment, action)
         except (Invalid, ConfigError) as exc:
             log.warning("environment %s: write rejected: %s", obs.environment.metadata.name, exc)
-            return failed(obs, conditions.REJECTED, str(exc))
+            return failed(obs, str(getattr(exc, "reason", conditions.REJECTED)), str(exc))
         return plan
 
     def act(self, env: Environment, action: Action) -> None:
@@ -342,6 +359,8 @@ class Reconciler:
                 self.cluster.delete(kind, name, namespace)
             case CreateBuild():
                 self.create_build(action)
+            case RevokeBuildToken(job_name=job_name, namespace=namespace):
+                self.revoke_build_token(job_name, namespace)
             case ModeApply(mode=mode, ctx=ctx):
                 mode.apply(ctx, self.mode_io)
             case ModeTeardown(mode=mode, ctx=ctx):
@@ -350,38 +369,76 @@ class Reconciler:
                 assert_never(action)
 
     def apply(self, desired: Manifest, live: Manifest | None) -> None:
-        """Create `desired`, or merge-patch it over the live object."""
+        """Create `desired`, or merge-patch it over the live object.
+
+        What the deploy mode wants (workloads, services, ingresses, ...) is written as the
+        namespace's deployer ServiceAccount, never with the reconciler's own rights.
+        """
+        cluster = self._writer_of(desired)
+        try:
+            self._write(cluster, desired, live)
+        except Forbidden as exc:
+            if cluster is self.cluster:
+                raise
+            # the deployer's RoleBinding was created a moment ago and RBAC has not caught up
+            # (or the chart's deployer ClusterRole lacks the kind): look again shortly
+            raise TemporaryError(f"deployer may not write yet: {exc}", delay=2.0) from exc
+
+    def _write(self, cluster: Cluster, desired: Manifest, live: Manifest | None) -> None:
         meta = desired["metadata"]
         if live is None:
             try:
-                self.reads.remember(self.cluster.create(desired))
+                self.reads.remember(cluster.create(desired))
             except AlreadyExists:
                 pass  # created by an earlier pass or a racing writer; compared next pass
             return
-        patched = self.cluster.patch(desired["kind"], meta["name"], meta.get("namespace"), desired)
+        patched = cluster.patch(desired["kind"], meta["name"], meta.get("namespace"), desired)
         self.reads.remember(patched)
 
-    def create_build(self, action: CreateBuild) -> None:
-        """Store a fresh git token in the build's Secret, then create (or adopt) the Job."""
-        job = action.job
-        meta = job["metadata"]
-        if action.installation_id is not None:
-            token = self.tokens.installation_token(action.installation_id, action.repository)
-            secret = manifests.git_token_secret(
-                meta["namespace"], meta["labels"], meta["name"], token
-            )
-            self._upsert_secret(secret)
-        try:
-            self.reads.remember(self.cluster.create(job))
-        except AlreadyExists:
-            pass  # a restarted reconciler adopts the Job it created before
+    def _writer_of(self, desired: Manifest) -> Cluster:
+        if not applied_as_deployer(desired) or desired["metadata"]["name"] == DEPLOYER_SA:
+            return self.cluster
+        return self.cluster.impersonating(deployer_user(desired["metadata"]["namespace"]))
 
-    def _upsert_secret(self, secret: Manifest) -> None:
+    def create_build(self, action: CreateBuild) -> None:
+        """Store a token minted for this build alone, create (or adopt) the Job, let it own it.
+
+        The Secret exists before the Job so its pod never starts without it; a public
+        repository gets no token at all.
+        """
+        job, token = action.job, None
+        meta = job["metadata"]
+        if action.installation_id is not None and action.repository:
+            token = self.tokens.build_token(action.installation_id, action.repository)
+        if token is not None:
+            self.revoke_build_token(meta["name"], meta["namespace"])  # a crashed earlier attempt
+            self.cluster.create(
+                manifests.git_token_secret(meta["namespace"], meta["labels"], meta["name"], token)
+            )
         try:
-            self.cluster.create(secret)
+            created = self.cluster.create(job)
         except AlreadyExists:
-            meta = secret["metadata"]
-            self.cluster.patch("Secret", meta["name"], meta["namespace"], {"data": secret["data"]})
+            created = self.cluster.get("Job", meta["name"], meta["namespace"])
+        self.reads.remember(created)
+        if token is not None:
+            self._owned_by_job(manifests.token_secret_name(meta["name"]), created)
+
+    def _owned_by_job(self, secret: str, job: Manifest) -> None:
+        meta = job["metadata"]
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"]}
+        patch = {"metadata": {"ownerReferences": [owner]}}
+        self.cluster.patch("Secret", secret, meta["namespace"], patch)
+
+    def revoke_build_token(self, job_name: str, namespace: str) -> None:
+        """Revoke a build's git token with GitHub, then delete its Secret (absent is fine)."""
+        name = manifests.token_secret_name(job_name)
+        secret = self.cluster.get_or_none("Secret", name, namespace)
+        if secret is None:
+            return
+        encoded = (secret.get("data") or {}).get("GIT_PASSWORD")
+        if encoded:
+            self.tokens.revoke(base64.b64decode(encoded).decode())
+        self.cluster.delete("Secret", name, namespace)
 
     # --- Environment writes ----------------------------------------------------------------
 

@@ -4,8 +4,9 @@
 GitHub's tarball of the commit (`GET /repos/{owner}/{repo}/tarball/{sha}`) with a short-lived
 installation token, so private repositories work and the content is exactly that SHA, never a
 moving branch. It extracts safely (no absolute paths, `..` or links leaving the target) and keeps
-the most recent tarball in memory, since one pass reads a compose file and its neighbours from the
-same commit.
+the most recent tarball, since one pass reads a compose file and its neighbours from the same
+commit. The download is streamed into a spooled temporary file with a size limit (never buffered
+whole before the check), and the unpacked size and file count are capped.
 Tests use a fake that serves a local directory.
 """
 
@@ -14,7 +15,10 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -23,14 +27,32 @@ from reconciler.sourcerefs import SourceRef, clean_path, repository_of
 from reconciler.tokens import TokenSource
 
 MAX_TARBALL = 200 * 1024 * 1024
+MAX_UNPACKED = 1024 * 1024 * 1024
+MAX_MEMBERS = 200_000
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class TarballSource:
-    """The members of one commit's tarball, addressed by repository-relative path."""
+    """The members of one commit's tarball, addressed by repository-relative path.
 
-    def __init__(self, data: bytes) -> None:
-        self.archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-        self.members = {self._relative(m.name): m for m in self.archive.getmembers()}
+    The unpacked size is capped too (a small gzip can expand enormously).
+    """
+
+    def __init__(self, data: bytes | IO[bytes]) -> None:
+        fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
+        self.archive = tarfile.open(fileobj=fileobj, mode="r:*")
+        self.members = {self._relative(m.name): m for m in self._bounded_members()}
+
+    def _bounded_members(self) -> Iterator[tarfile.TarInfo]:
+        total = 0
+        for count, member in enumerate(self.archive, start=1):
+            total += member.size
+            if total > MAX_UNPACKED or count > MAX_MEMBERS:
+                raise PermanentError(
+                    f"source archive unpacks to more than {MAX_UNPACKED} bytes "
+                    f"or {MAX_MEMBERS} files"
+                )
+            yield member
 
     @staticmethod
     def _relative(name: str) -> str:
@@ -72,6 +94,20 @@ class TarballSource:
             target.write_bytes(handle.read() if handle else b"")
 
 
+def spool(chunks: Iterable[bytes], *, limit: int, what: str) -> IO[bytes]:
+    """`chunks` in a rewound temporary file (in memory while small); PermanentError past `limit`."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            out.close()
+            raise PermanentError(f"{what}: source archive larger than {limit} bytes")
+        out.write(chunk)
+    out.seek(0)
+    return out
+
+
 class GitHubTarballFetcher:
     """Reads sources through GitHub's tarball API with an installation token."""
 
@@ -90,34 +126,39 @@ class GitHubTarballFetcher:
     def _tarball(self, ref: SourceRef) -> TarballSource:
         if self._cached is not None and self._cached[0] == ref:
             return self._cached[1]
+        if self._cached is not None:
+            self._cached[1].archive.close()
+            self._cached = None
         source = TarballSource(self._download(ref))
         self._cached = (ref, source)
         return source
 
-    def _download(self, ref: SourceRef) -> bytes:
+    def _download(self, ref: SourceRef) -> IO[bytes]:
+        """The tarball streamed into a spooled file (disk past 8 MiB), never past MAX_TARBALL."""
         owner, name = repository_of(ref.repository_url)
         url = f"{self.api_url}/repos/{owner}/{name}/tarball/{ref.commit_sha}"
         headers = {"Accept": "application/vnd.github+json"}
         if ref.installation_id is not None:
             token = self.tokens.installation_token(ref.installation_id, f"{owner}/{name}")
             headers["Authorization"] = f"Bearer {token}"
+        what = f"{owner}/{name}@{ref.commit_sha[:7]}"
         try:
-            response = self.client.get(url, headers=headers, follow_redirects=True)
+            with self.client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+                self._check(response, what)
+                return spool(response.iter_bytes(), limit=MAX_TARBALL, what=what)
         except httpx.HTTPError as exc:
-            raise TemporaryError(f"fetching {owner}/{name}@{ref.commit_sha[:7]}: {exc}") from exc
-        return self._body(response, f"{owner}/{name}@{ref.commit_sha[:7]}")
+            raise TemporaryError(f"fetching {what}: {exc}") from exc
 
     @staticmethod
-    def _body(response: httpx.Response, what: str) -> bytes:
+    def _check(response: httpx.Response, what: str) -> None:
         if response.status_code == 404:
             raise NotFound(f"{what}: repository or commit not found (or not readable by the App)")
         if response.status_code in (401, 403, 429) or response.status_code >= 500:
             raise TemporaryError(f"{what}: GitHub answered {response.status_code}")
         if response.status_code != 200:
             raise PermanentError(f"{what}: GitHub answered {response.status_code}")
-        if len(response.content) > MAX_TARBALL:
+        if int(response.headers.get("content-length") or 0) > MAX_TARBALL:
             raise PermanentError(f"{what}: source archive larger than {MAX_TARBALL} bytes")
-        return response.content
 
     def read_file(self, ref: SourceRef, path: str) -> bytes | None:
         """The file at `path` in the commit, or None."""

@@ -1,31 +1,42 @@
-"""Adapter: short-lived GitHub installation tokens for build Jobs (our only GitHub use).
+"""Adapter: short-lived GitHub installation tokens for sources and builds (our only GitHub use).
 
 `TokenSource` is the seam the reconciler depends on; tests inject a fake. `GitHubAppTokens` mints
-tokens with the App JWT (POST /app/installations/{id}/access_tokens, limited to the one
-repository) and caches each until five minutes before it expires. The JWT and the reading of
-GitHub's rate limits (`retry-after`, `x-ratelimit-reset`, secondary limits) are the workers' own,
-from `core.clients.githubauth`.
+tokens with the App JWT (POST /app/installations/{id}/access_tokens), always limited to the one
+repository and to `contents: read` (+ `metadata: read`), never the App's full permissions.
+The reconciler's own token (source tarballs) is cached until five minutes before it expires. A
+build's token is minted for that build alone (a PR's code runs in the build container and can
+read it), never cached or shared, `None` for a public repository (nothing to authenticate), and
+revoked (DELETE /installation/token) when the build ends or is superseded. The JWT and the
+reading of GitHub's rate limits (`retry-after`, `x-ratelimit-reset`, secondary limits) are the
+workers' own, from `core.clients.githubauth`.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from core.clients.githubauth import AppCredentials, make_app_jwt, rate_limit_delay
 from core.errors import NotFound, PermanentError, RateLimited, TemporaryError
 
+log = logging.getLogger(__name__)
 REFRESH_MARGIN = 300.0
+READ_ONLY = {"contents": "read", "metadata": "read"}
 
 
 class TokenSource(Protocol):
-    """Gives a git token able to read `repository` through installation `installation_id`."""
+    """Git tokens able to read `repository` through installation `installation_id`."""
 
     def installation_token(self, installation_id: int, repository: str | None) -> str: ...
+
+    def build_token(self, installation_id: int, repository: str) -> str | None: ...
+
+    def revoke(self, token: str) -> None: ...
 
 
 class GitHubAppTokens:
@@ -54,8 +65,42 @@ class GitHubAppTokens:
     def _jwt(self) -> str:
         return make_app_jwt(AppCredentials(self._app_id, self._key), now=time.time())
 
+    def build_token(self, installation_id: int, repository: str) -> str | None:
+        """A fresh read-only token for one build; None when the repository is public."""
+        data = self._mint_raw(installation_id, repository)
+        token = str(data["token"])
+        repositories = data.get("repositories") or []
+        if repositories and repositories[0].get("private") is False:
+            self.revoke(token)  # a public repository is cloned without credentials
+            return None
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke an installation token, best effort: one already expired or revoked is fine.
+
+        A failure is logged, never raised: the token expires within the hour anyway, and a
+        GitHub outage must not hold up the preview whose build just ended.
+        """
+        headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
+        try:
+            response = self._client.delete(f"{self._api}/installation/token", headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("could not revoke a build token (it expires within the hour): %s", exc)
+            return
+        if response.status_code not in (204, 401):
+            log.warning(
+                "GitHub answered %s revoking a build token (it expires within the hour)",
+                response.status_code,
+            )
+
     def _mint(self, installation_id: int, repository: str | None) -> tuple[str, float]:
-        body = {"repositories": [repository.split("/", 1)[1]]} if repository else {}
+        data = self._mint_raw(installation_id, repository)
+        return str(data["token"]), _expiry(str(data.get("expires_at", "")))
+
+    def _mint_raw(self, installation_id: int, repository: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"permissions": READ_ONLY}
+        if repository:
+            body["repositories"] = [repository.split("/", 1)[1]]
         headers = {
             "Authorization": f"Bearer {self._jwt()}",
             "Accept": "application/vnd.github+json",
@@ -66,8 +111,7 @@ class GitHubAppTokens:
         except httpx.HTTPError as exc:
             raise TemporaryError(f"GitHub unreachable: {exc}") from exc
         _raise_for(response)
-        data = response.json()
-        return str(data["token"]), _expiry(str(data.get("expires_at", "")))
+        return dict(response.json())
 
 
 def _raise_for(response: httpx.Response) -> None:

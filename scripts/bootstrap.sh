@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything catalyst-preview needs on a fresh Debian machine, idempotently:
-# Debian's redis-server, a virtualenv in .venv with the pinned packages, and the helm binary.
+# Debian's redis-server, a virtualenv in .venv with the pinned packages, the helm binary, and for
+# the browser tests Debian's chromium with the pinned playwright-core (scripts/get-playwright.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +27,4 @@ if [ ! -f "$stamp" ]; then
 fi
 
 scripts/get-helm.sh >/dev/null
+scripts/get-playwright.sh

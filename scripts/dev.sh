@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one run command: installs what is missing, starts a local redis-server, and runs the four
-# processes (web, worker, reconciler, beat) in the foreground until Ctrl-C / SIGTERM, then stops all.
+# processes (web, worker, reconciler, beat) in the foreground until Ctrl-C / SIGTERM, then stops all;
+# with an OAuth client (CATALYST_GITHUB_CLIENT_ID, or the fake GitHub's) also the dashboard.
 #
 # Kubernetes: uses $KUBECONFIG when set; otherwise a local API server: the real control plane
 # (kube-apiserver, etcd, kube-controller-manager, kwok from .tools/control-plane/bin, built by
@@ -10,7 +11,7 @@
 # GitHub: uses CATALYST_GITHUB_APP_ID / CATALYST_GITHUB_PRIVATE_KEY(_FILE) when set; otherwise
 # starts the fake GitHub server from the tests with a throwaway App key (local mode).
 # Ports (all on 127.0.0.1): PORT (web, 8000), REDIS_PORT (6390), KUBEFAKE_PORT (8001),
-# FAKE_GITHUB_PORT (8002). A port in use stops it at once, naming the process holding it.
+# FAKE_GITHUB_PORT (8002), DASHBOARD_PORT (8080). A port in use stops it at once, naming the process holding it.
 # Settings: the ones the stack uses are written to $CATALYST_DEV_ENV (default .catalyst-dev.env),
 # which every `catalyst-preview` command reads (doctor, replay, ...); removed again on exit.
 # Walkthrough: docs/local-run.md.
@@ -147,14 +148,34 @@ if [ -z "${CATALYST_GITHUB_APP_ID:-}" ]; then
   export CATALYST_GITHUB_PRIVATE_KEY_FILE="$run_dir/app-key.pem"
   export CATALYST_GITHUB_API_URL="http://127.0.0.1:$github_port"
   github="fake at $CATALYST_GITHUB_API_URL (state: $run_dir/github-state.json)"
+  # The dashboard signs in through the fake's OAuth pages (as octocat, admin on acme/shop).
+  export CATALYST_GITHUB_WEB_URL="$CATALYST_GITHUB_API_URL"
+  export CATALYST_GITHUB_CLIENT_ID="${CATALYST_GITHUB_CLIENT_ID:-Iv1.localdev}"
+  export CATALYST_GITHUB_CLIENT_SECRET="${CATALYST_GITHUB_CLIENT_SECRET:-localdev-oauth-secret}"
 fi
 
-for proc in web worker reconciler beat; do
-  if [ "$proc" = web ]; then
-    start web "$run_dir/web.log" catalyst-preview web --host 127.0.0.1 --port "$web_port"
-  else
-    start "$proc" "$run_dir/$proc.log" catalyst-preview "$proc"
+processes=(web worker reconciler beat)
+if [ -n "${CATALYST_GITHUB_CLIENT_ID:-}" ]; then
+  dashboard_port="${DASHBOARD_PORT:-8080}"
+  export DASHBOARD_PORT="$dashboard_port"
+  export CATALYST_DASHBOARD_URL="${CATALYST_DASHBOARD_URL:-http://127.0.0.1:$dashboard_port}"
+  export CATALYST_DASHBOARD_INSECURE_HTTP="${CATALYST_DASHBOARD_INSECURE_HTTP:-true}"
+  if [ -z "${CATALYST_DASHBOARD_SESSION_KEY:-}" ]; then # a fresh key per run: sign in again
+    CATALYST_DASHBOARD_SESSION_KEY="$(python -c 'import secrets; print(secrets.token_hex(32))')"
+    export CATALYST_DASHBOARD_SESSION_KEY
   fi
+  processes+=(dashboard)
+fi
+
+for proc in "${processes[@]}"; do
+  case "$proc" in
+    web) start web "$run_dir/web.log" catalyst-preview web --host 127.0.0.1 --port "$web_port" ;;
+    dashboard)
+      start dashboard "$run_dir/dashboard.log" \
+        catalyst-preview dashboard --host 127.0.0.1 --port "$dashboard_port"
+      ;;
+    *) start "$proc" "$run_dir/$proc.log" catalyst-preview "$proc" ;;
+  esac
 done
 web_url="http://127.0.0.1:$web_port"
 await "web" curl -fsS "$web_url/readyz"
@@ -176,10 +197,11 @@ write_settings() { # KEY=value lines, single-quoted so both `.` and the CLI read
 {
   echo "dev: ready; Ctrl-C stops all"
   echo "dev:   web          $web_url (webhook: $web_url/webhook)"
+  if [ -n "${dashboard_port:-}" ]; then echo "dev:   dashboard    $CATALYST_DASHBOARD_URL"; fi
   echo "dev:   kubernetes   ${kube_api:-your cluster}; KUBECONFIG=${KUBECONFIG:-in-cluster}"
   echo "dev:   redis        $CATALYST_REDIS_URL"
   echo "dev:   github       ${github:-your App at ${CATALYST_GITHUB_API_URL:-https://api.github.com}}"
-  echo "dev:   logs         $run_dir/{web,worker,reconciler,beat}.log (and the helpers' logs)"
+  echo "dev:   logs         $run_dir/{$(IFS=,; echo "${processes[*]}")}.log (and the helpers' logs)"
   echo "dev:   settings     $settings_file (read by catalyst-preview doctor, replay, ...)"
   for pid in "${pids[@]}"; do echo "dev:   pid ${pid}  ${names[$pid]}"; done
 } >&2

@@ -24,7 +24,7 @@ step() { echo "== $*" >&2; "$@" || failed+=("$1"); }
 
 step ruff check .
 step ruff format --check .
-step mypy core cli webhook workers reconciler tests benchmarks
+step mypy core cli webhook workers reconciler dashboard tests benchmarks
 step lint-imports
 echo "== pytest" >&2
 pytest "$@"

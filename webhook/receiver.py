@@ -1,10 +1,13 @@
 """Shell: `POST /webhook`, the receiver contract of DESIGN.md in one request path.
 
-read (≤ 25 MiB, under a read timeout) → verify `X-Hub-Signature-256` over the raw bytes → check
-headers and content type → parse → ping/route → hand the job to the intake (claim and queue, once
-per delivery id) → answer. Answers: 401 bad signature (no detail), 413 too large, 408 too slow,
-415 not JSON, 400 signed but unparseable, 200 ping or duplicate, 202 enqueued or nothing to do,
-503 when Redis or the broker did not take the work within the enqueue deadline.
+read (≤ 25 MiB, under a read timeout) while verifying `X-Hub-Signature-256` chunk by chunk →
+check headers and content type → parse → ping/route → hand the job to the intake (claim and
+queue, once per delivery id) → answer. Answers: 401 bad signature (no detail; a missing or
+malformed header before reading the body), 413 too large, 408 too slow, 415 not JSON, 400 signed
+but unparseable, 200 ping or duplicate, 202 enqueued or nothing to do, 503 when Redis or the
+broker did not take the work within the enqueue deadline, and 503 when the receiver is full: at
+most `max_in_flight` deliveries at once, of which at most `large_body_slots` bodies over
+`large_body_bytes` (so unsigned 24 MiB bodies cannot push the process past its memory limit).
 One log line per delivery.
 """
 
@@ -12,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -34,9 +35,6 @@ from webhook.routers import Route, Router
 
 logger = logging.getLogger("webhook.receiver")
 MAX_BODY = 25 * 1024 * 1024
-# Above this size HMAC runs in a thread: hashlib releases the GIL on big inputs, so a 25 MiB
-# delivery's digest does not stall the small ones sharing the event loop.
-OFFLOAD_BYTES = 256 * 1024
 JSON_TYPES = ("application/json",)
 
 
@@ -53,6 +51,9 @@ class Limits:
     enqueue_timeout: float = 0.8
     release_timeout: float = 0.15
     enqueue_threads: int = 16
+    max_in_flight: int = 64
+    large_body_bytes: int = 1024 * 1024
+    large_body_slots: int = 2
 
 
 class Rejected(Exception):
@@ -95,22 +96,31 @@ class Receiver:
         self._metrics = metrics
         self._limits = limits
         self._helpers = helpers
+        self._capacity = Capacity(limits)
 
     async def receive(self, request: Request) -> Response:
         """Answer one delivery and report it (log line and metrics)."""
         record = DeliveryRecord(
             request.headers.get("x-github-delivery"), request.headers.get("x-github-event")
         )
+        slots = BodySlots(self._capacity)
         try:
-            status, outcome = await self._process(request, record)
+            status, outcome = await self._process(request, record, slots)
         except Rejected as rejected:
             status, outcome = rejected.status, rejected.outcome
+        finally:
+            slots.release()
         self._report(record, status, outcome)
         return Response(status_code=status)
 
-    async def _process(self, request: Request, record: DeliveryRecord) -> tuple[int, str]:
-        body = await read_body(request, self._limits)
-        await self._verify(request, body)
+    async def _process(
+        self, request: Request, record: DeliveryRecord, slots: BodySlots
+    ) -> tuple[int, str]:
+        slots.enter()
+        check_declared_length(request.headers.get("content-length"), self._limits.max_body)
+        verifier = self._verifier(request.headers.get("x-hub-signature-256"))
+        body = await read_body(request, self._limits, verifier=verifier, slots=slots)
+        self._verify(request, verifier)
         record.verified = True
         event, delivery_id = require_headers(request)
         found = await self._digest(body, event, delivery_id)
@@ -133,16 +143,24 @@ class Receiver:
             logger.warning("helper process unavailable: %s", exc)
             raise Rejected(503, "unavailable") from None
 
-    async def _verify(self, request: Request, body: bytes) -> None:
-        header = request.headers.get("x-hub-signature-256")
-        check = functools.partial(signature.failure_reason, body, header, self._secrets)
-        big = len(body) > OFFLOAD_BYTES
-        reason = await anyio.to_thread.run_sync(check) if big else check()
+    def _verifier(self, header: str | None) -> signature.Verifier:
+        """The incremental check of a well-formed header; 401 before reading otherwise."""
+        expected = signature.header_digest(header)
+        if isinstance(expected, str):
+            self._refuse_signature(expected)
+        assert isinstance(expected, bytes)
+        return signature.Verifier(expected, self._secrets)
+
+    def _verify(self, request: Request, verifier: signature.Verifier) -> None:
+        reason = verifier.failure_reason()
         if reason is not None:
-            self._metrics.verification_failures.labels(reason).inc()
-            raise Rejected(401, "unauthorized")
+            self._refuse_signature(reason)
         if not is_json(request.headers.get("content-type")):
             raise Rejected(415, "unsupported-media-type")
+
+    def _refuse_signature(self, reason: str) -> None:
+        self._metrics.verification_failures.labels(reason).inc()
+        raise Rejected(401, "unauthorized")
 
     async def _record_and_enqueue(self, route: Route, record: DeliveryRecord) -> tuple[int, str]:
         delivery_id = route.job.delivery_id
@@ -186,23 +204,88 @@ class Receiver:
         )
 
 
-async def read_body(request: Request, limits: Limits) -> bytes:
-    """The raw body, refusing (413) before reading past `max_body` and (408) slow senders."""
+@dataclass(slots=True)
+class Capacity:
+    """Deliveries being handled and large bodies being held (one event loop: no lock)."""
+
+    limits: Limits
+    in_flight: int = 0
+    large_bodies: int = 0
+
+
+class BodySlots:
+    """One request's share of the receiver: an in-flight place and maybe a large-body slot."""
+
+    def __init__(self, capacity: Capacity) -> None:
+        self._capacity = capacity
+        self._entered = False
+        self._large = False
+
+    def enter(self) -> None:
+        """Take an in-flight place; 503 when `max_in_flight` deliveries are being handled."""
+        capacity = self._capacity
+        if capacity.in_flight >= capacity.limits.max_in_flight:
+            raise Rejected(503, "busy")
+        capacity.in_flight += 1
+        self._entered = True
+
+    def claim_large(self) -> None:
+        """Take a large-body slot (once); 503 when every slot holds a big body already."""
+        capacity = self._capacity
+        if self._large:
+            return
+        if capacity.large_bodies >= capacity.limits.large_body_slots:
+            raise Rejected(503, "busy")
+        capacity.large_bodies += 1
+        self._large = True
+
+    def release(self) -> None:
+        """Give back what this request took."""
+        if self._entered:
+            self._capacity.in_flight -= 1
+        if self._large:
+            self._capacity.large_bodies -= 1
+        self._entered = self._large = False
+
+
+async def read_body(
+    request: Request,
+    limits: Limits,
+    *,
+    verifier: signature.Verifier | None = None,
+    slots: BodySlots | None = None,
+) -> bytes:
+    """The raw body, refusing (413) before reading past `max_body` and (408) slow senders.
+
+    Each chunk feeds `verifier` as it arrives; a body growing past `large_body_bytes` needs one
+    of the receiver's large-body `slots` (503 when they are all taken).
+    """
     check_declared_length(request.headers.get("content-length"), limits.max_body)
     chunks: list[bytes] = []
     size = 0
+    if slots is not None and _declared(request) > limits.large_body_bytes:
+        slots.claim_large()
     try:
         async with asyncio.timeout(limits.read_timeout):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limits.max_body:
                     raise Rejected(413, "too-large")
+                if slots is not None and size > limits.large_body_bytes:
+                    slots.claim_large()
+                if verifier is not None:
+                    verifier.update(chunk)
                 chunks.append(chunk)
     except TimeoutError:
         raise Rejected(408, "read-timeout") from None
     except ClientDisconnect:
         raise Rejected(400, "disconnected") from None
     return b"".join(chunks)
+
+
+def _declared(request: Request) -> int:
+    declared = request.headers.get("content-length", "").strip()
+    return int(declared) if declared.isdigit() else 0
 
 
 def check_declared_length(declared: str | None, limit: int) -> None:

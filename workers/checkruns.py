@@ -28,7 +28,9 @@ async def sync_check_runs(
     """The head commit's run shows the Environment; older commits' runs are cancelled."""
     assert env.spec.github is not None
     repository = env.spec.github.repository
-    wanted = checks.project_check(env, log_url_template=ctx.log_url_template)
+    wanted = checks.project_check(
+        env, log_url_template=ctx.log_url_template, dashboard_url=ctx.dashboard_url
+    )
     await converge_run(ctx, gh, repository, wanted, book, verify=verify)
     for sha in list(book.check_runs):
         if sha != wanted.sha:

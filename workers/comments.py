@@ -47,7 +47,9 @@ async def sync_environment_comment(
     pr_number = env.primary_source.pr_number
     if env.spec.type != "development" or pr_number is None or env.spec.github is None:
         return
-    view = projection.comment_view(env, log_url_template=ctx.log_url_template)
+    view = projection.comment_view(
+        env, log_url_template=ctx.log_url_template, dashboard_url=ctx.dashboard_url
+    )
     body = projection.render_section(view)
     if book.comment_id is not None and book.comment_digest == digest(body):
         return

@@ -17,12 +17,14 @@ from workers.projects import ProjectIndex
 
 @dataclass
 class Context:
-    """The adapters a flow talks to, and the one setting the comments need."""
+    """The adapters a flow talks to, and the settings the comments need."""
 
     github: GitHubApp
     kube: EnvironmentStore
     redis: Redis
     projects: ProjectIndex
     log_url_template: str | None = None
+    # The dashboard's public URL (CATALYST_DASHBOARD_URL): the comment links each preview's page.
+    dashboard_url: str | None = None
     # Read-only pods and logs of preview namespaces (`/catalyst status` and `logs`).
     pods: PodReader | None = None

@@ -82,6 +82,7 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
                     redis,
                     _process["projects"],
                     log_url_template=settings.log_url_template,
+                    dashboard_url=settings.dashboard_url,
                     pods=_process["pods"],
                 )
             )

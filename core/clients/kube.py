@@ -87,6 +87,10 @@ class Gone(TemporaryError):
     """A watch or list resumed from a resourceVersion that is too old (410): relist."""
 
 
+class Forbidden(PermanentError):
+    """RBAC refused the call (403): the identity making it may not do this."""
+
+
 def kube_error(
     status: int, message: str, *, reason: str = "", retry_after: str | None = None
 ) -> CatalystError:
@@ -100,6 +104,8 @@ def kube_error(
         return AlreadyExists(message) if reason == "AlreadyExists" else Conflict(message)
     if status == 410:
         return Gone(message)
+    if status == 403:
+        return Forbidden(message)
     if status in (400, 422):
         return Invalid(message)
     if status == 429:
@@ -133,9 +139,11 @@ def _api_message(exc: ApiException) -> str:
     return body[:500]
 
 
-def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _call(
+    what: str, fn: Callable[..., Any], *args: Any, timeout: Any = REQUEST_TIMEOUT, **kwargs: Any
+) -> Any:
     try:
-        return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+        return fn(*args, _request_timeout=timeout, **kwargs)
     except ApiException as exc:
         raise map_api_exception(exc, what) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -61,6 +61,14 @@ class ModeSettings:
     build_egress_ports: tuple[int, ...] = (443, 5000)
     build_deadline_seconds: int = 1800
     build_ttl_seconds: int = 3600
+    deployer_cluster_role: str = "catalyst-preview-deployer"
+    # Where fork builds push (never with the team's credential): a registry needing no
+    # credential (e.g. in-cluster), and/or a team-namespace Secret holding a push credential
+    # limited to fork preview paths. With neither, fork builds are refused.
+    fork_registry: str | None = None
+    fork_registry_secret: str | None = None
+    # Keys managed-service passwords (the chart generates it once); None: derived from the uid.
+    service_password_key: str | None = field(default=None, repr=False)
 
     @property
     def ingress_tls_secret(self) -> str | None:

@@ -7,6 +7,8 @@ readiness of every workload in the environment namespace.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Mapping
 
 from core.errors import ConfigError
@@ -17,8 +19,15 @@ from reconciler.sourcerefs import SourceRef
 
 
 def service_target(ctx: ModeContext) -> services.ServiceTarget:
-    """Where managed services go; the Environment's uid seeds their passwords."""
+    """Where managed services go; the Environment's uid, keyed by a secret, seeds passwords.
+
+    The uid alone is visible to anyone who can read the Environment: with the platform's
+    `service_password_key` (random, generated once by the chart) the passwords cannot be derived.
+    """
     seed = ctx.environment.metadata.uid or ctx.namespace
+    key = ctx.settings.service_password_key
+    if key:
+        seed = hmac.new(key.encode(), seed.encode(), hashlib.sha256).hexdigest()
     return services.ServiceTarget(ctx.namespace, ctx.labels, seed)
 
 

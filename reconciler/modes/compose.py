@@ -17,12 +17,13 @@ from typing import Any
 
 from core.errors import ConfigError, NotFound
 from core.model import BuildSpec
+from reconciler import yamlchild
 from reconciler.composefile import (
     COMPOSE_FILENAMES,
     ComposeTarget,
     ComposeTranslation,
     compose_builds,
-    parse_compose,
+    compose_document,
     translate,
 )
 from reconciler.modes import Manifest, ModeContext, ModeIO, Readiness, WorkloadKey, fingerprint_of
@@ -64,7 +65,7 @@ class ComposeMode:
             except NotFound as exc:
                 raise ConfigError(str(exc)) from None
             if data is not None:
-                return parse_compose(data, path)
+                return compose_document(yamlchild.parse(data, what=path), path)
         names = base if is_compose_file(base) else ", ".join(COMPOSE_FILENAMES)
         where = f"{ref.repository_url}@{ref.commit_sha[:7]}"
         raise ConfigError(f"no compose file ({names}) in {base or '/'} of {where}")

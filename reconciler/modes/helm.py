@@ -10,6 +10,13 @@ env as an `env` map (plain values) and as `global.catalyst.env` (full Kubernetes
 and the preview's host/URL/namespace/commit under `global.catalyst`. Passthrough
 (`valuesPassthrough: true`) passes the template's values untouched and injects nothing.
 
+A chart is never installed with the reconciler's rights: it is rendered offline (`helm
+template`, so `lookup` sees nothing), every object is checked by `reconciler.confinement` (kinds,
+namespace, ServiceAccounts, Ingress hosts), and the checked objects, as a chart of static files,
+are installed, upgraded, rolled back and uninstalled as the namespace's deployer ServiceAccount
+(`--kube-as-user`). A Project with `security.forkCharts: refuse` deploys no in-repo chart of a
+fork.
+
 The release description records the fingerprint of what was deployed: `apply` upgrades only
 when the latest revision is not `deployed` from that same fingerprint, so passes that change
 nothing make no new revision. A release left `pending-*` by a crash is rolled back (or
@@ -25,9 +32,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core import naming
+from core import naming, safeyaml
 from core.errors import ConfigError, NotFound
 from core.model import BuildSpec
+from reconciler.confinement import Boundary, confine, deployer_user
 from reconciler.helm import (
     DESCRIPTION_PREFIX,
     PENDING_STATES,
@@ -48,6 +56,38 @@ from reconciler.modes.common import (
 from reconciler.sourcerefs import SourceFetcher, clean_path
 
 HELM_TIMEOUT_SECONDS = 300
+RENDERED_CHART = """apiVersion: v2
+name: catalyst-rendered
+description: A preview's chart, rendered offline and checked by catalyst-preview.
+version: 0.1.0
+"""
+# The checked objects are a file of the chart, not a template: nothing in them is templated again.
+RENDERED_TEMPLATE = '{{ .Files.Get "rendered.yaml" }}\n'
+
+
+class ForkChartRefused(ConfigError):
+    """The Project does not deploy charts kept in a fork's repository."""
+
+    reason = "ForkChartRefused"
+
+
+def write_rendered_chart(directory: Path, objects: list[Manifest]) -> Path:
+    """A chart whose only content is `objects` verbatim (JSON documents, which helm reads)."""
+    (directory / "templates").mkdir(parents=True)
+    (directory / "Chart.yaml").write_text(RENDERED_CHART, encoding="utf-8")
+    (directory / "templates" / "rendered.yaml").write_text(RENDERED_TEMPLATE, encoding="utf-8")
+    documents = (json.dumps(o, ensure_ascii=False, sort_keys=True) for o in objects)
+    (directory / "rendered.yaml").write_text("\n---\n".join(documents) + "\n", encoding="utf-8")
+    return directory
+
+
+def rendered_objects(rendered: str, ctx: ModeContext) -> list[Manifest]:
+    """The objects of a `helm template` stream, confined to the preview (Refused otherwise)."""
+    docs = safeyaml.load_all(rendered, what="rendered chart", limits=safeyaml.RENDERED_LIMITS)
+    stray = [d for d in docs if not isinstance(d, dict)]
+    if stray:
+        raise ConfigError(f"rendered chart holds a non-object document: {str(stray[0])[:80]!r}")
+    return confine(docs, Boundary(ctx.namespace, ctx.host))
 
 
 def split_image(ref: str) -> dict[str, str]:
@@ -174,8 +214,11 @@ class HelmMode:
         )
 
     def apply(self, ctx: ModeContext, io: ModeIO) -> None:
-        """Repair a pending release, then upgrade unless this exact state is already deployed."""
-        helm = _helm_of(io)
+        """Repair a pending release, then render, check and upgrade as the deployer.
+
+        Nothing is written when this exact state is already deployed.
+        """
+        helm = _helm_of(io).impersonating(deployer_user(ctx.namespace))
         release, fingerprint = (
             naming.release_name(ctx.environment.metadata.name),
             self.fingerprint(ctx),
@@ -189,10 +232,12 @@ class HelmMode:
             workdir = Path(tmp)
             values_file = workdir / "values.json"
             values_file.write_text(values_document(ctx), encoding="utf-8")
+            rendered = helm.template(release, ctx.namespace, self.chart(ctx, workdir), values_file)
+            static = write_rendered_chart(workdir / "rendered", rendered_objects(rendered, ctx))
             spec = ReleaseSpec(
                 release=release,
                 namespace=ctx.namespace,
-                chart=self.chart(ctx, workdir),
+                chart=ChartSource(str(static)),
                 values_file=values_file,
                 timeout_seconds=self.timeout_seconds,
                 description=DESCRIPTION_PREFIX + fingerprint,
@@ -207,6 +252,12 @@ class HelmMode:
             return remote
         if self.fetcher is None:
             raise ConfigError("helm mode has no source fetcher configured")
+        fork = ctx.environment.primary_source.fork
+        if fork and ctx.project.spec.security.fork_charts == "refuse":
+            raise ForkChartRefused(
+                "this project does not deploy a chart from a fork's repository "
+                "(spec.security.forkCharts: refuse); use a chart repository (template.chart)"
+            )
         ref, path = source_ref(ctx), clean_path(ctx.template.path)
         try:
             chart_dir = self.fetcher.export(ref, path, workdir / "chart")
@@ -224,7 +275,8 @@ class HelmMode:
 
     def teardown(self, ctx: ModeContext, io: ModeIO) -> None:
         """`helm uninstall` (a missing release is fine)."""
-        _helm_of(io).uninstall(naming.release_name(ctx.environment.metadata.name), ctx.namespace)
+        helm = _helm_of(io).impersonating(deployer_user(ctx.namespace))
+        helm.uninstall(naming.release_name(ctx.environment.metadata.name), ctx.namespace)
 
 
 def _helm_of(io: ModeIO) -> Helm:

@@ -39,6 +39,16 @@ def test_nothing_configured_lists_each_missing_piece(clean_env: pytest.MonkeyPat
     assert lines[-1] == "5 problem(s) found"
 
 
+def test_credentials_are_masked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CATALYST_REDIS_URL", "redis://:hunter2pass@127.0.0.1:9/0")
+    clean_env.setenv("CATALYST_WEBHOOK_SECRET", "s")
+    lines: list[str] = []
+    run_doctor(lines.append)
+    (redis_line,) = [line for line in lines if "redis:" in line]
+    assert "hunter2pass" not in "\n".join(lines)
+    assert "redis://:[redacted]@127.0.0.1:9/0" in redis_line
+
+
 def test_malformed_setting_is_named(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("CATALYST_GITHUB_APP_ID", "not-a-number")
     lines: list[str] = []
@@ -75,3 +85,20 @@ def test_configured_deployment_checks_redis_cluster_crds_and_github(
     # The real authorizer answers each SelfSubjectAccessReview: an admin may do all of it.
     rbac = [line for line in lines if line[2:].startswith("rbac:")]
     assert len(rbac) == 9 and all(line.startswith("✓ rbac:") for line in rbac), rbac
+
+
+def test_a_half_configured_dashboard_is_named_and_an_unconfigured_one_skipped(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    from cli.doctor import LenientSettings, check_dashboard
+
+    assert check_dashboard(LenientSettings()).line().startswith("- dashboard: not configured")
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_ID", "Iv1.x")
+    line = check_dashboard(LenientSettings()).line()
+    assert line.startswith("✗ dashboard:") and "CATALYST_DASHBOARD_SESSION_KEY is missing" in line
+    clean_env.setenv("CATALYST_GITHUB_CLIENT_SECRET", "s")
+    clean_env.setenv("CATALYST_DASHBOARD_URL", "https://dash.example")
+    clean_env.setenv("CATALYST_DASHBOARD_SESSION_KEY", "k" * 32)
+    assert check_dashboard(LenientSettings()).line() == (
+        "✓ dashboard: configured; the App's callback URL must be https://dash.example/auth/callback"
+    )

@@ -31,8 +31,9 @@ RECONCILER_MAY: list[Check] = [
     ("create", "", "namespaces", ""),
     ("delete", "", "namespaces", ""),
     ("create", "batch", "jobs", ""),
-    ("create", "apps", "deployments", ""),
     ("create", "networking.k8s.io", "networkpolicies", ""),
+    ("create", "rbac.authorization.k8s.io", "rolebindings", ""),
+    ("get", "apps", "deployments", ""),
     ("get", "", "pods", "log"),
     ("patch", "catalyst.catalyst.dev", "environments", "status"),
     ("update", "catalyst.catalyst.dev", "environments", "finalizers"),
@@ -42,6 +43,11 @@ RECONCILER_MAY_NOT: list[Check] = [
     ("create", "rbac.authorization.k8s.io", "clusterrolebindings", ""),
     ("delete", "apiextensions.k8s.io", "customresourcedefinitions", ""),
     ("create", "catalyst.catalyst.dev", "environments", ""),
+    # what a preview deploys is written as its namespace's deployer (tests/control_plane/
+    # test_confinement.py), never with the reconciler's own rights
+    ("create", "apps", "deployments", ""),
+    ("create", "networking.k8s.io", "ingresses", ""),
+    ("create", "", "configmaps", ""),
 ]
 
 

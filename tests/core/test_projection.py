@@ -154,3 +154,23 @@ def test_suspended_preview_comment_says_suspended_not_pending() -> None:
     # regression (e2e): `/catalyst teardown` left the deployment "queued" and the comment "Pending"
     view = comment_view(env({"phase": "Suspended", "targetCommitSha": A}), log_url_template=None)
     assert view.phase == "Suspended" and view.url is None
+
+
+def test_comment_links_the_dashboard_page_when_one_is_configured() -> None:
+    status = {"phase": "Ready", "url": "https://pr-3.example/", "namespace": "acme-shop-pr-3"}
+    preview = env(status)
+    without = render_comment(comment_view(preview, log_url_template=None))
+    assert "Dashboard" not in without
+    view = comment_view(preview, log_url_template=None, dashboard_url="https://dash.example")
+    page = f"https://dash.example/environments/{preview.metadata.namespace}/{preview.metadata.name}"
+    assert f"[pods, logs and a shell]({page})" in render_comment(view)
+
+
+def test_check_run_details_open_the_dashboard_page_when_configured() -> None:
+    from core.checks import project_check
+
+    preview = env({"phase": "Ready", "url": "https://pr-3.example/", "namespace": "ns"})
+    assert project_check(preview, log_url_template=None).details_url == "https://pr-3.example/"
+    linked = project_check(preview, log_url_template=None, dashboard_url="https://dash.example")
+    page = f"https://dash.example/environments/{preview.metadata.namespace}/{preview.metadata.name}"
+    assert linked.details_url == page

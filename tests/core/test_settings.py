@@ -154,6 +154,44 @@ def test_private_key_without_any_source_is_a_settings_error() -> None:
         _app_settings(github_app_id=7).private_key()
 
 
+def _dashboard(**env: str) -> Settings:
+    return load_settings(webhook_secret=SECRET, **env)
+
+
+def test_dashboard_settings_name_every_missing_one() -> None:
+    with pytest.raises(SettingsError) as caught:
+        _dashboard().require_dashboard()
+    for name in (
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
+        "DASHBOARD_URL",
+        "DASHBOARD_SESSION_KEY",
+    ):
+        assert f"CATALYST_{name}" in str(caught.value)
+
+
+def test_dashboard_refuses_a_short_session_key_and_unannounced_plain_http() -> None:
+    settings = _dashboard(
+        github_client_id="Iv1.x",
+        github_client_secret="s",
+        dashboard_url="http://dash.local",
+        dashboard_session_key="short",
+    )
+    with pytest.raises(SettingsError) as caught:
+        settings.require_dashboard()
+    assert "at least 32 characters" in str(caught.value)
+    assert "CATALYST_DASHBOARD_INSECURE_HTTP=true" in str(caught.value)
+
+
+def test_github_web_url_follows_the_api_url_for_ghes() -> None:
+    assert _dashboard().github_web_base == "https://github.com"
+    ghes = _dashboard(github_api_url="https://ghe.example.com/api/v3")
+    assert ghes.github_web_base == "https://ghe.example.com"
+    assert (
+        _dashboard(github_web_url="https://web.example/").github_web_base == "https://web.example"
+    )
+
+
 def test_only_the_default_in_cluster_registry_is_plain_http_unless_told(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -8,6 +8,7 @@ checks the security and least-privilege facts the chart promises.
 from __future__ import annotations
 
 import argparse
+import base64
 from typing import Any
 
 import kubernetes_validate
@@ -19,6 +20,7 @@ from tests.deploy.rendering import (
     CHART,
     FULL_VALUES,
     NAMESPACE,
+    RELEASE,
     Manifest,
     component_name,
     find,
@@ -29,16 +31,28 @@ from tests.deploy.rendering import (
 )
 
 PROCESSES = ("web", "worker", "reconciler", "beat")
+RELEASE_FULLNAME = component_name("x").removesuffix("-x")
 CATALYST_GROUP = "catalyst.catalyst.dev"
 RECONCILER_MANAGED = {
-    "": {
-        "namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets",
-        "configmaps", "services", "persistentvolumeclaims",
-    },
+    "": {"namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets"},
     "batch": {"jobs"},
-    "apps": {"deployments", "statefulsets"},
-    "networking.k8s.io": {"ingresses", "networkpolicies"},
+    "networking.k8s.io": {"networkpolicies"},
+    "rbac.authorization.k8s.io": {"rolebindings"},
 }  # fmt: skip
+# What previews deploy is written as the namespace's deployer; the reconciler only reads it.
+RECONCILER_READS = {
+    "": {"configmaps", "services", "persistentvolumeclaims", "pods", "pods/log"},
+    "apps": {"deployments", "statefulsets", "replicasets"},
+    "networking.k8s.io": {"ingresses"},
+}
+DEPLOYER_MANAGED = {
+    "": {"configmaps", "secrets", "services", "serviceaccounts", "persistentvolumeclaims", "pods"},
+    "apps": {"deployments", "statefulsets"},
+    "batch": {"jobs", "cronjobs"},
+    "networking.k8s.io": {"ingresses"},
+    "autoscaling": {"horizontalpodautoscalers"},
+    "policy": {"poddisruptionbudgets"},
+}
 CRUD = {"get", "list", "watch", "create", "update", "patch", "delete"}
 READ = {"get", "list", "watch"}
 VARIANTS = {
@@ -105,7 +119,9 @@ def test_every_rendered_object_validates_strictly_against_kubernetes_1_29(varian
     manifests = render(files, sets)
     assert len(of_kind(manifests, "Deployment")) >= 4
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, "1.29", strict=True)
+        # ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) from 1.30 on
+        version = "1.30" if manifest["kind"].startswith("ValidatingAdmission") else "1.29"
+        kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_strict_validation_rejects_a_misspelt_field(default: list[Manifest]) -> None:
@@ -173,6 +189,53 @@ def test_process_pods_are_hardened(default: list[Manifest], process: str) -> Non
     assert "emptyDir" in tmp
     assert {"name": "tmp", "mountPath": "/tmp"} in container(default, process)["volumeMounts"]
     assert container(default, process)["resources"]["limits"]["memory"]
+
+
+def test_redis_requires_a_password_from_a_secret_every_process_uses(
+    default: list[Manifest],
+) -> None:
+    secret = find(default, "Secret", component_name("redis"))
+    assert len(base64.b64decode(secret["data"]["redis-password"])) == 32
+    redis = container(default, "redis")
+    args = redis["args"]
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    for env in [{e["name"]: e for e in redis["env"]}] + [
+        {e["name"]: e for e in container(default, p)["env"]} for p in PROCESSES
+    ]:
+        ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": component_name("redis"), "key": "redis-password"}
+    assert {e["name"] for e in redis["env"]} >= {"REDISCLI_AUTH"}  # the probes authenticate
+
+
+def test_redis_existing_secret_is_used_and_none_is_generated() -> None:
+    manifests = render(sets=["redis.auth.existingSecret=mine"])
+    assert component_name("redis") not in {
+        s["metadata"]["name"] for s in of_kind(manifests, "Secret")
+    }
+    env = {e["name"]: e for e in container(manifests, "worker")["env"]}
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mine"
+
+
+def test_redis_admits_only_this_releases_processes(default: list[Manifest]) -> None:
+    policy = find(default, "NetworkPolicy", component_name("redis"))
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == RELEASE
+    (components,) = peer["podSelector"]["matchExpressions"]
+    assert set(components["values"]) >= set(PROCESSES)
+    assert "namespaceSelector" not in peer  # this namespace only
+
+
+def test_redis_maxmemory_is_80_percent_of_its_limit_and_persists_by_default(
+    default: list[Manifest],
+) -> None:
+    args = container(default, "redis")["args"]
+    assert args[args.index("--maxmemory") + 1] == str(256 * 1024 * 1024 * 80 // 100)
+    manifests = render(sets=["redis.resources.limits.memory=1Gi"])
+    args = container(manifests, "redis")["args"]
+    assert args[args.index("--maxmemory") + 1] == str(1024**3 * 80 // 100)
+    assert find(default, "PersistentVolumeClaim", component_name("redis"))
 
 
 def test_redis_runs_non_root_with_noeviction_and_appendonly(full: list[Manifest]) -> None:
@@ -243,9 +306,22 @@ def test_every_catalyst_variable_is_a_real_setting(full: list[Manifest], process
 
 
 def test_full_values_configure_every_setting(full: list[Manifest]) -> None:
-    given = catalyst_settings_set(full, "worker")
-    # The key comes as a file; the inline-PEM alternative stays unset on purpose.
-    assert set(Settings.model_fields) - given == {"github_private_key"}
+    given = catalyst_settings_set(full, "worker") | catalyst_settings_set(full, "dashboard")
+    # The key comes as a file; the inline-PEM alternative stays unset on purpose. The
+    # managed-service password key is the reconciler's alone.
+    assert set(Settings.model_fields) - given == {"github_private_key", "service_password_key"}
+    assert "service_password_key" in catalyst_settings_set(full, "reconciler")
+
+
+def test_only_the_reconciler_gets_the_generated_service_password_key(
+    default: list[Manifest],
+) -> None:
+    secret = find(default, "Secret", f"{RELEASE_FULLNAME}-service-key")
+    assert len(base64.b64decode(secret["data"]["service-password-key"])) == 48
+    for process in PROCESSES:
+        env = {e["name"]: e for e in container(default, process)["env"]}
+        has_key = f"{ENV_PREFIX}SERVICE_PASSWORD_KEY" in env
+        assert has_key is (process == "reconciler")
 
 
 @pytest.mark.parametrize("process", PROCESSES)
@@ -273,7 +349,10 @@ def test_only_worker_and_reconciler_get_the_app_private_key(
 def test_chart_creates_the_secret_only_when_asked(
     default: list[Manifest], full: list[Manifest]
 ) -> None:
-    assert of_kind(default, "Secret") == []
+    assert sorted(s["metadata"]["name"] for s in of_kind(default, "Secret")) == [
+        component_name("redis"),
+        f"{RELEASE_FULLNAME}-service-key",
+    ]
     secret = find(full, "Secret", component_name("github"))
     assert set(secret["data"]) == {"private-key.pem", "webhook-secret"}
 
@@ -292,7 +371,7 @@ def test_redis_url_points_at_the_chart_redis_or_the_external_one(default: list[M
         return dict(env[f"{ENV_PREFIX}REDIS_URL"])
 
     in_chart = redis_env(default)["value"]
-    assert in_chart == f"redis://{component_name('redis')}:6379/0"
+    assert in_chart == f"redis://:$(REDIS_PASSWORD)@{component_name('redis')}:6379/0"
     assert find(default, "Service", component_name("redis"))["spec"]["ports"][0]["port"] == 6379
     external = render(sets=["redis.enabled=false", "redis.external.url=rediss://r:6380/2"])
     assert redis_env(external)["value"] == "rediss://r:6380/2"
@@ -315,6 +394,12 @@ def test_ingress_exposes_only_the_webhook_path(full: list[Manifest]) -> None:
 
 
 # --- RBAC: least privilege per process ---------------------------------------------------------
+
+
+def test_ingress_caps_the_request_body(full: list[Manifest]) -> None:
+    (ingress,) = of_kind(full, "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "25m"
 
 
 @pytest.mark.parametrize("process", ["web", "beat"])
@@ -349,30 +434,75 @@ def test_worker_touches_only_catalyst_environments_and_reads_projects(
     assert grants == {"environments": CRUD, "projects": READ}
 
 
-def reconciler_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
-    """(apiGroup, resource) -> verbs of the reconciler's ClusterRole."""
+def grants_of(manifests: list[Manifest], role: str) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of a ClusterRole (rules limited by resourceNames apart)."""
     grants: dict[tuple[str, str], set[str]] = {}
-    for rule in rules_of(manifests, "ClusterRole", component_name("reconciler")):
+    for rule in rules_of(manifests, "ClusterRole", role):
+        if rule.get("resourceNames"):
+            continue
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 grants.setdefault((group, resource), set()).update(rule["verbs"])
     return grants
 
 
+def reconciler_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of the reconciler's ClusterRole."""
+    return grants_of(manifests, component_name("reconciler"))
+
+
+def deployer_grants(manifests: list[Manifest]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs of the deployer ClusterRole."""
+    return grants_of(manifests, f"{RELEASE_FULLNAME}-deployer")
+
+
+def expand(table: dict[str, set[str]], verbs: set[str]) -> dict[tuple[str, str], set[str]]:
+    return {(group, r): verbs for group, resources in table.items() for r in resources}
+
+
 def test_reconciler_cluster_role_is_exactly_what_it_manages(default: list[Manifest]) -> None:
     grants = reconciler_grants(default)
-    expected: dict[tuple[str, str], set[str]] = {
-        (group, resource): CRUD
-        for group, resources in RECONCILER_MANAGED.items()
-        for resource in resources
-    }
-    expected |= {("", "pods"): READ, ("", "pods/log"): READ, ("apps", "replicasets"): READ}
+    expected = expand(RECONCILER_MANAGED, CRUD) | expand(RECONCILER_READS, READ)
     expected |= {("", "events"): {"create"}, ("events.k8s.io", "events"): {"create"}}
     for kind in ("environments", "projects"):
         expected[(CATALYST_GROUP, kind)] = {"get", "list", "watch", "update", "patch"}
         expected[(CATALYST_GROUP, f"{kind}/status")] = {"get", "update", "patch"}
         expected[(CATALYST_GROUP, f"{kind}/finalizers")] = {"update"}
     assert grants == expected
+
+
+def test_reconciler_binds_and_impersonates_only_the_deployer(default: list[Manifest]) -> None:
+    rules = rules_of(default, "ClusterRole", component_name("reconciler"))
+    named = [r for r in rules if r.get("resourceNames")]
+    assert sorted((r["resources"], r["verbs"], r["resourceNames"]) for r in named) == [
+        (["clusterroles"], ["bind"], [f"{RELEASE_FULLNAME}-deployer"]),
+        (["serviceaccounts"], ["impersonate"], ["catalyst-deployer"]),
+    ]
+    assert (
+        find(default, "ConfigMap", RELEASE_FULLNAME)["data"]["CATALYST_DEPLOYER_CLUSTER_ROLE"]
+        == f"{RELEASE_FULLNAME}-deployer"
+    )
+
+
+def test_deployer_may_write_only_namespaced_application_kinds(default: list[Manifest]) -> None:
+    grants = deployer_grants(default)
+    assert {k for k, v in grants.items() if v == CRUD} == set(expand(DEPLOYER_MANAGED, CRUD))
+    assert all(v <= READ for k, v in grants.items() if v != CRUD)
+
+
+def test_admission_policy_keeps_preview_ingress_hosts_to_the_preview_domain(
+    default: list[Manifest],
+) -> None:
+    (policy,) = of_kind(default, "ValidatingAdmissionPolicy")
+    (binding,) = of_kind(default, "ValidatingAdmissionPolicyBinding")
+    (host,) = policy["spec"]["variables"]
+    assert host["expression"] == "namespaceObject.metadata.name + '.preview.localhost'"
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {
+        "app.kubernetes.io/managed-by": "catalyst-preview",
+        "catalyst.dev/namespace-type": "environment",
+    }
 
 
 def test_reconciler_leases_are_namespaced_to_the_release(default: list[Manifest]) -> None:
@@ -396,16 +526,78 @@ def test_no_role_uses_wildcards_or_privilege_escalation_verbs(
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[field], role["metadata"]["name"]
-            assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+            assert "escalate" not in rule["verbs"]
+            if {"bind", "impersonate"} & set(rule["verbs"]):  # only ever on named objects
+                assert rule["resourceNames"] and "*" not in rule["resourceNames"]
 
 
-def test_helm_extra_rules_extend_only_the_reconciler(
+def test_helm_extra_rules_extend_only_the_deployer(
     default: list[Manifest], full: list[Manifest]
 ) -> None:
-    added = set(reconciler_grants(full)) - set(reconciler_grants(default))
-    assert added == {
-        ("autoscaling", "horizontalpodautoscalers"),
-        ("policy", "poddisruptionbudgets"),
-    }
+    assert reconciler_grants(full) == reconciler_grants(default)
+    added = set(deployer_grants(full)) - set(deployer_grants(default))
+    assert added == {("monitoring.coreos.com", "servicemonitors")}
     worker_rules = rules_of(full, "ClusterRole", component_name("worker"))
     assert worker_rules == rules_of(default, "ClusterRole", component_name("worker"))
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+def test_the_dashboard_is_off_by_default_and_on_with_its_own_account(
+    default: list[Manifest], full: list[Manifest]
+) -> None:
+    assert [d for d in of_kind(default, "Deployment") if "dashboard" in d["metadata"]["name"]] == []
+    args = container(full, "dashboard")["args"]
+    assert build_parser().parse_args(args).command == "dashboard"
+    pod = find(full, "Deployment", component_name("dashboard"))["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == component_name("dashboard")
+    assert pod["automountServiceAccountToken"] is True
+    assert container(full, "dashboard")["ports"][0]["name"] == "http"
+    assert find(full, "Service", component_name("dashboard"))["spec"]["ports"][0]["targetPort"] == (
+        "http"
+    )
+
+
+def test_the_dashboard_reads_never_secrets_and_creates_only_pods_exec(
+    full: list[Manifest],
+) -> None:
+    grants: dict[tuple[str, str], set[str]] = {}
+    for rule in rules_of(full, "ClusterRole", component_name("dashboard")):
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                grants.setdefault((group, resource), set()).update(rule["verbs"])
+    assert grants == {
+        (CATALYST_GROUP, "environments"): READ,
+        (CATALYST_GROUP, "projects"): READ,
+        ("", "pods"): READ,
+        ("", "pods/log"): READ,
+        ("", "events"): READ,
+        ("", "namespaces"): {"get"},
+        ("", "pods/exec"): {"create", "get"},
+        ("metrics.k8s.io", "pods"): {"get", "list"},
+    }
+    (binding,) = bindings_of(full, component_name("dashboard"))
+    assert binding["roleRef"]["name"] == component_name("dashboard")
+
+
+def test_the_dashboard_gets_its_secrets_by_reference_and_no_app_key(full: list[Manifest]) -> None:
+    env = {e["name"]: e for e in container(full, "dashboard")["env"]}
+    for name, key in (
+        ("GITHUB_CLIENT_SECRET", "client-secret"),
+        ("DASHBOARD_SESSION_KEY", "session-key"),
+    ):
+        ref = env[f"{ENV_PREFIX}{name}"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": component_name("dashboard"), "key": key}
+    assert f"{ENV_PREFIX}GITHUB_PRIVATE_KEY_FILE" not in env
+    rendered = str(find(full, "Deployment", component_name("dashboard")))
+    assert "full-values-client-secret" not in rendered and "full-values-session-key" not in rendered
+    config = of_kind(full, "ConfigMap")[0]["data"]
+    assert config[f"{ENV_PREFIX}DASHBOARD_URL"] == "https://previews.example.com"
+    assert config[f"{ENV_PREFIX}GITHUB_CLIENT_ID"] == "Iv1.fullvalues"
+
+
+def test_the_dashboard_ingress_serves_its_public_host(full: list[Manifest]) -> None:
+    ingress = find(full, "Ingress", component_name("dashboard"))["spec"]
+    assert ingress["rules"][0]["host"] == "previews.example.com"
+    assert ingress["tls"] == [{"hosts": ["previews.example.com"], "secretName": "previews-tls"}]

@@ -111,7 +111,8 @@ def test_builder_builds_wheels_of_the_project_with_pip(
         "pip wheel" in run and "--wheel-dir /wheels ." in run for run in builder.args_of("RUN")
     )
     copied = {shlex.split(c)[0] for c in builder.args_of("COPY")}
-    assert {"core", "webhook", "workers", "reconciler"} <= copied
+    # Every package pyproject installs (the image runs `catalyst-preview cli|dashboard ...`).
+    assert {"core", "cli", "webhook", "workers", "reconciler", "dashboard"} <= copied
 
 
 def test_runtime_installs_only_the_builders_wheels(
@@ -169,7 +170,15 @@ def test_dockerignore_sends_only_what_the_stages_copy() -> None:
     ignore = (REPO / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
     assert ignore[[line.startswith("#") for line in ignore].index(False)] == "*"
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert {"pyproject.toml", "core", "webhook", "workers", "reconciler"} <= allowed
+    assert {
+        "pyproject.toml",
+        "core",
+        "cli",
+        "webhook",
+        "workers",
+        "reconciler",
+        "dashboard",
+    } <= allowed
     assert "scripts/get-helm.sh" in allowed
 
 

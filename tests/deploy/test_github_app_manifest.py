@@ -65,3 +65,10 @@ def test_events_are_the_handled_ones(manifest: dict[str, Any]) -> None:
     assert set(manifest["default_events"]) == EVENTS
     assert not AUTOMATIC_EVENTS & set(manifest["default_events"])
     assert "You cannot manually subscribe" in MANIFEST.read_text()
+
+
+def test_the_oauth_callback_is_the_dashboards(manifest: dict[str, Any]) -> None:
+    from dashboard.auth import CALLBACK_PATH
+
+    (callback,) = manifest["callback_urls"]
+    assert callback.startswith("https://") and callback.endswith(CALLBACK_PATH)

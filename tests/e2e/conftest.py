@@ -44,7 +44,7 @@ SECRET = "e2e-secret"
 REPO = "acme/shop"
 INSTALLATION = 42
 PROJECT = "shop"
-DOMAIN = "preview.example.com"
+DOMAIN = cp.PREVIEW_DOMAIN
 PROCESSES = ("web", "worker", "reconciler", "beat")
 Kube = KubeFake | KubeRest
 
@@ -111,6 +111,8 @@ class Stack:
             CATALYST_GITHUB_PRIVATE_KEY_FILE=str(self.workdir / "app-key.pem"),
             CATALYST_GITHUB_API_URL=self.github.url,
             CATALYST_PREVIEW_DOMAIN=DOMAIN,
+            # the chart's deployer ClusterRole, bound in each preview namespace (issue 13)
+            CATALYST_DEPLOYER_CLUSTER_ROLE=f"{cp.RELEASE}-catalyst-preview-deployer",
             CATALYST_RESYNC_INTERVAL_SECONDS="10",
             CATALYST_LEADER_LEASE_SECONDS="2",
             CATALYST_LEADER_RENEW_SECONDS="1.5",

@@ -27,6 +27,7 @@ SIGNATURES = {  # words each process's command line contains
     "worker": ("workers.celery_app:app", " worker "),
     "reconciler": ("-m reconciler",),
     "beat": ("workers.celery_app:app", " beat "),
+    "dashboard": ("uvicorn", "dashboard.app:make_app"),
 }
 
 
@@ -70,7 +71,7 @@ def dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CATALYST_")}
     for key in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "POD_NAMESPACE"):
         env.pop(key, None)
-    ports = {n: str(free_port()) for n in ("PORT", "REDIS_PORT", "KUBEFAKE_PORT")}
+    ports = {n: str(free_port()) for n in ("PORT", "REDIS_PORT", "KUBEFAKE_PORT", "DASHBOARD_PORT")}
     return {
         **env,
         **ports,
@@ -131,6 +132,7 @@ def test_dev_script_runs_all_four_and_stops_everything_on_sigterm(
     web = f"http://127.0.0.1:{env['PORT']}"
     wait_for(f"{web}/healthz", proc, tmp_path / "dev.out")
     wait_for(f"{web}/readyz", proc, tmp_path / "dev.out")
+    wait_for(f"http://127.0.0.1:{env['DASHBOARD_PORT']}/healthz", proc, tmp_path / "dev.out")
     time.sleep(4)  # long enough for a process that cannot run to have died
     running = descendants(proc.pid)
     for name, words in SIGNATURES.items():

@@ -14,6 +14,7 @@ from . import objects as o
 from . import patching
 from .crds import check_crd, crd_key, established_status
 from .errors import ApiError, conflict, not_found
+from .podexec import ExecRecord
 from .resources import CRD_KEY, NAMESPACE_KEY, Registry, ResourceType
 from .store import Store
 from .validation import Validator
@@ -31,6 +32,7 @@ class Api:
         self.namespace_controller = False
         # Container logs served at pods/<name>/log, by (namespace, pod name).
         self.pod_logs: dict[tuple[str, str], str] = {}
+        self.exec_log: list[ExecRecord] = []
 
     # --- pod logs ------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from . import discovery
 from .api import Api
 from .errors import ApiError
 from .faults import Fault, Faults, RequestInfo
+from .podexec import serve_exec
 from .requestlog import Request as LoggedRequest
 from .requestlog import RequestLog
 from .routes import (
@@ -126,6 +128,7 @@ class KubeApp:
                 name=info.name,
                 subresource=info.subresource,
                 content_type=request.headers.get("content-type"),
+                user=request.headers.get("impersonate-user"),
                 duration=duration,
             )
         )
@@ -147,4 +150,13 @@ async def _inject(fault: Fault, info: RequestInfo) -> Response | None:
 
 def build_app(app: KubeApp) -> Starlette:
     """The Starlette application serving ``app``."""
-    return Starlette(routes=[Route("/{path:path}", app.endpoint, methods=METHODS)])
+
+    async def exec_endpoint(ws: WebSocket) -> None:
+        await serve_exec(ws, app.api)
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/exec", exec_endpoint),
+            Route("/{path:path}", app.endpoint, methods=METHODS),
+        ]
+    )

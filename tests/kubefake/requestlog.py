@@ -25,6 +25,7 @@ class Request:
     subresource: str | None
     content_type: str | None
     duration: float
+    user: str | None = None  # the `Impersonate-User` the request acted as (None: the caller)
 
     @property
     def is_write(self) -> bool:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from .api import Api
 from .errors import ApiError
@@ -26,6 +27,7 @@ from .watch import WatchResponse, encode_event
 
 Obj = dict[str, Any]
 JSON = "application/json"
+FOLLOW_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -203,12 +205,34 @@ class Handlers:
         return Response(list_body(self.api, target, request), media_type=JSON)
 
     def pod_log(self, request: Request, target: Target) -> Response:
-        """Plain text, like the real server; ``tailLines`` keeps the last lines."""
+        """Plain text, like the real server; ``tailLines`` keeps the last lines; ``follow=true``
+        keeps the response open and sends what is appended until the pod is deleted."""
         raw = request.query_params.get("tailLines")
         if raw is not None and not raw.lstrip("-").isdigit():
             raise ApiError(400, f"tailLines: invalid value {raw!r}")
-        text = self.api.pod_log(str(target.namespace), str(target.name), _int_or_none(raw))
-        return Response(text, media_type="text/plain")
+        namespace, name = str(target.namespace), str(target.name)
+        with self.api.store.lock:  # the tail and the length it covers come from one moment
+            text = self.api.pod_log(namespace, name, _int_or_none(raw))
+            total = len(self.api.pod_logs.get((namespace, name), ""))
+        if request.query_params.get("follow") != "true":
+            return Response(text, media_type="text/plain")
+        body = self._follow(namespace, name, text, total)
+        return StreamingResponse(body, media_type="text/plain")
+
+    async def _follow(
+        self, namespace: str, name: str, first: str, sent: int
+    ) -> AsyncIterator[bytes]:
+        yield first.encode()
+        while True:
+            # The store has no change feed for logs: look for appended text a few times a second.
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            try:
+                text = self.api.pod_log(namespace, name, None)
+            except ApiError:
+                return  # the pod is gone: the real server ends the stream too
+            if len(text) > sent:
+                yield text[sent:].encode()
+                sent = len(text)
 
     async def post(self, request: Request, target: Target) -> Response:
         rtype = _served(target)

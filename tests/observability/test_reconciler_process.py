@@ -30,7 +30,11 @@ from tests.support.redis_server import RedisServer, free_port
 
 
 class TokenMint(BaseHTTPRequestHandler):
-    """The one GitHub call the reconciler makes: minting a build's installation token."""
+    """The GitHub calls the reconciler makes: minting a build's token and revoking it after."""
+
+    def do_DELETE(self) -> None:
+        self.send_response(204)
+        self.end_headers()
 
     def do_POST(self) -> None:
         body = json.dumps({"token": "ghs_test", "expires_at": "2099-01-01T00:00:00Z"}).encode()

@@ -19,6 +19,7 @@ from reconciler.cluster import Cluster
 from reconciler.modes import ModeSettings
 from reconciler.reads import LiveReads, Reads
 from reconciler.reconcile import Outcome, Reconciler
+from reconciler.tokens import TokenSource
 from tests.kubefake import KubeFake
 from tests.support.control_plane import ControlPlane
 from tests.support.kube_rest import KubeRest, KubeView
@@ -65,14 +66,26 @@ SETTINGS = ModeSettings(
 
 
 class FakeTokens:
-    """Hands out numbered tokens and remembers who asked."""
+    """Hands out numbered tokens, remembers who asked, and which are live (not revoked)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, str | None]] = []
+        self.live: set[str] = set()
+        self.public: set[str] = set()
 
     def installation_token(self, installation_id: int, repository: str | None) -> str:
         self.calls.append((installation_id, repository))
         return f"ghs_token{len(self.calls)}"
+
+    def build_token(self, installation_id: int, repository: str) -> str | None:
+        if repository in self.public:
+            return None
+        token = self.installation_token(installation_id, repository)
+        self.live.add(token)
+        return token
+
+    def revoke(self, token: str) -> None:
+        self.live.discard(token)
 
 
 @dataclass
@@ -206,21 +219,23 @@ def make_rig(
     *,
     api_client: Any = None,
     names: Names = DEFAULT,
+    settings: ModeSettings = SETTINGS,
+    tokens: TokenSource | None = None,
 ) -> Rig:
-    """A Rig over `kf` with live reads (or the given ones).
+    """A Rig over `kf` with live reads (or the given ones), fake tokens unless given.
 
     `api_client` is the reconciler's client (default: ``kf.api_client()``, a KubeFake's).
     """
     cluster = Cluster(api_client if api_client is not None else kf.api_client())  # type: ignore[attr-defined]
-    tokens, enqueued = FakeTokens(), RecordingEnqueuer()
+    fake_tokens, enqueued = FakeTokens(), RecordingEnqueuer()
     reconciler = Reconciler(
         cluster=cluster,
         reads=reads or LiveReads(cluster),
-        settings=SETTINGS,
-        tokens=tokens,
+        settings=settings,
+        tokens=tokens or fake_tokens,
         enqueue=enqueued,
     )
-    return Rig(kf, cluster, reconciler, tokens, enqueued, names)
+    return Rig(kf, cluster, reconciler, fake_tokens, enqueued, names)
 
 
 @dataclass
@@ -241,9 +256,15 @@ class Live:
     def project(self, template_type: str = "docker", *, builds: bool = True) -> dict[str, Any]:
         return project_obj(template_type, builds=builds, names=self.names)
 
-    def rig(self, reads: Reads | None = None) -> Rig:
+    def rig(self, reads: Reads | None = None, *, settings: ModeSettings = SETTINGS) -> Rig:
         """A reconciler with an admin client of the control plane."""
-        return make_rig(self.kube, reads, api_client=self.plane.api_client(), names=self.names)
+        return make_rig(
+            self.kube,
+            reads,
+            api_client=self.plane.api_client(),
+            names=self.names,
+            settings=settings,
+        )
 
     def env_ns(self, env: str = "pr-1") -> str:
         return self.names.env_ns(env)

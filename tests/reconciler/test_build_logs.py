@@ -102,3 +102,25 @@ def test_missing_pods_and_unreadable_logs_leave_no_tail_and_fail_cleanly(
         kubefake.delete("pods", pod["metadata"]["name"], ENV_NS)
     rig.run()
     assert rig.status()["phase"] == "Failed" and build_of(rig.status()).get("logTail") is None
+
+
+def test_a_private_fork_build_log_stays_off_the_pr(kubefake: KubeFake) -> None:
+    import dataclasses
+
+    from tests.reconciler.support import SETTINGS, project_obj
+
+    seed(kubefake)
+    project = project_obj()
+    project["spec"]["security"] = {"forkBuildLogs": "private"}
+    kubefake.put_object(project)
+    kubefake.controllers.enable("jobs", "deployments", "namespaces")
+    kubefake.controllers.job_outcome("build-*", succeed=False, message="exit code 1", log=LOG)
+    rig = make_rig(kubefake, settings=dataclasses.replace(SETTINGS, fork_registry="r.local"))
+    fork = {"name": "main", "commitSha": SHA1, "branch": "x", "prNumber": 1, "fork": True}
+    kubefake.put_object(environment_obj(sources=[fork]))
+    rig.run_until(rig.phase_is("Failed"))
+    assert build_of(rig.status()).get("logTail") is None
+    body = render_comment(
+        comment_view(Environment.model_validate(rig.env()), log_url_template=None)
+    )
+    assert "Build log (last lines)" not in body and "step 39/40" not in body

@@ -306,15 +306,17 @@ def test_chart_missing_at_the_commit_is_a_config_error(tmp_path: Path) -> None:
 
 def test_remote_charts_oci_and_https(sources: LocalSourceFetcher) -> None:
     mode, fake, io = lifecycle(sources)
+    fake.remote_chart_dir = CHARTS / "app"
     oci = {
         **TEMPLATE,
         "chart": {"repository": "oci://ghcr.io/acme/charts", "name": "app", "version": "1.0.0"},
     }
     mode.apply(context(oci, images={"web": IMAGE}), io)
-    assert fake.upgrades()[-1][4] == "oci://ghcr.io/acme/charts/app"
+    assert fake.templates()[-1][3] == "oci://ghcr.io/acme/charts/app"
     https = {**TEMPLATE, "chart": {"repository": "https://charts.example.com", "name": "app"}}
     mode.apply(context(https, images={"web": IMAGE}), io)
-    argv = fake.upgrades()[-1]
-    assert argv[4] == "app" and argv[argv.index("--repo") + 1] == "https://charts.example.com"
+    argv = fake.templates()[-1]
+    assert argv[3] == "app" and argv[argv.index("--repo") + 1] == "https://charts.example.com"
+    assert len(fake.releases[(ENV_NS, "pr-1")]) == 2
     with pytest.raises(ConfigError, match=r"chart\.name is required"):
         mode.fingerprint(context({**TEMPLATE, "chart": {"repository": "https://x"}}))

@@ -5,6 +5,7 @@ rules. The one request-counting test runs on ``tests/kubefake`` (a real server k
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from core import naming
@@ -279,7 +280,7 @@ def test_a_fork_gets_no_app_secret_and_its_pods_start_without_it(live: Live) -> 
     put_app_secret(live)
     source = {"name": "main", "commitSha": SHA1, "branch": "x", "prNumber": 1, "fork": True}
     live.kube.put_object(live.environment(sources=[source], config=DB_ENV))
-    rig = live.rig()
+    rig = live.rig(settings=dataclasses.replace(SETTINGS, fork_registry="registry.local:5000"))
     # The Secret-referencing variable is left out of a fork's workload: a real kubelet starts
     # the pod (it would wait in CreateContainerConfigError on the uncopied Secret otherwise).
     rig.run_until(rig.phase_is("Ready"))

@@ -57,7 +57,7 @@ def all_manifests() -> list[dict[str, Any]]:
     ctx, _ = build_context(obs)
     image = manifests.image_ref(SETTINGS.registry, "acme", "shop", "app", SHA1)
     build = (project.spec.templates.development.builds or [])[0]  # type: ignore[union-attr]
-    job = build_job(ctx, build, image)
+    job = build_job(ctx, build, image, manifests.PULL_SECRET)
     deploy_ctx = type(ctx)(**{**ctx.__dict__, "images": {"app": image}})
     return [
         namespace_manifest(ctx),
@@ -162,6 +162,8 @@ def test_quota_uses_project_resources_over_defaults() -> None:
         "limits.cpu": "6",
         "limits.memory": "8Gi",
         "pods": "30",
+        "persistentvolumeclaims": "10",
+        "requests.storage": "20Gi",
     }
 
 
@@ -218,10 +220,10 @@ def test_kaniko_reads_the_sample_dockerfile_under_its_path_and_a_plain_http_regi
     ctx, _ = build_context(Observed(env, project, settings))
     builds = ctx.template.builds or []
     [worker] = [b for b in builds if b.name == "worker"]
-    args = build_job(ctx, worker, "registry.local:5000/x:y")["spec"]["template"]["spec"][
+    args = build_job(ctx, worker, "registry.local:5000/x:y", None)["spec"]["template"]["spec"][
         "containers"
     ][0]["args"]
     assert "--context-sub-path=worker" in args and "--dockerfile=Dockerfile.prod" in args
     assert "--insecure" in args and "--insecure-pull" in args
-    plain = build_job(dataclasses.replace(ctx, settings=SETTINGS), worker, "r/x:y")
+    plain = build_job(dataclasses.replace(ctx, settings=SETTINGS), worker, "r/x:y", None)
     assert "--insecure" not in plain["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -21,6 +21,7 @@ from reconciler.actions import (
     Delete,
     ModeApply,
     ModeTeardown,
+    RevokeBuildToken,
 )
 from reconciler.context import Observed
 from reconciler.modes import Manifest
@@ -29,10 +30,13 @@ from tests.reconciler.support import ENV_NS, SETTINGS, SHA1, environment_obj, pr
 
 BUILD_JOB = naming.build_job_name("app", SHA1)
 INFRA = [
+    ("Apply", "ServiceAccount"),  # the namespace's deployer (reconciler/confinement.py)
+    ("Apply", "RoleBinding"),
     ("Apply", "ResourceQuota"),
     ("Apply", "LimitRange"),
     ("Apply", "NetworkPolicy"),
     ("Apply", "NetworkPolicy"),
+    ("Apply", "ServiceAccount"),  # `default`, with no API token mounted
 ]
 
 
@@ -47,6 +51,8 @@ def summary(action: Action) -> tuple[str, ...]:
             return ("Delete", kind, name)
         case CreateBuild(job=job):
             return ("CreateBuild", str(job["metadata"]["name"]))
+        case RevokeBuildToken(job_name=job_name):
+            return ("RevokeBuildToken", job_name)
         case ModeApply() | ModeTeardown():
             return (type(action).__name__,)
         case _:

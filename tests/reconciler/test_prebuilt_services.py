@@ -154,3 +154,23 @@ def test_prebuilt_with_postgres_and_redis_becomes_ready_on_the_real_control_plan
 def sts_claim(live: Live, name: str) -> dict[str, Any]:
     sts: Any = live.kube.get("statefulsets", name, live.env_ns())
     return sts["spec"]["volumeClaimTemplates"][0]  # type: ignore[no-any-return]
+
+
+def test_service_passwords_are_keyed_by_the_platform_secret_not_the_uid_alone() -> None:
+    import dataclasses
+
+    from reconciler.modes.common import service_target
+    from reconciler.services import password
+
+    ctx = context(PREBUILT)
+    service = (ctx.config.services or [])[0]
+    plain = password(service_target(ctx), service)
+    keyed = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, service_password_key="k1")
+    )
+    other = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, service_password_key="k2")
+    )
+    first = password(service_target(keyed), service)
+    assert first != plain and first != password(service_target(other), service)
+    assert first == password(service_target(keyed), service)  # stable across passes

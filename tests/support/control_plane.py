@@ -678,6 +678,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 CHART = ROOT / "deploy" / "chart"
 RELEASE_NAMESPACE = "catalyst-system"
 RELEASE = "rel"
+# The chart's Ingress-host admission policy admits `<namespace>.<this>` in preview namespaces:
+# the e2e stack's CATALYST_PREVIEW_DOMAIN must be the same.
+PREVIEW_DOMAIN = "preview.example.com"
 
 
 class ChartRelease:
@@ -734,6 +737,8 @@ def install_chart(plane: ControlPlane, workdir: Path, *extra: str) -> ChartRelea
         "github.secret.privateKey=unused",
         "--set",
         "github.secret.webhookSecret=unused",
+        "--set",
+        f"config.previewDomain={PREVIEW_DOMAIN}",
         *extra,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)

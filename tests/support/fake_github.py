@@ -7,6 +7,12 @@ the handlers take and return `httpx` objects only, so the same state could be se
 Every request is recorded; `reads()` / `writes()` count them. Faults: `fail(...)` answers a
 matching request with a status (and headers) `times` times, optionally after applying it
 (`after_store=True` raises a timeout once GitHub "stored" the write).
+
+Tokens behave like GitHub's: a mint may ask for `repositories` and `permissions` (a subset of
+the installation's, else 422); such a token gets 404 for any other repository and 403 ("Resource
+not accessible by integration") for a call needing a permission it lacks; `DELETE
+/installation/token` revokes it (401 from then on, listed in `state.revoked`). The mint answer
+lists the repositories with their visibility (`state.public_repos`, private otherwise).
 """
 
 from __future__ import annotations
@@ -62,6 +68,41 @@ class Recorded:
     redundant: bool = False
 
 
+LEVELS = {"read": 1, "write": 2, "admin": 3}
+# (method, path pattern) -> the permissions (any one of them) and level a call needs.
+REQUIRED: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("GET", r"/repos/[^/]+/[^/]+/pulls.*", ("pull_requests",), "read"),
+    ("GET", r"/repos/[^/]+/[^/]+/(git|tarball|contents).*", ("contents",), "read"),
+    ("GET", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "read"),
+    ("POST", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "write"),
+    ("DELETE", r"/repos/[^/]+/[^/]+/deployments.*", ("deployments",), "write"),
+    ("DELETE", r"/repos/[^/]+/[^/]+/environments/.*", ("administration",), "write"),
+    ("GET", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "read"),
+    ("POST", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "write"),
+    ("PATCH", r"/repos/[^/]+/[^/]+/issues.*", ("issues", "pull_requests"), "write"),
+]
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What an installation token was minted for (None repositories: all of the installation)."""
+
+    permissions: dict[str, str]
+    repositories: frozenset[str] | None = None
+
+    def allows(self, method: str, path: str) -> httpx.Response | None:
+        """None when the call is within scope, else GitHub's answer (404 or 403)."""
+        repo = re.match(r"/repos/[^/]+/(?P<name>[^/]+)", path)
+        if repo and self.repositories is not None and repo["name"] not in self.repositories:
+            return _error(404, "Not Found")
+        for verb, pattern, permissions, level in REQUIRED:
+            if verb == method and re.fullmatch(pattern, path):
+                held = max(LEVELS.get(self.permissions.get(p, ""), 0) for p in permissions)
+                if held < LEVELS[level]:
+                    return _error(403, "Resource not accessible by integration")
+        return None
+
+
 @dataclass
 class GitHubState:
     """Everything the fake GitHub knows."""
@@ -73,6 +114,7 @@ class GitHubState:
             "pull_requests": "write",
             "issues": "write",
             "administration": "write",
+            "contents": "read",
         }
     )
     pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
@@ -91,7 +133,18 @@ class GitHubState:
     mints: dict[int, int] = field(default_factory=dict)
     repo_installation: dict[str, int] = field(default_factory=dict)
     app: dict[str, Any] = field(default_factory=lambda: {"id": 1, "name": "Catalyst (fake)"})
+    token_scopes: dict[str, TokenScope] = field(default_factory=dict)
+    revoked: list[str] = field(default_factory=list)
+    public_repos: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    # OAuth (user-to-server): registered clients, the browser's signed-in GitHub user (the
+    # authorize page approves as them, like GitHub does once a user authorized the App), codes
+    # awaiting exchange, and user tokens (token -> (login, expires_at)).
+    oauth_clients: dict[str, str] = field(default_factory=dict)
+    oauth_user: str | None = None
+    oauth_codes: dict[str, tuple[str, str, str, float]] = field(default_factory=dict)
+    user_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    private_repos: set[str] = field(default_factory=set)
 
     # --- seeding helpers ----------------------------------------------------------------------
 
@@ -288,13 +341,19 @@ class FakeGitHub:
 
     def _check_auth(self, request: httpx.Request, path: str) -> httpx.Response | None:
         auth = request.headers.get("authorization", "")
+        if path.startswith("/login/oauth/"):
+            return None  # the browser's pages and the code exchange carry no token
         if path == "/app" or path.startswith("/app/") or path.endswith("/installation"):
             return self._check_jwt(auth)
-        token = auth.removeprefix("token ")
+        token = _bearer(auth)
+        if token.startswith("ghu_"):
+            user = self.state.user_tokens.get(token)
+            return None if user and user[1] > self.state.clock() else _error(401, "Bad credentials")
         known = self.state.tokens.get(token)
         if known is None or known[1] <= self.state.clock():
             return _error(401, "Bad credentials")
-        return None
+        scope = self.state.token_scopes.get(token)
+        return scope.allows(request.method, path) if scope is not None else None
 
     def _check_jwt(self, auth: str) -> httpx.Response | None:
         scheme, _, token = auth.partition(" ")
@@ -320,6 +379,7 @@ class FakeGitHub:
         return [
             ("GET", r"/app/installations", self._installations),
             ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._mint),
+            ("DELETE", r"/installation/token", self._revoke),
             ("GET", repo + r"/installation", self._repo_installation),
             ("GET", r"/app", self._app),
             ("GET", r"/app/hook/deliveries", self._deliveries),
@@ -339,6 +399,10 @@ class FakeGitHub:
             ("PATCH", repo + r"/issues/comments/(?P<id>\d+)", self._edit_comment),
             ("POST", repo + r"/issues/comments/(?P<id>\d+)/reactions", self._react),
             ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._permission),
+            ("GET", r"/login/oauth/authorize", self._authorize),
+            ("POST", r"/login/oauth/access_token", self._access_token),
+            ("GET", r"/user", self._user),
+            ("GET", repo, self._repo),
             ("POST", repo + r"/check-runs", self._create_check_run),
             ("PATCH", repo + r"/check-runs/(?P<id>\d+)", self._update_check_run),
             ("GET", repo + r"/check-runs/(?P<id>\d+)", self._get_check_run),
@@ -357,14 +421,35 @@ class FakeGitHub:
 
     def _mint(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         installation = int(m["id"])
+        body = json.loads(request.content) if request.content else {}
+        asked = dict(body.get("permissions") or self.state.permissions)
+        granted = {"metadata": "read", **self.state.permissions}
+        if any(LEVELS[v] > LEVELS.get(granted.get(k, ""), 0) for k, v in asked.items()):
+            return _error(422, "The permissions requested are not granted to this installation.")
         self.state.mints[installation] = self.state.mints.get(installation, 0) + 1
         token = f"ghs_fake{installation}x{self.state.mints[installation]:04d}"
         expires = self.state.clock() + 3600
         self.state.tokens[token] = (installation, expires)
+        names = body.get("repositories")
+        repos = frozenset(names) if names else None
+        self.state.token_scopes[token] = TokenScope(asked, repos)
         stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return httpx.Response(
-            201, json={"token": token, "expires_at": stamp, "permissions": self.state.permissions}
-        )
+        answer: dict[str, Any] = {"token": token, "expires_at": stamp, "permissions": asked}
+        if repos is not None:
+            answer["repositories"] = [
+                {
+                    "name": n,
+                    "private": not any(r.endswith("/" + n) for r in self.state.public_repos),
+                }
+                for n in sorted(repos)
+            ]
+        return httpx.Response(201, json=answer)
+
+    def _revoke(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        token = request.headers.get("authorization", "").removeprefix("token ")
+        self.state.tokens.pop(token, None)
+        self.state.revoked.append(token)
+        return httpx.Response(204)
 
     def _repo_installation(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
         found = self.state.repo_installation.get(m["repo"])
@@ -487,6 +572,59 @@ class FakeGitHub:
         role = self.state.collaborators.get((m["repo"], m["user"]), "none")
         return httpx.Response(200, json={"permission": role, "role_name": role})
 
+    # --- OAuth (user-to-server) -------------------------------------------------------------
+
+    def _authorize(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        """GitHub's authorize page, already approved by `oauth_user`: back to the callback."""
+        query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        client, redirect = query.get("client_id", ""), query.get("redirect_uri", "")
+        if client not in self.state.oauth_clients or not redirect:
+            return _error(404, "Not Found")
+        if self.state.oauth_user is None:
+            return httpx.Response(200, text="Sign in to GitHub")  # nobody signed in to the fake
+        code = f"code{next(self.state.ids)}"
+        self.state.oauth_codes[code] = (client, redirect, self.state.oauth_user, self.state.clock())
+        target = httpx.URL(redirect).copy_merge_params({"code": code, "state": query.get("state")})
+        return httpx.Response(302, headers={"location": str(target)})
+
+    def _access_token(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        """Exchange a code (once, within 10 minutes) for a user token; errors in a 200 body."""
+        body = json.loads(request.content or b"{}")
+        client, secret = body.get("client_id"), body.get("client_secret")
+        if not client or self.state.oauth_clients.get(client) != secret:
+            return httpx.Response(200, json={"error": "incorrect_client_credentials"})
+        grant = self.state.oauth_codes.pop(str(body.get("code")), None)
+        fresh = grant and grant[0] == client and self.state.clock() - grant[3] < 600
+        if not grant or not fresh or body.get("redirect_uri", grant[1]) != grant[1]:
+            return httpx.Response(200, json={"error": "bad_verification_code"})
+        token = f"ghu_fake{next(self.state.ids)}"
+        self.state.user_tokens[token] = (grant[2], self.state.clock() + 28800)
+        return httpx.Response(
+            200, json={"access_token": token, "token_type": "bearer", "expires_in": 28800}
+        )
+
+    def _user(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        login = self._token_user(request)
+        if login is None:
+            return _error(403, "Resource not accessible by integration")
+        return httpx.Response(200, json={"login": login, "id": abs(hash(login)) % 10**6})
+
+    def _repo(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
+        """The repository with the token user's `permissions`; 404 when they cannot read it."""
+        login, repo = self._token_user(request), m["repo"]
+        role = self.state.collaborators.get((repo, login or ""), "none")
+        public = repo not in self.state.private_repos
+        if role == "none" and not public:
+            return _error(404, "Not Found")
+        flags = _permission_flags(role if role != "none" else "read")
+        return httpx.Response(
+            200, json={"full_name": repo, "private": not public, "permissions": flags}
+        )
+
+    def _token_user(self, request: httpx.Request) -> str | None:
+        user = self.state.user_tokens.get(_bearer(request.headers.get("authorization", "")))
+        return user[0] if user else None
+
     # --- check runs (GitHub's rules: see check_run_problem) ----------------------------------
 
     def _create_check_run(self, request: httpx.Request, m: re.Match[str]) -> httpx.Response:
@@ -539,6 +677,22 @@ class FakeGitHub:
             next_url = request.url.copy_set_param("page", str(page + 1))
             headers["link"] = f'<{next_url}>; rel="next"'
         return httpx.Response(200, json=chunk, headers=headers)
+
+
+_ROLE_ORDER = ("read", "triage", "write", "maintain", "admin")
+_ROLE_FLAGS = {"read": "pull", "triage": "triage", "write": "push", "maintain": "maintain"}
+
+
+def _permission_flags(role: str) -> dict[str, bool]:
+    """The `permissions` object GitHub shows for a role (every weaker flag set too)."""
+    rank = _ROLE_ORDER.index(role) if role in _ROLE_ORDER else 0
+    names = [_ROLE_FLAGS.get(r, "admin") for r in _ROLE_ORDER]
+    return {flag: i <= rank for i, flag in enumerate(names)}
+
+
+def _bearer(auth: str) -> str:
+    scheme, _, token = auth.partition(" ")
+    return token if scheme.lower() in ("token", "bearer") else ""
 
 
 CHECK_STATUSES = ("queued", "in_progress", "completed")

@@ -24,7 +24,8 @@ Command line (used by `scripts/dev.sh`, see docs/local-run.md)::
 
 generates an RSA App key and writes its PEM to `--key-out` (atomically, so a reader never sees a
 partial key), seeds the demo repository `acme/shop` (installation 42, open PR #1 at
-`DEMO_SHA_1`, `octocat` with admin permission; see `seed_demo`) and serves until SIGTERM/Ctrl-C.
+`DEMO_SHA_1`, `octocat` with admin permission and signed in to the fake's OAuth pages for the
+dashboard; see `seed_demo`) and serves until SIGTERM/Ctrl-C.
 With `--state-dir`, `DIR/github-state.json` is rewritten after every change.
 """
 
@@ -62,6 +63,9 @@ DEMO_INSTALLATION = 42
 DEMO_PR = 1
 DEMO_SHA_1 = sha_of("demo-1")
 DEMO_SHA_2 = sha_of("demo-2")
+# The App's OAuth client for the dashboard in local mode (scripts/dev.sh uses these values).
+DEMO_OAUTH_CLIENT_ID = "Iv1.localdev"
+DEMO_OAUTH_CLIENT_SECRET = "localdev-oauth-secret"
 _JWT_PATH = re.compile(r"^/app(/|$)|/installation$")
 
 
@@ -151,6 +155,7 @@ class FakeGitHubServer:
         headers = {k: v for k, v in answer.headers.items() if k.lower() == "link"}
         headers.update({k: v for k, v in answer.headers.items() if k.lower().startswith("x-")})
         headers.update({k: v for k, v in answer.headers.items() if k.lower() == "retry-after"})
+        headers.update({k: v for k, v in answer.headers.items() if k.lower() == "location"})
         media_type = answer.headers.get("content-type")
         return Response(answer.content, answer.status_code, headers, media_type)
 
@@ -280,6 +285,8 @@ def seed_demo(state: GitHubState) -> None:
     state.open_pull(DEMO_REPO, DEMO_PR, DEMO_SHA_1, branch="feature/demo")
     state.branches[(DEMO_REPO, "main")] = sha_of("demo-main")
     state.collaborators[(DEMO_REPO, "octocat")] = "admin"
+    state.oauth_clients[DEMO_OAUTH_CLIENT_ID] = DEMO_OAUTH_CLIENT_SECRET
+    state.oauth_user = "octocat"  # the dashboard's "Sign in with GitHub" signs in as octocat
 
 
 def write_atomically(path: Path, text: str) -> None:

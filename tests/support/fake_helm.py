@@ -4,18 +4,27 @@ It understands the argv `reconciler.helm.Helm` builds (`history`, `upgrade --ins
 `rollback`, `uninstall`, `template`, `lint`), records every argv, and can be told how the next
 upgrades end: success, a timeout (release left `failed`), a crash that leaves the release
 `pending-upgrade`/`pending-install`, or a chart error with helm's own stderr. `template`/`lint`
-are delegated to a real runner when one is given.
+run the real helm binary (`CATALYST_HELM_BIN`, else `.tools/bin/helm`) unless another runner is
+given; a remote chart (`oci://`, `--repo`) is rendered from `remote_chart_dir`, since tests have
+no chart repository. Every revision records who installed it (`--kube-as-user`) and the objects
+of the chart it installed (a chart of static files, as `reconciler.modes.helm` writes).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.helm import HelmResult, HelmRunner
+import yaml
+
+from reconciler.helm import CliHelmRunner, HelmResult, HelmRunner
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HELM_BIN = os.environ.get("CATALYST_HELM_BIN") or str(REPO_ROOT / ".tools" / "bin" / "helm")
 
 Outcome = Literal["success", "timeout", "crash", "chart-error"]
 CHART_ERROR = (
@@ -33,6 +42,8 @@ class FakeRevision:
     description: str
     chart: str
     values: str
+    user: str | None = None
+    objects: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -43,22 +54,39 @@ class FakeHelm:
     calls: list[list[str]] = field(default_factory=list)
     releases: dict[tuple[str, str], list[FakeRevision]] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    remote_chart_dir: Path | None = None
 
     def run(self, argv: Sequence[str], *, timeout: float) -> HelmResult:
         """Simulate one invocation."""
         args = list(argv)
         self.calls.append(args)
         verb = args[1]
-        if verb in ("template", "lint") and self.delegate is not None:
-            return self.delegate.run(args, timeout=timeout)
+        if verb in ("template", "lint"):
+            return self._render(args, timeout)
         handler = getattr(self, "_" + verb, None)
         if handler is None:
             return HelmResult(1, "", f"Error: fake helm does not know {verb!r}\n")
         return handler(args)  # type: ignore[no-any-return]
 
+    def _render(self, argv: list[str], timeout: float) -> HelmResult:
+        """The real helm, offline; a remote chart reference is replaced by `remote_chart_dir`."""
+        runner = self.delegate or CliHelmRunner()
+        chart = argv[3] if argv[1] == "template" else argv[2]
+        real = [HELM_BIN, *argv[1:]]
+        if not Path(chart).is_dir():
+            if self.remote_chart_dir is None:
+                return HelmResult(1, "", f"Error: fake helm cannot fetch chart {chart!r}\n")
+            real = [HELM_BIN, argv[1], argv[2], str(self.remote_chart_dir)]
+            real += _without_flags(argv[4:], ("--repo", "--version"))
+        return runner.run(real, timeout=timeout)
+
     def verbs(self) -> list[str]:
         """The helm subcommand of every call, in order."""
         return [c[1] for c in self.calls]
+
+    def templates(self) -> list[list[str]]:
+        """Every `template` argv."""
+        return [c for c in self.calls if c[1] == "template"]
 
     def upgrades(self) -> list[list[str]]:
         """Every `upgrade` argv."""
@@ -115,7 +143,13 @@ class FakeHelm:
                 old.status = "superseded"
         revisions.append(
             FakeRevision(
-                len(revisions) + 1, status, self.flag(argv, "--description") or "", argv[4], values
+                len(revisions) + 1,
+                status,
+                self.flag(argv, "--description") or "",
+                argv[4],
+                values,
+                self.flag(argv, "--kube-as-user"),
+                _static_objects(Path(argv[4])),
             )
         )
         if outcome == "timeout":
@@ -149,3 +183,24 @@ class FakeHelm:
                 1, "", f"Error: uninstall: Release not loaded: {argv[2]}: release: not found\n"
             )
         return HelmResult(0, f'release "{argv[2]}" uninstalled\n', "")
+
+
+def _without_flags(args: list[str], flags: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in flags:
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+def _static_objects(chart_dir: Path) -> list[dict[str, object]]:
+    """The objects of a chart of static files (`rendered.yaml`), [] for any other chart."""
+    rendered = chart_dir / "rendered.yaml"
+    if not rendered.is_file():
+        return []
+    return [d for d in yaml.safe_load_all(rendered.read_text()) if isinstance(d, dict)]

@@ -16,6 +16,7 @@ from core.signing import sign
 from tests.support.github import load_example, signed_delivery
 from tests.support.redis_server import RedisServer
 from tests.webhook.conftest import SECRET, RecordingEnqueuer, broker_down, make_settings
+from webhook import signature
 from webhook.app import create_app
 from webhook.ledger import FAILED_INDEX, RedisLedger, delivery_key, make_redis
 from webhook.receiver import Limits
@@ -283,3 +284,33 @@ def test_non_string_action_on_an_event_routed_without_actions_is_not_a_crash(
     headers, body = signed_delivery("push", {**push, "action": []}, SECRET)
     assert post(client, headers, body) == 202
     assert [task for task, _ in enqueuer.sent] == [jobs.TASK_PUSH]
+
+
+def test_the_incremental_verifier_agrees_with_the_whole_body_check() -> None:
+    headers, body = opened()
+    header = headers["X-Hub-Signature-256"]
+    for secrets in ([SECRET.encode()], [b"old", SECRET.encode()], [b"other"]):
+        expected = signature.header_digest(header)
+        assert isinstance(expected, bytes)
+        verifier = signature.Verifier(expected, secrets)
+        for i in range(0, len(body), 100):
+            verifier.update(body[i : i + 100])
+        assert verifier.failure_reason() == signature.failure_reason(body, header, secrets)
+    assert signature.header_digest(None) == "missing"
+    assert signature.header_digest("sha1=abc") == "malformed"
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [Limits(large_body_bytes=1024, large_body_slots=0), Limits(max_in_flight=0)],
+    ids=["large-body-slots-full", "in-flight-full"],
+)
+def test_a_full_receiver_answers_503_and_does_no_work(
+    redis_server: RedisServer, enqueuer: RecordingEnqueuer, limits: Limits
+) -> None:
+    app = create_app(make_settings(redis_server.url), enqueuer=enqueuer, limits=limits)
+    headers, body = signed_delivery("pull_request", {**OPENED, "pad": "x" * 2048}, SECRET)
+    with TestClient(app) as client:
+        assert post(client, headers, body) == 503
+        assert client.get("/healthz").status_code == 200
+    assert enqueuer.sent == []

@@ -51,10 +51,22 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $s.existingSecret }}{{ $s.existingSecret }}{{ else }}{{ printf "%s-github" (include "catalyst-preview.fullname" .) }}{{ end }}
 {{- end }}
 
+{{- define "catalyst-preview.dashboardSecretName" -}}
+{{- $s := .Values.dashboard.secret }}
+{{- if $s.existingSecret }}{{ $s.existingSecret }}{{ else }}{{ printf "%s-dashboard" (include "catalyst-preview.fullname" .) }}{{ end }}
+{{- end }}
+
 {{- define "catalyst-preview.redisUrlEnv" -}}
+{{- if .Values.redis.enabled }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "catalyst-preview.redisSecretName" . }}
+      key: {{ .Values.redis.auth.existingSecretKey }}
+{{- end }}
 - name: CATALYST_REDIS_URL
 {{- if .Values.redis.enabled }}
-  value: {{ printf "redis://%s-redis:6379/0" (include "catalyst-preview.fullname" .) | quote }}
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s-redis:6379/0" (include "catalyst-preview.fullname" .) | quote }}
 {{- else if .Values.redis.external.existingSecret }}
   valueFrom:
     secretKeyRef:
@@ -62,5 +74,32 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .Values.redis.external.existingSecretKey }}
 {{- else }}
   value: {{ required "redis.external.url is required when redis.enabled is false" .Values.redis.external.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The ClusterRole a preview namespace's deployer ServiceAccount is bound to (per namespace). */}}
+{{- define "catalyst-preview.deployerRole" -}}
+{{- printf "%s-deployer" (include "catalyst-preview.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Secret holding the chart Redis's password (generated once, or the user's own). */}}
+{{- define "catalyst-preview.redisSecretName" -}}
+{{- .Values.redis.auth.existingSecret | default (printf "%s-redis" (include "catalyst-preview.fullname" .)) }}
+{{- end }}
+
+{{/* `maxmemory` for redis: the value set, else 80% of the container's memory limit in bytes. */}}
+{{- define "catalyst-preview.redisMaxmemory" -}}
+{{- $r := .Values.redis }}
+{{- if $r.maxmemory }}
+{{- $r.maxmemory }}
+{{- else }}
+{{- $limit := required "redis.resources.limits.memory (or redis.maxmemory) is required" $r.resources.limits.memory | toString }}
+{{- $number := regexFind "^[0-9]+" $limit | int64 }}
+{{- $unit := regexFind "[A-Za-z]+$" $limit }}
+{{- $scale := dict "" 1 "K" 1000 "M" 1000000 "G" 1000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 }}
+{{- if not (hasKey $scale $unit) }}
+{{- fail (printf "redis.resources.limits.memory %q: use a plain number or K/M/G/Ki/Mi/Gi" $limit) }}
+{{- end }}
+{{- div (mul $number (get $scale $unit) 80) 100 }}
 {{- end }}
 {{- end }}

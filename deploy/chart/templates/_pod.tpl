@@ -9,6 +9,8 @@ One Deployment per process, all from the same image. Called with a dict:
   metrics    true: set CATALYST_METRICS_PORT and expose the `metrics` port
   replicas   replica count
   recreate   true: never run two pods at once during a rollout (beat)
+  httpPort   the `http` container port (web, dashboard); empty: none
+  dashboard  true: the dashboard's OAuth client secret and session key (by Secret reference)
 */}}
 {{- define "catalyst-preview.deployment" -}}
 {{- $root := .root }}
@@ -65,11 +67,11 @@ spec:
             {{- toYaml .args | nindent 12 }}
             - --log-level
             - {{ $root.Values.config.logLevel | quote }}
-          {{- if or (eq .component "web") .metrics }}
+          {{- if or .httpPort .metrics }}
           ports:
-            {{- if eq .component "web" }}
+            {{- with .httpPort }}
             - name: http
-              containerPort: {{ $root.Values.web.port }}
+              containerPort: {{ . }}
               protocol: TCP
             {{- end }}
             {{- if .metrics }}
@@ -82,7 +84,10 @@ spec:
             - configMapRef:
                 name: {{ include "catalyst-preview.fullname" $root }}
           env:
-            {{- include "catalyst-preview.commonEnv" (dict "root" $root "githubKey" .githubKey "metrics" .metrics) | nindent 12 }}
+            {{- include "catalyst-preview.commonEnv" (dict "root" $root "githubKey" .githubKey "metrics" .metrics "component" .component) | nindent 12 }}
+            {{- if .dashboard }}
+            {{- include "catalyst-preview.dashboardEnv" $root | nindent 12 }}
+            {{- end }}
           {{- with $v.livenessProbe }}
           livenessProbe:
             {{- toYaml . | nindent 12 }}
@@ -130,6 +135,21 @@ spec:
       {{- end }}
 {{- end }}
 
+{{/* The dashboard's own secrets: the App's OAuth client secret and the session key. */}}
+{{- define "catalyst-preview.dashboardEnv" -}}
+{{- $name := include "catalyst-preview.dashboardSecretName" . -}}
+- name: CATALYST_GITHUB_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ .Values.dashboard.secret.clientSecretKey }}
+- name: CATALYST_DASHBOARD_SESSION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ .Values.dashboard.secret.sessionKeyKey }}
+{{- end }}
+
 {{/* Environment shared by every process container (secrets by reference, never inline). */}}
 {{- define "catalyst-preview.commonEnv" -}}
 {{- $root := .root -}}
@@ -142,6 +162,14 @@ spec:
 {{- if .githubKey }}
 - name: CATALYST_GITHUB_PRIVATE_KEY_FILE
   value: /var/run/catalyst/github/private-key.pem
+{{- end }}
+{{- if eq .component "reconciler" }}
+# keys the managed-service passwords of every preview (random, generated once by the chart)
+- name: CATALYST_SERVICE_PASSWORD_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "catalyst-preview.fullname" $root }}-service-key
+      key: service-password-key
 {{- end }}
 {{- if .metrics }}
 - name: CATALYST_METRICS_PORT
