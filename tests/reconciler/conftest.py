@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.reconciler.support import Live, Names
+from tests.reconciler.support import TEST_DEPLOYER, Live, Names
 from tests.support.control_plane import ClusterScope, ControlPlane
+
+CHART = Path(__file__).resolve().parents[2] / "deploy" / "chart"
+
+
+@pytest.fixture(scope="session")
+def deployer_role(control_plane: ControlPlane) -> str:
+    """The chart's deployer ClusterRole (under a test name, not to collide with a helm release):
+    the reconciler binds it in every preview namespace and applies the preview as it."""
+    helm = os.environ.get("CATALYST_HELM_BIN", "helm")
+    rendered = subprocess.run(
+        [helm, "template", "catalyst-preview", str(CHART), "-s", "templates/rbac-deployer.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    role = yaml.safe_load(rendered)
+    role["metadata"]["name"] = TEST_DEPLOYER
+    control_plane.rest().apply(role)
+    return TEST_DEPLOYER
 
 
 @pytest.fixture
-def live(control_plane: ControlPlane, cluster: ClusterScope) -> Iterator[Live]:
+def live(control_plane: ControlPlane, cluster: ClusterScope, deployer_role: str) -> Iterator[Live]:
     """A team unique to the test (``acme-t<N>``); its namespaces are deleted afterwards."""
     names = Names(cluster.name("acme"))
     for namespace in names.namespaces:

@@ -8,6 +8,7 @@ its own.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class Names:
 
 
 DEFAULT = Names()
+TEST_DEPLOYER = "catalyst-tests-deployer"  # the chart's deployer ClusterRole, as the tests apply it
 SETTINGS = ModeSettings(
     registry="registry.local:5000",
     builder_image="gcr.io/kaniko-project/executor:v1.23.2",
@@ -263,7 +265,7 @@ class Live:
             reads,
             api_client=self.plane.api_client(),
             names=self.names,
-            settings=settings,
+            settings=dataclasses.replace(settings, deployer_cluster_role=TEST_DEPLOYER),
         )
 
     def env_ns(self, env: str = "pr-1") -> str:
