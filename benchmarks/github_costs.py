@@ -29,13 +29,13 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from core import projection
+from core import naming, projection
 from core.errors import RateLimited
 from core.jobs import PullRequestJob
 from tests.kubefake import KubeFake
 from tests.support.fake_github import FakeGitHub, sha_of
 from tests.support.redis_server import RedisServer
-from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, FakeClock, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, FakeClock, Harness
 from tests.workers.conftest import project_object as make_project
 from workers.admission import handle_pull_request
 from workers.context import Context
@@ -43,6 +43,8 @@ from workers.statuses import publish_status
 
 CRDS = Path(__file__).resolve().parents[1] / "crds"
 PHASES = ("Building", "Deploying", "Ready")
+TEAM = "acme"
+PROJECT_NS = naming.project_namespace(TEAM, PROJECT)
 
 
 @contextmanager
@@ -64,10 +66,18 @@ def harness() -> Iterator[Harness]:
     try:
         with KubeFake([CRDS]) as kube, respx.mock(assert_all_called=False) as router:
             github.mount(router)
-            for ns in ("acme", PROJECT_NS):
+            for ns in (TEAM, PROJECT_NS):
                 kube.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            kube.put_object(make_project())
-            yield Harness(kube, redis, github, clock, key)
+            kube.put_object(make_project(TEAM))
+            yield Harness(
+                kube,
+                kube.api_client(),
+                team=TEAM,
+                redis=redis,
+                github=github,
+                clock=clock,
+                private_key=key,
+            )
     finally:
         redis.stop()
         redis.cleanup()

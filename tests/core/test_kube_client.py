@@ -9,7 +9,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from core.clients.kube import new_api_client
-from tests.kubefake import KubeFake
+from tests.support.control_plane import ClusterScope, ControlPlane
 
 
 @pytest.fixture
@@ -20,13 +20,18 @@ def outside_cluster(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_kubeconfig_is_read_when_called_not_at_import(
-    outside_cluster: pytest.MonkeyPatch, kubefake: KubeFake, kubefake_kubeconfig: Path
+    outside_cluster: pytest.MonkeyPatch,
+    control_plane: ControlPlane,
+    cluster: ClusterScope,
+    tmp_path: Path,
 ) -> None:
-    outside_cluster.setenv("KUBECONFIG", str(kubefake_kubeconfig))
-    kubefake.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "seen"}})
+    # A real server: TLS with the kubeconfig's CA file and a bearer token.
+    kubeconfig = control_plane.write_kubeconfig(tmp_path / "kubeconfig")
+    outside_cluster.setenv("KUBECONFIG", str(kubeconfig))
+    seen = cluster.namespace(cluster.name("seen"))
     api = new_api_client(pool_size=7)
     names = [n.metadata and n.metadata.name for n in k8s.CoreV1Api(api).list_namespace().items]
-    assert "seen" in names
+    assert seen in names
     assert api.configuration.connection_pool_maxsize == 7
 
 

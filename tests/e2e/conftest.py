@@ -8,7 +8,7 @@ ServiceAccounts and a verb the chart forgot is a real 403; the fake GitHub HTTP 
 process (state inspectable, App JWTs verified against a fresh key); and the
 `catalyst-preview web|worker|reconciler|beat` subprocesses, each in its own process group so a
 kill reaches its children and teardown leaves no orphans, even when a test fails. Each stack
-gets a team of its own (`acme-t<N>`), purged at the end. Only off CI, on a machine without the
+gets a team of its own (`acme-stack<N>`), purged at the end. Only off CI, on a machine without the
 control-plane binaries, the stack falls back to the fake API server (`tests/kubefake`).
 """
 
@@ -312,7 +312,9 @@ _stacks = iter(range(1, 10_000))
 def _real_cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Cluster]:
     plane: cp.ControlPlane = request.getfixturevalue("control_plane")
     release: cp.ChartRelease = request.getfixturevalue("chart_release")
-    team = f"acme-t{next(_stacks)}"
+    # not acme-t<N>: that is ClusterScope.name("acme") of the N-th test, a collision in a
+    # session running e2e before other tests (its namespaces may still be terminating)
+    team = f"acme-stack{next(_stacks)}"
     kubeconfigs = {name: release.kubeconfig_for(name) for name in PROCESSES}
     yield Cluster(plane.rest(), team, kubeconfigs, release.namespace)
     purge_team(plane.rest(), team)

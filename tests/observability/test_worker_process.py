@@ -10,7 +10,6 @@ import pytest
 
 from core import jobs
 from core.clients.queue import make_celery_app
-from tests.kubefake import KubeFake
 from tests.observability.support import (
     json_lines,
     metrics_up,
@@ -20,7 +19,8 @@ from tests.observability.support import (
     value,
     wait_for,
 )
-from tests.reconciler.support import seed
+from tests.reconciler.support import Names, seed
+from tests.support.control_plane import ChartRelease, ClusterScope, ControlPlane
 from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer, free_port
 
@@ -40,10 +40,19 @@ TASK = jobs.TASK_PULL_REQUEST
 
 @pytest.fixture
 def worker(
-    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer, tmp_path: Path
+    control_plane: ControlPlane,
+    cluster: ClusterScope,
+    chart_release: ChartRelease,
+    redis_server: RedisServer,
+    tmp_path: Path,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """A worker with two prefork children; GitHub is unreachable, so tasks retry."""
-    seed(kubefake, builds=False)  # a Project for acme/shop, so the flow calls GitHub
+    """A worker with two prefork children and its chart ServiceAccount's token on the real
+    control plane; GitHub is unreachable, so tasks retry."""
+    names = Names(cluster.name("acme"))
+    for namespace in names.namespaces:
+        cluster.track(namespace)
+    # a Project for acme/shop, so the flow calls GitHub
+    seed(control_plane.rest(), builds=False, names=names)
     port, log = free_port(), tmp_path / "worker.log"
     env = process_env(
         CATALYST_WEBHOOK_SECRET="s",
@@ -52,7 +61,7 @@ def worker(
         CATALYST_GITHUB_API_URL=f"http://127.0.0.1:{free_port()}",
         CATALYST_REDIS_URL=redis_server.url,
         CATALYST_METRICS_PORT=str(port),
-        KUBECONFIG=str(kubefake_kubeconfig),
+        KUBECONFIG=str(chart_release.kubeconfig_for("worker")),
         TMPDIR=str(tmp_path),
     )
     proc = start_cli(["worker", "--concurrency", "2"], env, log)

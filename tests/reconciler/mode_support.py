@@ -11,16 +11,16 @@ from core.model import Environment, Project
 from reconciler.context import Observed, build_context
 from reconciler.modes import ModeContext
 from reconciler.modes.install import install_modes
-from tests.reconciler.support import SETTINGS, SHA1, environment_obj, project_obj
+from tests.reconciler.support import DEFAULT, SETTINGS, SHA1, Names, environment_obj, project_obj
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HELM_BIN = str(REPO_ROOT / ".tools" / "bin" / "helm")
 CHARTS = REPO_ROOT / "tests" / "charts"
 
 
-def project_with(template: dict[str, Any]) -> dict[str, Any]:
-    """The sample Project with `template` as its development template."""
-    project = project_obj()
+def project_with(template: dict[str, Any], *, names: Names = DEFAULT) -> dict[str, Any]:
+    """The sample Project (of team `names`) with `template` as its development template."""
+    project = project_obj(names=names)
     project["spec"]["templates"]["development"] = template
     return project
 

@@ -1,4 +1,8 @@
-"""A failed build's log tail: read from its pod, redacted, on the status and in the PR comment."""
+"""A failed build's log tail: read from its pod, redacted, on the status and in the PR comment.
+
+The first test reads a real pod log through the real API server (kwok serves it); the others
+count requests or inject a 500 on pod lists, which only ``tests/kubefake`` does on demand.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,16 @@ from core import naming
 from core.model import Environment
 from core.projection import comment_view, render_comment
 from tests.kubefake import KubeFake
-from tests.reconciler.support import ENV_NS, PROJECT_NS, SHA1, environment_obj, make_rig, seed
+from tests.reconciler.support import (
+    ENV_NS,
+    PROJECT_NS,
+    SHA1,
+    Live,
+    environment_obj,
+    make_rig,
+    seed,
+)
+from tests.support.control_plane import ControlPlane
 
 TOKEN = "ghs_" + "A1b2C3d4E5f6G7h8I9j0K1l2"
 LOG = "".join(f"step {n}/40\n" for n in range(1, 40)) + f"fatal: git clone with {TOKEN}\n"
@@ -32,14 +45,15 @@ def build_of(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_failed_build_stores_its_redacted_log_tail_and_the_comment_shows_it(
-    kubefake: KubeFake,
+    live: Live, control_plane: ControlPlane
 ) -> None:
-    seed(kubefake)
-    kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    kubefake.controllers.job_outcome("build-*", succeed=False, message="exit code 1", log=LOG)
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
-    rig.run_until(lambda: log_tail(rig.status()) is not None)
+    # The simulated node serves one log for every container: the build's pod log ends with LOG.
+    control_plane.append_log(*LOG.splitlines())
+    live.seed()
+    rig = live.rig()
+    with control_plane.rules.command_failing(live.build_marker()):
+        live.kube.put_object(live.environment())
+        rig.run_until(lambda: log_tail(rig.status()) is not None)
     status = rig.status()
     tail = build_of(status)["logTail"]
     lines = tail.splitlines()

@@ -1,5 +1,6 @@
-"""docker-compose and helm modes end to end through the reconciler against the fake API server,
-plus the tarball source fetcher against a mocked GitHub."""
+"""docker-compose and helm modes end to end through the reconciler on the real control plane
+(the real helm binary installing into the real API server), plus the tarball source fetcher
+against a mocked GitHub."""
 
 from __future__ import annotations
 
@@ -13,24 +14,13 @@ import httpx
 import pytest
 
 from core.errors import ConfigError, NotFound
-from reconciler.helm import Helm
+from reconciler.helm import CliHelmRunner, Helm
 from reconciler.modes import ModeIO
 from reconciler.modes.install import install_modes
 from reconciler.sourcerefs import SourceRef
 from reconciler.sources import GitHubTarballFetcher
-from tests.kubefake import KubeFake
-from tests.reconciler.mode_support import CHARTS, project_with
-from tests.reconciler.support import (
-    ENV_NS,
-    PROJECT_NS,
-    SHA1,
-    SHA2,
-    FakeTokens,
-    environment_obj,
-    make_rig,
-    seed,
-)
-from tests.support.fake_helm import FakeHelm
+from tests.reconciler.mode_support import CHARTS, HELM_BIN, project_with
+from tests.reconciler.support import SHA1, SHA2, FakeTokens, Live, Rig, environment_obj
 from tests.support.fake_sources import LocalSourceFetcher
 
 COMPOSE = """
@@ -57,49 +47,52 @@ def write(root: Path, sha: str, path: str, text: str) -> None:
 
 
 def test_compose_preview_builds_deploys_and_reports_unsupported_keys(
-    kubefake: KubeFake, tmp_path: Path
+    live: Live, tmp_path: Path
 ) -> None:
     write(tmp_path, SHA1, "app/docker-compose.yml", COMPOSE)
     fetcher = LocalSourceFetcher(tmp_path)
     install_modes(fetcher)
-    seed(kubefake)
-    kubefake.put_object(
-        project_with({"type": "docker-compose", "sourceRef": "main", "path": "app"})
-    )
-    kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
+    live.seed()
+    template = {"type": "docker-compose", "sourceRef": "main", "path": "app"}
+    live.kube.put_object(project_with(template, names=live.names))
+    rig = live.rig()
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
     status = rig.status()
+    ns, team = live.env_ns(), live.names.team
     assert "services.web.privileged" in status["message"]
-    assert status["images"] == {"web": f"registry.local:5000/acme/shop/web:{SHA1}"}
-    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    assert status["images"] == {"web": f"registry.local:5000/{team}/shop/web:{SHA1}"}
+    web: Any = live.kube.get("deployments", "web", ns)
     pod = web["spec"]["template"]["spec"]
-    assert pod["containers"][0]["image"] == f"registry.local:5000/acme/shop/web:{SHA1}"
+    assert pod["containers"][0]["image"] == f"registry.local:5000/{team}/shop/web:{SHA1}"
     assert [c["name"] for c in pod["initContainers"]] == ["wait-db"]
-    assert kubefake.get("persistentvolumeclaims", "pgdata", ENV_NS) is not None
-    ingress: Any = kubefake.get("ingresses", "web", ENV_NS)
+    assert web["status"]["availableReplicas"] == 1  # its real rollout, init container included
+    assert live.kube.get("persistentvolumeclaims", "pgdata", ns) is not None
+    ingress: Any = live.kube.get("ingresses", "web", ns)
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "web", "port": {"number": 3000}}
     assert {sha for ref, _ in fetcher.requests for sha in [ref.commit_sha]} == {SHA1}
 
 
-def test_compose_file_missing_fails_with_a_clear_reason(kubefake: KubeFake, tmp_path: Path) -> None:
+def test_compose_file_missing_fails_with_a_clear_reason(live: Live, tmp_path: Path) -> None:
     write(tmp_path, SHA1, "README.md", "no compose here")
     install_modes(LocalSourceFetcher(tmp_path))
-    seed(kubefake)
-    kubefake.put_object(project_with({"type": "docker-compose", "sourceRef": "main"}))
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
+    live.seed()
+    live.kube.put_object(
+        project_with({"type": "docker-compose", "sourceRef": "main"}, names=live.names)
+    )
+    rig = live.rig()
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Failed"))
     assert "no compose file (compose.yaml, compose.yml" in rig.status()["message"]
 
 
-def helm_rig(kubefake: KubeFake, tmp_path: Path) -> tuple[Any, FakeHelm]:
+def helm_rig(live: Live, tmp_path: Path, chart: str = "app") -> tuple[Rig, Helm]:
+    """A helm preview of tests/charts/`chart`, installed by the real helm on the real server."""
     for sha in (SHA1, SHA2):
-        shutil.copytree(CHARTS / "app", tmp_path / sha / "chart")
+        shutil.copytree(CHARTS / chart, tmp_path / sha / "chart")
     install_modes(LocalSourceFetcher(tmp_path))
-    seed(kubefake)
+    live.seed()
     template = {
         "type": "helm",
         "sourceRef": "main",
@@ -107,38 +100,39 @@ def helm_rig(kubefake: KubeFake, tmp_path: Path) -> tuple[Any, FakeHelm]:
         "builds": [{"name": "web", "sourceRef": "main"}],
         "values": {"replicas": 1},
     }
-    kubefake.put_object(project_with(template))
-    kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    rig = make_rig(kubefake)
-    fake = FakeHelm()
-    rig.reconciler.mode_io = ModeIO(cluster=rig.cluster, helm=Helm(fake, "helm"))
-    return rig, fake
+    live.kube.put_object(project_with(template, names=live.names))
+    rig = live.rig()
+    helm = Helm(CliHelmRunner({"KUBECONFIG": str(live.plane.kubeconfig)}), HELM_BIN, timeout=120)
+    rig.reconciler.mode_io = ModeIO(cluster=rig.cluster, helm=helm)
+    return rig, helm
 
 
-def test_helm_preview_installs_once_and_uninstalls_on_teardown(
-    kubefake: KubeFake, tmp_path: Path
-) -> None:
-    rig, fake = helm_rig(kubefake, tmp_path)
-    kubefake.put_object(environment_obj())
+def test_helm_preview_installs_once_and_uninstalls_on_teardown(live: Live, tmp_path: Path) -> None:
+    rig, helm = helm_rig(live, tmp_path)
+    ns = live.env_ns()
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
     for _ in range(3):
         rig.run()
-    assert len(fake.upgrades()) == 1
-    assert [r.status for r in fake.releases[(ENV_NS, "pr-1")]] == ["deployed"]
-    kubefake.put_object(environment_obj(SHA2))
+    # Re-applied with nothing changed: still one revision, deployed.
+    assert [r.status for r in helm.history("pr-1", ns)] == ["deployed"]
+    web: Any = live.kube.get("deployments", "web", ns)
+    assert web["status"]["availableReplicas"] >= 1
+    live.set_spec(sources=environment_obj(SHA2, names=live.names)["spec"]["sources"])
     rig.run_until(lambda: rig.status().get("commitSha") == SHA2)
-    assert len(fake.upgrades()) == 2
-    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    assert [r.status for r in helm.history("pr-1", ns)] == ["superseded", "deployed"]
+    live.kube.delete("environments", "pr-1", live.names.project_ns)
     rig.run_until(lambda: rig.env() is None)
-    assert fake.releases == {}
+    assert helm.history("pr-1", ns) == []
+    assert live.kube.get("namespaces", ns) is None
 
 
-def test_helm_chart_error_shows_as_failed(kubefake: KubeFake, tmp_path: Path) -> None:
-    rig, fake = helm_rig(kubefake, tmp_path)
-    fake.outcomes = ["chart-error"]
-    kubefake.put_object(environment_obj())
+def test_helm_chart_error_shows_as_failed(live: Live, tmp_path: Path) -> None:
+    rig, helm = helm_rig(live, tmp_path, chart="broken")
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Failed"))
-    assert "global.images.web is required" in rig.status()["message"]
+    assert "shout" in rig.status()["message"]
+    assert helm.history("pr-1", live.env_ns()) == []
 
 
 # --- tarball fetcher -----------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """The reconciler's integration points: process wiring of every mode, StatefulSet watches, docker
 managed services, mode warnings in a condition, failed rollouts, teardown publishing and Project
-changes reaching their Environments."""
+changes reaching their Environments.
+
+On the real control plane, except the two watch tests: they count the requests the cache saves
+and expect exactly the events of their own objects, which needs a server of their own
+(``tests/kubefake``, with its request log).
+"""
 
 from __future__ import annotations
 
@@ -33,13 +38,16 @@ from tests.reconciler.support import (
     SHA1,
     SHA2,
     TEAM,
+    Live,
     RecordingEnqueuer,
+    Rig,
     environment_obj,
     make_rig,
     ready_image_rig,
     seed,
 )
 from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
+from tests.support.control_plane import ControlPlane
 from tests.support.fake_sources import LocalSourceFetcher
 from tests.support.redis_server import RedisServer
 
@@ -62,16 +70,9 @@ def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
     return next(c for c in status.get("conditions") or [] if c["type"] == type_)
 
 
-def phase(kubefake: KubeFake) -> Any:
-    env = kubefake.get("environments", "pr-1", PROJECT_NS) or {}
+def live_phase(live: Live) -> Any:
+    env = live.kube.get("environments", "pr-1", live.names.project_ns) or {}
     return (env.get("status") or {}).get("phase")
-
-
-def set_commit(kubefake: KubeFake, sha: str) -> None:
-    env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
-    env["spec"]["sources"][0]["commitSha"] = sha
-    env["metadata"]["generation"] += 1
-    kubefake.put_object(env)
 
 
 # --- 1: the process registers every mode ---------------------------------------------------------
@@ -89,21 +90,21 @@ def empty_modes() -> Iterator[None]:
 
 @pytest.mark.usefixtures("empty_modes")
 def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
-    kubefake: KubeFake, redis_server: RedisServer
+    live: Live, redis_server: RedisServer
 ) -> None:
     settings = Settings(webhook_secret=SecretStr("s"), redis_url=redis_server.url, _env_file=None)
-    process = build_process(settings, Cluster(kubefake.api_client()))
+    process = build_process(settings, Cluster(live.plane.api_client()))
     assert {"prebuilt", "helm", "docker-compose"} <= set(MODES)
     assert isinstance(process.reconciler.mode_io.helm, Helm)
-    seed(kubefake)
-    kubefake.put_object(project_with(PREBUILT))
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.put_object(environment_obj())
+    live.seed()
+    live.kube.put_object(project_with(PREBUILT, names=live.names))
+    live.kube.put_object(live.environment())
     deadline = time.monotonic() + 60
-    while phase(kubefake) != "Ready":
-        assert time.monotonic() < deadline, f"not Ready: {phase(kubefake)}"
-        process.reconciler.reconcile(PROJECT_NS, "pr-1")
-    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    while live_phase(live) != "Ready":
+        assert time.monotonic() < deadline, f"not Ready: {live_phase(live)}"
+        process.reconciler.reconcile(live.names.project_ns, "pr-1")
+        time.sleep(0.05)
+    web: Any = live.kube.get("deployments", "web", live.env_ns())
     assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"ghcr.io/acme/shop:{SHA1}"
 
 
@@ -187,8 +188,9 @@ def test_a_project_change_requeues_its_environments_and_updates_their_children(
         project["spec"]["resources"]["development"]["pods"] = 12
         project["metadata"]["generation"] += 1
         kubefake.put_object(project)
-        expected = [{"namespace": PROJECT_NS, "name": n} for n in ("pr-1", "pr-2")]
-        eventually(lambda: sorted(env_tasks(sent), key=str) == expected)
+        # Both Environments are fed, and nothing else (a late event may feed one once more).
+        expected = {(PROJECT_NS, n) for n in ("pr-1", "pr-2")}
+        eventually(lambda: {(t["namespace"], t["name"]) for t in env_tasks(sent)} == expected)
     finally:
         watcher.stop()
     rig.run_until(lambda: web_image(kubefake) == "nginx:1.28" and rig.status()["phase"] == "Ready")
@@ -204,21 +206,24 @@ def web_image(kubefake: KubeFake) -> str:
 # --- 3: docker mode runs managed services --------------------------------------------------------
 
 
-def test_docker_mode_runs_managed_services_and_injects_their_connection_env(
-    kubefake: KubeFake,
-) -> None:
-    seed(kubefake, builds=False)
-    project: Any = kubefake.get("projects", "shop", TEAM)
-    project["spec"]["templates"]["development"]["config"]["services"] = SERVICES
-    kubefake.put_object(project)
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.put_object(environment_obj())
-    rig = make_rig(kubefake)
+def with_services(live: Live, services: list[dict[str, Any]]) -> None:
+    project = live.project(builds=False)
+    project["spec"]["templates"]["development"]["config"]["services"] = services
+    live.kube.put_object(project)
+
+
+def test_docker_mode_runs_managed_services_and_injects_their_connection_env(live: Live) -> None:
+    live.seed(builds=False)
+    with_services(live, SERVICES)
+    live.kube.put_object(live.environment())
+    rig = live.rig()
     rig.run_until(rig.phase_is("Ready"))
+    ns = live.env_ns()
     for name in ("db", "cache"):
-        assert kubefake.get("statefulsets", name, ENV_NS) is not None
-        assert kubefake.get("secrets", f"{name}-credentials", ENV_NS) is not None
-    web: Any = kubefake.get("deployments", "web", ENV_NS)
+        sts: Any = live.kube.get("statefulsets", name, ns)
+        assert sts["status"]["readyReplicas"] == 1
+        assert live.kube.get("secrets", f"{name}-credentials", ns) is not None
+    web: Any = live.kube.get("deployments", "web", ns)
     env = {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "db-credentials",
@@ -229,6 +234,8 @@ def test_docker_mode_runs_managed_services_and_injects_their_connection_env(
 
 
 def test_docker_mode_waits_for_its_services_before_ready(kubefake: KubeFake) -> None:
+    # On kubefake: a real kubelet starts the database at once or (a missing image) fails the
+    # rollout at once (tests/reconciler/test_lifecycle.py); only the fake holds it "starting".
     seed(kubefake, builds=False)
     project: Any = kubefake.get("projects", "shop", TEAM)
     project["spec"]["templates"]["development"]["config"]["services"] = SERVICES[:1]
@@ -247,22 +254,21 @@ def test_docker_mode_waits_for_its_services_before_ready(kubefake: KubeFake) -> 
 
 
 def test_untranslated_compose_keys_are_named_in_the_deployed_condition(
-    kubefake: KubeFake, tmp_path: Path
+    live: Live, tmp_path: Path
 ) -> None:
     write(tmp_path, SHA1, "app/compose.preview.yaml", COMPOSE)
     install_modes(LocalSourceFetcher(tmp_path))
-    seed(kubefake)
+    live.seed()
     template = {"type": "docker-compose", "sourceRef": "main", "path": "app/compose.preview.yaml"}
-    kubefake.put_object(project_with(template))
-    kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    rig = make_rig(kubefake)
-    kubefake.put_object(environment_obj())
+    live.kube.put_object(project_with(template, names=live.names))
+    rig = live.rig()
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
     deployed = condition(rig.status(), "Deployed")
     assert deployed["status"] == "True" and deployed["reason"] == "AppliedWithWarnings"
     assert "not translated: " in deployed["message"]
     assert "services.web.privileged" in deployed["message"]
-    job: Any = kubefake.get("jobs", naming.build_job_name("web", SHA1), ENV_NS)
+    job: Any = live.kube.get("jobs", naming.build_job_name("web", SHA1), live.env_ns())
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--context-sub-path=app/web" in args  # relative to the compose file's directory
 
@@ -270,68 +276,69 @@ def test_untranslated_compose_keys_are_named_in_the_deployed_condition(
 # --- 5: a missing prebuilt image fails, a new commit recovers ------------------------------------
 
 
-def test_a_missing_prebuilt_image_fails_and_a_new_commit_recovers(kubefake: KubeFake) -> None:
+def prebuilt_on_port_80(live: Live) -> Rig:
     install_modes(None)
-    seed(kubefake)
-    kubefake.put_object(project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}))
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.controllers.unavailable_images(f"ghcr.io/acme/shop:{SHA1}")
-    kubefake.put_object(environment_obj())
-    rig = make_rig(kubefake)
-    rig.run_until(rig.phase_is("Failed"))
-    status = rig.status()
-    ready = condition(status, "Ready")
-    assert ready["status"] == "False" and ready["reason"] == "ImageUnavailable"
-    assert f"ghcr.io/acme/shop:{SHA1}" in ready["message"]
-    assert "ProgressDeadlineExceeded" in status["message"] or "timed out" in status["message"]
-    assert rig.run().requeue_after is not None  # looked at again: the image may still appear
-    set_commit(kubefake, SHA2)
-    rig.run_until(rig.phase_is("Ready"))
+    live.seed()
+    live.kube.put_object(
+        project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}, names=live.names)
+    )
+    return live.rig()
+
+
+def test_a_missing_prebuilt_image_fails_and_a_new_commit_recovers(
+    live: Live, control_plane: ControlPlane
+) -> None:
+    rig = prebuilt_on_port_80(live)
+    with control_plane.rules.image_missing(f"ghcr.io/acme/shop:{SHA1}"):
+        live.kube.put_object(live.environment())
+        rig.run_until(rig.phase_is("Failed"))
+        status = rig.status()
+        ready = condition(status, "Ready")
+        # The kubelet's ImagePullBackOff on the new revision's pod fails it at once (rollout.py).
+        assert ready["status"] == "False" and ready["reason"] == "ImagePullBackOff", ready
+        assert f"ghcr.io/acme/shop:{SHA1}" in ready["message"]
+        assert rig.run().requeue_after is not None  # looked at again: the image may still appear
+        live.set_spec(sources=[{**live.environment()["spec"]["sources"][0], "commitSha": SHA2}])
+        rig.run_until(rig.phase_is("Ready"))
     assert rig.status()["commitSha"] == SHA2
     assert condition(rig.status(), "Ready")["reason"] == "RolloutComplete"
 
 
-def test_a_redeploy_of_the_same_missing_image_stays_failed(kubefake: KubeFake) -> None:
-    install_modes(None)
-    seed(kubefake)
-    kubefake.put_object(project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}))
-    kubefake.controllers.enable("deployments", "namespaces")
-    kubefake.controllers.unavailable_images("ghcr.io/acme/shop:*")
-    kubefake.put_object(environment_obj())
-    rig = make_rig(kubefake)
-    rig.run_until(rig.phase_is("Failed"))
-    env: Any = kubefake.get("environments", "pr-1", PROJECT_NS)
-    env["spec"]["redeployNonce"] = "again"
-    env["metadata"]["generation"] += 1
-    kubefake.put_object(env)
-    rig.run_until(lambda: rig.status().get("observedGeneration") == env["metadata"]["generation"])
-    rig.run_until(rig.phase_is("Failed"))
-    web: Any = kubefake.get("deployments", "web", ENV_NS)
-    annotations = web["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["catalyst.dev/redeploy-nonce"] == "again"
-    kubefake.controllers.unavailable.clear()  # the image was pushed after all
+def test_a_redeploy_of_the_same_missing_image_stays_failed(
+    live: Live, control_plane: ControlPlane
+) -> None:
+    rig = prebuilt_on_port_80(live)
+    with control_plane.rules.image_missing("ghcr.io/acme/shop:"):
+        live.kube.put_object(live.environment())
+        rig.run_until(rig.phase_is("Failed"))
+        live.set_spec(redeployNonce="again")
+        env: Any = rig.env()
+        generation = env["metadata"]["generation"]
+        rig.run_until(lambda: rig.status().get("observedGeneration") == generation)
+        rig.run_until(rig.phase_is("Failed"))
+        web: Any = live.kube.get("deployments", "web", live.env_ns())
+        annotations = web["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["catalyst.dev/redeploy-nonce"] == "again"
+    # the image was pushed after all
     rig.run_until(rig.phase_is("Ready"))
 
 
 # --- 6: teardown tells the workers where GitHub must be cleaned up -------------------------------
 
 
-def test_finished_teardown_enqueues_publish_status_with_the_teardown_hint(
-    kubefake: KubeFake,
-) -> None:
-    seed(kubefake, builds=False)
-    kubefake.controllers.enable("deployments", "namespaces")
-    obj = environment_obj()
+def test_finished_teardown_enqueues_publish_status_with_the_teardown_hint(live: Live) -> None:
+    live.seed(builds=False)
+    obj = live.environment()
     obj["metadata"]["annotations"] = {naming.ANNOTATION_GITHUB_ENVIRONMENT: "shop/pr-1"}
-    kubefake.put_object(obj)
-    rig = make_rig(kubefake)
+    live.kube.put_object(obj)
+    rig = live.rig()
     rig.run_until(rig.phase_is("Ready"))
-    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    live.kube.delete("environments", "pr-1", live.names.project_ns)
     rig.enqueued.sent.clear()
     rig.run_until(lambda: rig.env() is None)
     publishes = [k for t, k, _ in rig.enqueued.sent if t == jobs.TASK_PUBLISH_STATUS]
     assert publishes[-1] == {
-        "namespace": PROJECT_NS,
+        "namespace": live.names.project_ns,
         "name": "pr-1",
         "repository": "acme/shop",
         "installation_id": 42,

@@ -1,7 +1,9 @@
-"""Every manifest the reconciler builds validates strictly against the Kubernetes 1.29 schemas."""
+"""Every manifest the reconciler builds validates strictly against the Kubernetes 1.29 schemas, and
+a real API server accepts it (strict field validation, admission included, as a dry run)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from reconciler.context import Observed, build_context
 from reconciler.infra import infra_objects, namespace_manifest
 from reconciler.modes.docker import DockerMode
 from tests.reconciler.support import SETTINGS, SHA1, environment_obj, project_obj
+from tests.support.control_plane import ClusterScope
+from tests.support.kube_rest import KIND_TO_PLURAL
 
 
 def rich_project() -> dict[str, Any]:
@@ -70,6 +74,42 @@ def all_manifests() -> list[dict[str, Any]]:
 )
 def test_manifest_is_valid_for_kubernetes_1_29(manifest: dict[str, Any]) -> None:
     kubernetes_validate.validate(manifest, "1.29", strict=True)
+
+
+def preview_namespace(cluster: ClusterScope) -> str:
+    """A namespace as the reconciler makes one (its labels, Pod Security level included)."""
+    namespace = copy.deepcopy(all_manifests()[0])
+    assert namespace["kind"] == "Namespace"
+    namespace["metadata"]["name"] = cluster.name("dry-run")
+    cluster.track(namespace["metadata"]["name"])
+    cluster.rest.apply(namespace)
+    return str(namespace["metadata"]["name"])
+
+
+@pytest.mark.parametrize(
+    "manifest", all_manifests(), ids=lambda m: f"{m['kind']}/{m['metadata']['name']}"
+)
+def test_the_real_api_server_accepts_the_manifest(
+    manifest: dict[str, Any], cluster: ClusterScope
+) -> None:
+    obj = copy.deepcopy(manifest)
+    if obj["kind"] == "Namespace":
+        obj["metadata"]["name"] = cluster.name("dry-run-ns")
+    else:
+        obj["metadata"]["namespace"] = preview_namespace(cluster)
+    path = cluster.rest.path(
+        KIND_TO_PLURAL[obj["kind"]], obj["metadata"].get("namespace"), obj["metadata"]["name"]
+    )
+    # Applied (the default ServiceAccount already exists in every namespace), as a dry run.
+    params = {"dryRun": "All", "fieldValidation": "Strict", "fieldManager": "catalyst-tests"}
+    answer = cluster.rest.http.patch(
+        path,
+        json=obj,
+        params=params,
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert answer.status_code in (200, 201), answer.text
+    assert not answer.headers.get("Warning"), answer.headers.get("Warning")
 
 
 def test_every_kind_is_covered() -> None:

@@ -1,5 +1,5 @@
 """Prebuilt mode (tag from the commit or an override) and managed services, unit and end to end
-through the reconciler against the fake API server with simulated controllers."""
+through the reconciler on the real control plane (real StatefulSet and Deployment controllers)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from reconciler.modes import ModeIO
 from reconciler.modes.install import install_modes
 from reconciler.modes.prebuilt import PrebuiltMode, prebuilt_image
 from reconciler.services import ServiceTarget, connection_env, service_objects
-from tests.kubefake import KubeFake
 from tests.reconciler.mode_support import context, project_with
-from tests.reconciler.support import ENV_NS, SHA1, environment_obj, make_rig, seed
+from tests.reconciler.support import SHA1, Live
 
 PREBUILT: dict[str, Any] = {
     "type": "prebuilt",
@@ -125,25 +124,25 @@ def test_user_env_wins_over_injected_connection_variables() -> None:
     ]
 
 
-def test_prebuilt_with_postgres_and_redis_becomes_ready_in_the_fake_cluster(
-    kubefake: KubeFake,
+def test_prebuilt_with_postgres_and_redis_becomes_ready_on_the_real_control_plane(
+    live: Live,
 ) -> None:
     install_modes(None)
-    seed(kubefake)
-    kubefake.put_object(project_with(PREBUILT))
-    kubefake.controllers.enable("deployments", "namespaces")
-    rig = make_rig(kubefake)
+    live.seed()
+    live.kube.put_object(project_with(PREBUILT, names=live.names))
+    rig = live.rig()
     rig.reconciler.mode_io = ModeIO(cluster=rig.cluster)
-    kubefake.put_object(environment_obj())
+    live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
+    ns = live.env_ns()
     for name in ("postgres", "cache"):
-        sts: Any = kubefake.get("statefulsets", name, ENV_NS)
-        assert sts["status"]["readyReplicas"] == 1
-        assert kubefake.get("services", name, ENV_NS) is not None
-        assert kubefake.get("secrets", f"{name}-credentials", ENV_NS) is not None
-    claim = sts_claim(kubefake, "postgres")
+        sts: Any = live.kube.get("statefulsets", name, ns)
+        assert sts["status"]["readyReplicas"] == 1  # the real StatefulSet controller's count
+        assert live.kube.get("services", name, ns) is not None
+        assert live.kube.get("secrets", f"{name}-credentials", ns) is not None
+    claim = sts_claim(live, "postgres")
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
-    web: Any = kubefake.get("deployments", "web", ENV_NS)
+    web: Any = live.kube.get("deployments", "web", ns)
     container = web["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"ghcr.io/acme/shop:{SHA1}"
     assert {"DATABASE_URL", "REDIS_URL"} <= {e["name"] for e in container["env"]}
@@ -152,8 +151,8 @@ def test_prebuilt_with_postgres_and_redis_becomes_ready_in_the_fake_cluster(
     assert rig.status()["deployedHash"] == before
 
 
-def sts_claim(kubefake: KubeFake, name: str) -> dict[str, Any]:
-    sts: Any = kubefake.get("statefulsets", name, ENV_NS)
+def sts_claim(live: Live, name: str) -> dict[str, Any]:
+    sts: Any = live.kube.get("statefulsets", name, live.env_ns())
     return sts["spec"]["volumeClaimTemplates"][0]  # type: ignore[no-any-return]
 
 

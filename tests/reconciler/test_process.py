@@ -1,4 +1,8 @@
-"""`python -m reconciler` end to end: fake API server, real redis-server, SIGTERM shutdown."""
+"""`python -m reconciler` end to end: real redis-server, SIGTERM shutdown.
+
+A preview's life runs on the real control plane; the two-replica takeover counts the Deployment
+creates in ``tests/kubefake``'s request log.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.kubefake import KubeFake
-from tests.reconciler.support import ENV_NS, PROJECT_NS, environment_obj, seed
+from tests.reconciler.support import PROJECT_NS, Live, environment_obj, seed
+from tests.support.kube_rest import KubeView
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,18 +30,24 @@ def eventually(check: Callable[[], bool], timeout: float, proc: subprocess.Popen
     while not check():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            out = proc.communicate()[0].decode(errors="replace")[-3000:]
+            proc.wait()
+            out = output_of(proc)[-3000:]
             raise AssertionError(f"reconciler did not get there (rc={proc.returncode}):\n{out}")
         time.sleep(0.05)
 
 
 def start_reconciler(
-    kubefake: KubeFake, kubeconfig: Path, redis_server: RedisServer
+    kube: KubeView,
+    kubeconfig: Path,
+    redis_server: RedisServer,
+    *,
+    log: Path,
+    lease_namespace: str = "default",
 ) -> subprocess.Popen[bytes]:
-    """`python -m reconciler` against the fake (short Lease timings for takeover tests)."""
-    if kubefake.get("namespaces", "default") is None:
-        kubefake.put_object(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    """`python -m reconciler` (short Lease timings for takeover tests)."""
+    if kube.get("namespaces", lease_namespace) is None:
+        kube.put_object(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": lease_namespace}}
         )
     env = {
         **os.environ,
@@ -47,54 +58,72 @@ def start_reconciler(
         "CATALYST_LEADER_LEASE_SECONDS": "2",
         "CATALYST_LEADER_RENEW_SECONDS": "1.5",
         "CATALYST_LEADER_RETRY_SECONDS": "0.3",
-        "POD_NAMESPACE": "default",
+        "POD_NAMESPACE": lease_namespace,
     }
     for key in ("CATALYST_GITHUB_APP_ID", "CATALYST_GITHUB_PRIVATE_KEY"):
         env.pop(key, None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "reconciler"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:  # a file: a pipe nobody reads fills up and blocks the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    _LOGS[proc.pid] = log
+    return proc
+
+
+_LOGS: dict[int, Path] = {}
+
+
+def output_of(proc: subprocess.Popen[bytes]) -> str:
+    return _LOGS[proc.pid].read_text(errors="replace")
 
 
 @pytest.fixture
 def reconciler_process(
-    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer
+    live: Live, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    proc = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
+    kubeconfig = live.plane.write_kubeconfig(tmp_path / "kubeconfig")
+    # Its Lease in the test's team namespace: no other test's reconciler contends for it.
+    proc = start_reconciler(
+        live.kube,
+        kubeconfig,
+        redis_server,
+        log=tmp_path / "reconciler.log",
+        lease_namespace=live.names.team,
+    )
     yield proc
     if proc.poll() is None:
         proc.kill()
-        proc.communicate()
+        proc.wait()
 
 
-def phase(kubefake: KubeFake) -> Any:
-    env = kubefake.get("environments", "pr-1", PROJECT_NS)
+def phase(kube: KubeView, project_ns: str = PROJECT_NS) -> Any:
+    env = kube.get("environments", "pr-1", project_ns)
     return ((env or {}).get("status") or {}).get("phase")
 
 
 def test_runtime_deploys_tears_down_and_stops_on_sigterm(
-    kubefake: KubeFake, reconciler_process: subprocess.Popen[bytes]
+    live: Live, reconciler_process: subprocess.Popen[bytes]
 ) -> None:
-    seed(kubefake, builds=False)
-    kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    kubefake.put_object(environment_obj())
-    eventually(lambda: phase(kubefake) == "Ready", 30, reconciler_process)
-    project: Any = kubefake.get("projects", "shop", "acme")
-    assert project["status"]["namespace"] == PROJECT_NS
-    lease: Any = kubefake.get("leases", "catalyst-reconciler", "default")
+    live.seed(builds=False)
+    project_ns, team = live.names.project_ns, live.names.team
+    live.kube.put_object(live.environment())
+    eventually(lambda: phase(live.kube, project_ns) == "Ready", 60, reconciler_process)
+    project: Any = live.kube.get("projects", "shop", team)
+    assert project["status"]["namespace"] == project_ns
+    lease: Any = live.kube.get("leases", "catalyst-reconciler", team)
     assert lease["spec"]["holderIdentity"]
-    kubefake.delete("environments", "pr-1", PROJECT_NS)
+    live.kube.delete("environments", "pr-1", project_ns)
     eventually(
-        lambda: kubefake.get("environments", "pr-1", PROJECT_NS) is None, 30, reconciler_process
+        lambda: live.kube.get("environments", "pr-1", project_ns) is None, 60, reconciler_process
     )
-    assert kubefake.get("namespaces", ENV_NS) is None
+    assert live.kube.get("namespaces", live.env_ns()) is None  # the namespace controller finished
     reconciler_process.send_signal(signal.SIGTERM)
     assert reconciler_process.wait(timeout=20) == 0
-    lease = kubefake.get("leases", "catalyst-reconciler", "default")
+    lease = live.kube.get("leases", "catalyst-reconciler", team)
     assert not lease["spec"].get("holderIdentity")
 
 
@@ -114,12 +143,16 @@ def test_bad_settings_stop_the_process_with_one_line(tmp_path: Path) -> None:
 
 
 def test_two_replicas_one_leader_and_the_standby_takes_over(
-    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer
+    kubefake: KubeFake, kubefake_kubeconfig: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     seed(kubefake, builds=False)
     kubefake.controllers.enable("jobs", "deployments", "namespaces")
-    first = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
-    second = start_reconciler(kubefake, kubefake_kubeconfig, redis_server)
+    first = start_reconciler(
+        kubefake, kubefake_kubeconfig, redis_server, log=tmp_path / "first.log"
+    )
+    second = start_reconciler(
+        kubefake, kubefake_kubeconfig, redis_server, log=tmp_path / "second.log"
+    )
     try:
         kubefake.put_object(environment_obj())
         eventually(lambda: phase(kubefake) == "Ready", 30, first)
@@ -144,7 +177,7 @@ def test_two_replicas_one_leader_and_the_standby_takes_over(
         for proc in (first, second):
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
 
 
 def lease_holder(kubefake: KubeFake) -> str:

@@ -8,9 +8,10 @@ updates). It speaks the same small vocabulary as ``tests.kubefake.KubeFake`` (``
 
 from __future__ import annotations
 
+import copy
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -76,6 +77,26 @@ KIND_TO_PLURAL = {
 }
 
 
+# Server-owned metadata a client must not send back when it replaces an object.
+_SERVER_META = ("resourceVersion", "managedFields", "uid", "creationTimestamp", "generation")
+
+
+class KubeView(Protocol):
+    """What tests read and seed through, on either tier (``KubeRest`` or ``KubeFake``)."""
+
+    def get(self, resource: str, name: str, namespace: str | None = None) -> Any: ...
+
+    def list(
+        self, resource: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> Any: ...
+
+    def put_object(self, obj: dict[str, Any]) -> Any: ...
+
+    def delete(self, resource: str, name: str, namespace: str | None = None) -> object: ...
+
+    def remove_finalizers(self, resource: str, name: str, namespace: str | None = None) -> None: ...
+
+
 class KubeRestError(RuntimeError):
     """The API server refused a request; carries the HTTP status and the server's message."""
 
@@ -120,9 +141,15 @@ class KubeRest:
         return self._json(answer)
 
     def list(
-        self, resource: str, namespace: str | None = None, **params: str
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        **params: str,
     ) -> list[dict[str, Any]]:
         """Items of a LIST (kind/apiVersion filled in, as a watch event would carry them)."""
+        if label_selector:
+            params["labelSelector"] = label_selector
         body = self._json(self.http.get(self.path(resource, namespace), params=params))
         kind = str(body.get("kind", "")).removesuffix("List")
         for item in body.get("items", []):
@@ -142,7 +169,34 @@ class KubeRest:
         )
         return self._json(answer)
 
-    put_object = apply
+    def put_object(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace `obj` as written, status included (``KubeFake.put_object``'s job).
+
+        Metadata keys `obj` leaves out keep their stored values; a ``status`` is written through
+        the status subresource, the only way a real server accepts it for a CRD.
+        """
+        meta = obj["metadata"]
+        plural = KIND_TO_PLURAL[obj["kind"]]
+        current = self.get(plural, meta["name"], meta.get("namespace"))
+        body = copy.deepcopy(obj)
+        given = {k: v for k, v in meta.items() if k not in _SERVER_META}
+        if current is None:
+            body["metadata"] = given
+            stored = self.create(body)
+        else:
+            body["metadata"] = {**current["metadata"], **given}
+            body["metadata"].pop("managedFields", None)
+            path = self.path(plural, meta.get("namespace"), meta["name"])
+            stored = self._json(self.http.put(path, content=orjson.dumps(body)))
+        if "status" in obj and obj["status"] != stored.get("status"):
+            path = self.path(plural, meta.get("namespace"), meta["name"]) + "/status"
+            answer = self.http.put(path, content=orjson.dumps({**stored, "status": obj["status"]}))
+            stored = self._json(answer)
+        return stored
+
+    def remove_finalizers(self, resource: str, name: str, namespace: str | None = None) -> None:
+        """Clear ``metadata.finalizers`` (a deleting object then goes away)."""
+        self.merge_patch(resource, name, namespace, {"metadata": {"finalizers": None}})
 
     def create(self, obj: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
         """POST `obj` (a 409 raises: use ``apply`` to create-or-update).

@@ -304,7 +304,8 @@ class KubeletSimulator:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # start() may have failed before the thread ran
+            self._thread.join(timeout=10)
         self.rest.close()
 
     def register_node(self) -> None:

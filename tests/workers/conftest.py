@@ -1,4 +1,9 @@
-"""Fixtures for worker flow tests: fake GitHub (respx), the fake API server, real Redis."""
+"""Fixtures for worker flow tests: fake GitHub (respx), a Kubernetes API, real Redis.
+
+``harness`` runs the flows against the real control plane (the session's kube-apiserver), with
+a team namespace unique to the test; ``fake_harness`` runs them against ``tests/kubefake`` for
+the tests that need what only the fake does on demand (injected faults, delays, request logs).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,12 @@ from core import naming
 from core.clients.github import GitHubApp
 from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments, KubePods
-from core.model import Environment
+from core.model import Environment, Project
 from tests.kubefake import KubeFake
+from tests.support.control_plane import ClusterScope, ControlPlane
 from tests.support.fake_github import FakeGitHub
 from tests.support.github import private_key_pem
+from tests.support.kube_rest import KubeView
 from tests.support.redis_server import RedisServer
 from workers.context import Context
 from workers.projects import ProjectIndex
@@ -26,9 +33,7 @@ from workers.projects import ProjectIndex
 T = TypeVar("T")
 REPO = "octo/shop"
 INSTALLATION = 42
-TEAM = "acme"
 PROJECT = "shop"
-PROJECT_NS = naming.project_namespace(TEAM, PROJECT)
 
 
 class FakeClock:
@@ -55,9 +60,12 @@ def private_key() -> str:
 
 
 def project_object(
-    *, tracked: list[dict[str, str]] | None = None, previews: dict[str, Any] | None = None
+    team: str,
+    *,
+    tracked: list[dict[str, str]] | None = None,
+    previews: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Project CR for REPO in team TEAM."""
+    """A Project CR for REPO in namespace `team`."""
     spec: dict[str, Any] = {
         "sources": [{"name": "app", "repositoryUrl": f"https://github.com/{REPO}.git"}],
         "templates": {"development": {"type": "docker", "sourceRef": "app"}},
@@ -69,29 +77,49 @@ def project_object(
     return {
         "apiVersion": "catalyst.catalyst.dev/v1alpha1",
         "kind": "Project",
-        "metadata": {"name": PROJECT, "namespace": TEAM},
+        "metadata": {"name": PROJECT, "namespace": team},
         "spec": spec,
     }
 
 
+class TeamEnvironments(KubeEnvironments):
+    """The product's store, seeing only the Projects of one team.
+
+    The session's cluster is shared by every test, and teams of earlier tests may still be
+    terminating; a cluster holding just this test's team is what the flows would see.
+    """
+
+    def __init__(self, api_client: Any, team: str) -> None:
+        super().__init__(api_client)
+        self.team = team
+
+    def list_projects(self) -> list[Project]:
+        return [p for p in super().list_projects() if p.metadata.namespace == self.team]
+
+
 class Harness:
-    """Runs worker flows against the fakes, one event loop per call (like a task)."""
+    """Runs worker flows against one Kubernetes API, one event loop per call (like a task)."""
 
     def __init__(
         self,
-        kube: KubeFake,
+        kube: KubeView,
+        api_client: Any,
+        *,
+        team: str,
         redis: RedisServer,
         github: FakeGitHub,
         clock: FakeClock,
         private_key: str,
     ) -> None:
-        self.kubefake = kube
+        self.kube = kube
+        self.team = team
+        self.project_ns = naming.project_namespace(team, PROJECT)
         self.redis_url = redis.url
         self.github = github
         self.clock = clock
         self.credentials = AppCredentials(7, private_key)
-        self.store = KubeEnvironments(kube.api_client())
-        self.pods = KubePods(kube.api_client())
+        self.store = TeamEnvironments(api_client, team)
+        self.pods = KubePods(api_client)
         self.projects = ProjectIndex(self.store, ttl=0.0)
         self.log_url_template: str | None = "https://logs.example/{namespace}/{job}"
 
@@ -124,14 +152,39 @@ class Harness:
 
     def environment(self, name: str) -> Environment | None:
         """The Environment CR as stored now."""
-        return self.store.get_environment(PROJECT_NS, name)
+        return self.store.get_environment(self.project_ns, name)
+
+    def env_obj(self, name: str) -> Any:
+        """The Environment CR as the API server stores it (a plain dict), or None."""
+        return self.kube.get("environments", name, self.project_ns)
 
     def set_status(self, name: str, status: dict[str, Any]) -> None:
         """Write an Environment's status as the reconciler would."""
-        obj = self.kubefake.get("environments", name, PROJECT_NS)
+        obj = self.env_obj(name)
         assert obj is not None
         obj["status"] = status
-        self.kubefake.put_object(obj)
+        self.kube.put_object(obj)
+
+    def put_project(self, **spec: Any) -> None:
+        """Replace this team's Project (`project_object` options)."""
+        self.kube.put_object(project_object(self.team, **spec))
+
+    def seed(self) -> Harness:
+        """The team and project namespaces and a Project with a tracked branch."""
+        for namespace in (self.team, self.project_ns):
+            self.kube.put_object(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            )
+        self.put_project(tracked=[{"branch": "main", "environment": "staging"}])
+        return self
+
+    def release(self) -> None:
+        """Let the namespaces go: no reconciler runs here to clear Environment finalizers."""
+        for env in self.kube.list("environments", self.project_ns):
+            if env["metadata"].get("finalizers"):
+                self.kube.remove_finalizers(
+                    "environments", env["metadata"]["name"], self.project_ns
+                )
 
 
 @pytest.fixture
@@ -146,21 +199,58 @@ def github(clock: FakeClock) -> Iterator[FakeGitHub]:
     fake = FakeGitHub(clock.time)
     with respx.mock(assert_all_called=False) as router:
         fake.mount(router)
+        router.route(host="127.0.0.1").pass_through()  # the API server the tests read through
         yield fake
 
 
 @pytest.fixture
 def harness(
+    control_plane: ControlPlane,
+    cluster: ClusterScope,
+    redis_server: RedisServer,
+    github: FakeGitHub,
+    clock: FakeClock,
+    private_key: str,
+) -> Iterator[Harness]:
+    """Flows on the real control plane, one Project onboarded for REPO in a team of this test."""
+    team = cluster.name("acme")
+    made = Harness(
+        control_plane.rest(),
+        control_plane.api_client(),
+        team=team,
+        redis=redis_server,
+        github=github,
+        clock=clock,
+        private_key=private_key,
+    )
+    for namespace in (team, made.project_ns):
+        cluster.track(namespace)
+    yield made.seed()
+    made.release()
+
+
+@pytest.fixture
+def fake_harness(
     kubefake: KubeFake,
     redis_server: RedisServer,
     github: FakeGitHub,
     clock: FakeClock,
     private_key: str,
 ) -> Harness:
-    """Flows wired to the fakes, with one Project onboarded for REPO."""
-    for namespace in (TEAM, PROJECT_NS):
-        kubefake.put_object(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-        )
-    kubefake.put_object(project_object(tracked=[{"branch": "main", "environment": "staging"}]))
-    return Harness(kubefake, redis_server, github, clock, private_key)
+    """Flows on ``tests/kubefake``, for faults and delays injected on demand."""
+    made = Harness(
+        kubefake,
+        kubefake.api_client(),
+        team="acme",
+        redis=redis_server,
+        github=github,
+        clock=clock,
+        private_key=private_key,
+    )
+    return made.seed()
+
+
+def kubefake_of(harness: Harness) -> KubeFake:
+    """The fake API server behind a ``fake_harness`` (its faults and request log)."""
+    assert isinstance(harness.kube, KubeFake), "this test needs fake_harness"
+    return harness.kube

@@ -15,7 +15,7 @@ from tests.support.fake_github import sha_of
 from tests.support.github import signed_delivery
 from tests.support.redis_server import RedisServer
 from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
-from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness
+from tests.workers.conftest import INSTALLATION, REPO, Harness
 from tests.workers.test_check_runs import ready, runs
 from tests.workers.test_commands import SLUG, Receiver, env_of, grant, open_pr, replies, sticky
 from tests.workers.test_commands import receiver as receiver  # the fixture, re-exported
@@ -51,7 +51,7 @@ class Checks:
                 "id": 99,
                 "name": "catalyst / shop",
                 "head_sha": sha,
-                "external_id": f"catalyst:{PROJECT_NS}/{ENV}",
+                "external_id": f"catalyst:{self.harness.project_ns}/{ENV}",
                 "status": "completed",
                 "pull_requests": [{"number": 7, "head": {"sha": sha}}],
             },

@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import TemporaryError
 from tests.support.fake_github import check_run_problem, sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness
+from tests.workers.conftest import INSTALLATION, REPO, Harness
 from tests.workers.test_commands import open_pr, set_previews
 from tests.workers.test_pull_requests import deliver
 from tests.workers.test_statuses import ENV, condition, opened, publish
@@ -45,7 +45,7 @@ def test_a_commit_gets_one_run_moving_to_success_with_the_url(harness: Harness) 
     assert (run["name"], run["status"], run["external_id"]) == (
         NAME,
         "queued",
-        f"catalyst:{PROJECT_NS}/{ENV}",
+        f"catalyst:{harness.project_ns}/{ENV}",
     )
     harness.set_status(ENV, {"phase": "Building", "targetCommitSha": a})
     publish(harness)
@@ -125,11 +125,11 @@ def test_every_body_we_send_is_one_github_accepts(harness: Harness) -> None:
 def test_a_lost_bookkeeping_finds_the_run_instead_of_creating_another(harness: Harness) -> None:
     a = sha_of("A")
     opened(harness, a)
-    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj = harness.env_obj(ENV)
     assert obj is not None
     for key in ("catalyst.dev/check-runs", "catalyst.dev/check-digests"):
         obj["metadata"]["annotations"].pop(key, None)
-    harness.kubefake.put_object(obj)
+    harness.kube.put_object(obj)
     ready(harness, a)
     [run] = runs(harness, a)
     assert run["conclusion"] == "success"

@@ -20,7 +20,7 @@ from tests.support.fake_github import sha_of
 from tests.support.github import load_example, signed_delivery
 from tests.support.redis_server import RedisServer
 from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
-from tests.workers.conftest import INSTALLATION, PROJECT_NS, REPO, Harness, project_object
+from tests.workers.conftest import INSTALLATION, REPO, Harness
 from webhook.app import create_app
 from webhook.receiver import Limits
 from workers.admission import APPROVED_SHA, handle_pull_request
@@ -95,7 +95,7 @@ def receiver(redis_server: RedisServer, harness: Harness) -> Iterator[Receiver]:
 
 
 def set_previews(harness: Harness, **previews: Any) -> None:
-    harness.kubefake.put_object(project_object(previews=previews))
+    harness.put_project(previews=previews)
 
 
 def grant(harness: Harness, user: str, level: str) -> None:
@@ -537,7 +537,7 @@ def test_unreadable_intent_in_redis_is_ignored_not_fatal(harness: Harness) -> No
     import redis
 
     client = redis.Redis.from_url(harness.redis_url)
-    client.set(f"catalyst:intent:{PROJECT_NS}:{ENV}", b"{not json")
+    client.set(f"catalyst:intent:{harness.project_ns}:{ENV}", b"{not json")
     client.close()
     open_pr(harness)
     assert env_of(harness).primary_source.commit_sha == A

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.workers.conftest import Harness
+import pytest
+
+from tests.workers.conftest import Harness, kubefake_of
 from tests.workers.test_commands import Receiver, grant, open_pr, replies
 from tests.workers.test_commands import receiver as receiver  # the fixture, re-exported
 from tests.workers.test_statuses import ENV
 
 PREVIEW_NS = "acme-shop-pr-7"
 SECRET_LINE = "password=hunter2-very-secret"
+
+
+@pytest.fixture
+def harness(fake_harness: Harness) -> Harness:
+    """These scenarios serve pod logs and inject RBAC faults through ``tests/kubefake``."""
+    return fake_harness
 
 
 def pod(
@@ -35,16 +43,16 @@ def pod(
 
 def preview_with_pods(harness: Harness) -> None:
     open_pr(harness)
-    harness.kubefake.put_object(
+    kubefake_of(harness).put_object(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PREVIEW_NS}}
     )
-    harness.kubefake.put_object(pod("web-1", "web", ready=True))
-    harness.kubefake.put_object(
+    kubefake_of(harness).put_object(pod("web-1", "web", ready=True))
+    kubefake_of(harness).put_object(
         pod("worker-1", "worker", ready=False, restarts=4, waiting="CrashLoopBackOff")
     )
     lines = "".join(f"web line {n}\n" for n in range(1, 301))
-    harness.kubefake.api.pod_logs[(PREVIEW_NS, "web-1")] = lines + f"{SECRET_LINE}\n"
-    harness.kubefake.api.pod_logs[(PREVIEW_NS, "worker-1")] = "worker boom\n"
+    kubefake_of(harness).api.pod_logs[(PREVIEW_NS, "web-1")] = lines + f"{SECRET_LINE}\n"
+    kubefake_of(harness).api.pod_logs[(PREVIEW_NS, "worker-1")] = "worker boom\n"
     harness.set_status(ENV, {"phase": "Ready", "namespace": PREVIEW_NS, "url": "https://p/"})
 
 
@@ -104,7 +112,7 @@ def test_pods_the_worker_may_not_read_give_a_clear_reply(
 ) -> None:
     preview_with_pods(harness)
     grant(harness, "alice", "write")
-    harness.kubefake.faults.add(
+    kubefake_of(harness).faults.add(
         status=403, resource="pods", verb="list", namespace=PREVIEW_NS, times=None
     )
     receiver.comment("/catalyst logs")

@@ -6,22 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from core import naming
+from tests.support.control_plane import ClusterScope
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import REPO, TEAM, Harness, project_object
+from tests.workers.conftest import REPO, Harness, project_object
 from tests.workers.test_pull_requests import deliver
 from workers.statuses import publish_status
 
 OTHER = "docs"
-OTHER_NS = naming.project_namespace(TEAM, OTHER)
 
 
-def second_project(harness: Harness) -> None:
-    harness.kubefake.put_object(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OTHER_NS}}
+def other_ns(harness: Harness) -> str:
+    return naming.project_namespace(harness.team, OTHER)
+
+
+def second_project(harness: Harness, cluster: ClusterScope) -> None:
+    cluster.track(other_ns(harness))
+    harness.kube.put_object(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other_ns(harness)}}
     )
-    other: dict[str, Any] = project_object()
+    other: dict[str, Any] = project_object(harness.team)
     other["metadata"]["name"] = OTHER
-    harness.kubefake.put_object(other)
+    harness.kube.put_object(other)
 
 
 def bot_comments(harness: Harness) -> list[dict[str, Any]]:
@@ -32,8 +37,10 @@ def bot_comments(harness: Harness) -> list[dict[str, Any]]:
     ]
 
 
-def test_two_projects_share_one_comment_with_a_section_each(harness: Harness) -> None:
-    second_project(harness)
+def test_two_projects_share_one_comment_with_a_section_each(
+    harness: Harness, cluster: ClusterScope
+) -> None:
+    second_project(harness, cluster)
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
@@ -41,11 +48,11 @@ def test_two_projects_share_one_comment_with_a_section_each(harness: Harness) ->
     body = comment["body"]
     assert "### Catalyst preview: shop" in body and "### Catalyst preview: docs" in body
     assert body.count("<summary>Commands</summary>") == 1
-    docs = harness.kubefake.get("environments", "pr-7", OTHER_NS)
+    docs = harness.kube.get("environments", "pr-7", other_ns(harness))
     assert docs is not None
     docs["status"] = {"phase": "Ready", "targetCommitSha": a, "commitSha": a, "url": "https://d/"}
-    harness.kubefake.put_object(docs)
-    harness.run(lambda ctx: publish_status(ctx, OTHER_NS, "pr-7"))
+    harness.kube.put_object(docs)
+    harness.run(lambda ctx: publish_status(ctx, other_ns(harness), "pr-7"))
     [comment] = bot_comments(harness)
     docs_part = comment["body"].split("### Catalyst preview: docs")[1]
     shop_part = comment["body"].split("### Catalyst preview: shop")[1].split("<!-- /")[0]
@@ -54,8 +61,10 @@ def test_two_projects_share_one_comment_with_a_section_each(harness: Harness) ->
     assert harness.github.redundant_writes() == []
 
 
-def test_closing_marks_each_section_torn_down_in_the_one_comment(harness: Harness) -> None:
-    second_project(harness)
+def test_closing_marks_each_section_torn_down_in_the_one_comment(
+    harness: Harness, cluster: ClusterScope
+) -> None:
+    second_project(harness, cluster)
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)

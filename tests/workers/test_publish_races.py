@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from core.errors import TemporaryError
-from tests.kubefake import KubeFake
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import PROJECT_NS, Harness
+from tests.workers.conftest import Harness, kubefake_of
 from tests.workers.test_statuses import ENV, deployment_states, opened, publish
 from workers.context import Context
 from workers.locks import LockBusy
@@ -36,7 +35,8 @@ def set_phase(harness: Harness, phase: str, sha: str) -> None:
 def publish_twice_at_once_in_one_loop(harness: Harness) -> None:
     async def both(ctx: Context) -> None:
         await asyncio.gather(
-            publish_status(ctx, PROJECT_NS, ENV), publish_status(ctx, PROJECT_NS, ENV)
+            publish_status(ctx, harness.project_ns, ENV),
+            publish_status(ctx, harness.project_ns, ENV),
         )
 
     harness.run(both)
@@ -76,19 +76,24 @@ def test_two_publishers_at_once_post_each_state_exactly_once(
     assert harness.github.redundant_writes() == []
 
 
-def lose_next_save(kubefake: KubeFake, status: int = 409, times: int = 1) -> None:
+def lose_next_save(harness: Harness, status: int = 409, times: int = 1) -> None:
     """The next Environment replace fails, as when the reconciler wrote status meanwhile."""
-    kubefake.fault(
-        status=status, method="PUT", resource="environments", namespace=PROJECT_NS, times=times
+    kubefake_of(harness).fault(
+        status=status,
+        method="PUT",
+        resource="environments",
+        namespace=harness.project_ns,
+        times=times,
     )
 
 
-def test_a_save_that_lost_a_race_to_a_status_write_repeats_nothing(harness: Harness) -> None:
+def test_a_save_that_lost_a_race_to_a_status_write_repeats_nothing(fake_harness: Harness) -> None:
+    harness = fake_harness
     a = sha_of("A")
     opened(harness, a)
     for phase in LIFE:
         set_phase(harness, phase, a)
-        lose_next_save(harness.kubefake)
+        lose_next_save(harness)
         publish(harness)
         publish(harness)
     assert deployment_states(harness, a) == SHOWN
@@ -99,15 +104,16 @@ def test_a_save_that_lost_a_race_to_a_status_write_repeats_nothing(harness: Harn
 
 
 def test_a_publisher_killed_between_posting_and_saving_is_not_repeated(
-    harness: Harness,
+    fake_harness: Harness,
 ) -> None:
+    harness = fake_harness
     a = sha_of("A")
     opened(harness, a)
     set_phase(harness, "Ready", a)
-    lose_next_save(harness.kubefake, status=500, times=10)
+    lose_next_save(harness, status=500, times=10)
     with pytest.raises(TemporaryError):
         publish(harness)  # posted success and edited the comment, then could not save
-    harness.kubefake.clear_faults()
+    kubefake_of(harness).clear_faults()
     publish(harness)
     publish(harness)
     assert deployment_states(harness, a) == ["queued", "success"]
@@ -125,10 +131,11 @@ def test_a_publisher_that_holds_on_makes_the_next_one_reschedule_quickly(
     set_phase(harness, "Ready", a)
 
     async def held_elsewhere(ctx: Context) -> float:
-        await ctx.redis.set(f"catalyst:publish:{PROJECT_NS}/{ENV}", "another worker", px=60_000)
+        key = f"catalyst:publish:{harness.project_ns}/{ENV}"
+        await ctx.redis.set(key, "another worker", px=60_000)
         started = time.monotonic()
         with pytest.raises(LockBusy) as busy:
-            await publish_status(ctx, PROJECT_NS, ENV)
+            await publish_status(ctx, harness.project_ns, ENV)
         assert busy.value.delay == PUBLISH_LOCK.retry_delay
         return time.monotonic() - started
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core import naming
 from core.jobs import PullRequestJob
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT, PROJECT_NS, REPO, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
 from workers.admission import handle_pull_request
 from workers.comments import report_failure
 from workers.context import Context
@@ -53,7 +53,7 @@ def test_opened_creates_environment_deployment_queued_status_and_comment(harness
     assert harness.github.state.states_of(deployment["id"]) == ["queued"]
     [comment] = harness.github.state.comments_on(REPO, 7)
     assert f"<!-- catalyst-preview:{PROJECT} -->" in comment["body"]
-    assert a[:7] in comment["body"] and PROJECT_NS not in ("",)
+    assert a[:7] in comment["body"] and harness.project_ns not in ("",)
 
 
 def test_running_twice_or_redelivering_changes_nothing(harness: Harness) -> None:
@@ -61,11 +61,11 @@ def test_running_twice_or_redelivering_changes_nothing(harness: Harness) -> None
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
     writes_before = len(harness.github.content_writes())
-    version = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    version = harness.env_obj(ENV)
     deliver(harness, "opened", a)
     deliver(harness, "opened", a)
     assert len(harness.github.content_writes()) == writes_before
-    after = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    after = harness.env_obj(ENV)
     assert version is not None and after is not None
     assert after["metadata"]["resourceVersion"] == version["metadata"]["resourceVersion"]
 
@@ -125,12 +125,12 @@ def test_teardown_waits_for_the_finalizer_and_survives_a_redis_flush(harness: Ha
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
-    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj = harness.env_obj(ENV)
     assert obj is not None
     obj["metadata"]["finalizers"] = [naming.FINALIZER]
-    harness.kubefake.put_object(obj)
+    harness.kube.put_object(obj)
     harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
     harness.github.state.close_pull(REPO, 7)
     deliver(harness, "closed", a)
 
@@ -142,10 +142,10 @@ def test_teardown_waits_for_the_finalizer_and_survives_a_redis_flush(harness: Ha
     assert "Deleting" in comment["body"]
 
     # The reconciler finishes, Redis loses everything, then it reports the Environment gone.
-    harness.kubefake.remove_finalizers("environments", ENV, PROJECT_NS)
+    harness.kube.remove_finalizers("environments", ENV, harness.project_ns)
     harness.github.state.repo_installation[REPO] = INSTALLATION
     _flush(harness)
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
     assert harness.github.state.deployments_of(REPO) == []
     assert "torn down" in harness.github.state.comments_on(REPO, 7)[0]["body"]
 
@@ -161,7 +161,7 @@ def test_garbled_bookkeeping_annotations_are_treated_as_unknown(harness: Harness
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
-    obj = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj = harness.env_obj(ENV)
     assert obj is not None
     obj["metadata"]["annotations"].update(
         {
@@ -171,7 +171,7 @@ def test_garbled_bookkeeping_annotations_are_treated_as_unknown(harness: Harness
             "catalyst.dev/comment-id": "abc",
         }
     )
-    harness.kubefake.put_object(obj)
+    harness.kube.put_object(obj)
     deliver(harness, "opened", a)
     # GitHub is asked instead: still one deployment, one queued status, one comment.
     [deployment] = harness.github.state.deployments_of(REPO)
@@ -189,5 +189,5 @@ def test_failure_report_edits_the_comment_without_secrets(harness: Harness) -> N
     assert "Sync failed" in comment["body"] and "Kubernetes 500" in comment["body"]
     assert "hunter22" not in comment["body"]
     # The next successful publish restores the normal view.
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
     assert "Sync failed" not in harness.github.state.comments_on(REPO, 7)[0]["body"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import PROJECT_NS, REPO, Harness
+from tests.workers.conftest import REPO, Harness
 from tests.workers.test_pull_requests import deliver
 from workers.statuses import publish_status
 
@@ -26,7 +26,7 @@ def condition(type_: str, status: str, reason: str, message: str = "") -> dict[s
 
 
 def publish(harness: Harness) -> None:
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
 
 
 def deployment_states(harness: Harness, sha: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from core import naming
 from core.errors import TemporaryError
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT, PROJECT_NS, REPO, TEAM, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
 from tests.workers.test_pull_requests import deliver
 from workers.context import Context
 from workers.statuses import publish_status
@@ -19,10 +19,10 @@ from workers.tasks import _hint
 ENV = "pr-7"
 
 
-def reconciler_kwargs() -> dict[str, Any]:
+def reconciler_kwargs(harness: Harness) -> dict[str, Any]:
     """What the reconciler enqueues once it removed the finalizer (see reconcile.teardown_hint)."""
     return {
-        "namespace": PROJECT_NS,
+        "namespace": harness.project_ns,
         "name": ENV,
         "repository": REPO,
         "installation_id": INSTALLATION,
@@ -36,19 +36,19 @@ def test_the_reconciler_hint_alone_finishes_github_teardown(harness: Harness) ->
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
-    obj: Any = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj: Any = harness.env_obj(ENV)
     obj["metadata"]["finalizers"] = [naming.FINALIZER]
-    harness.kubefake.put_object(obj)
+    harness.kube.put_object(obj)
     harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
     harness.github.state.close_pull(REPO, 7)
     deliver(harness, "closed", a)
 
     # The reconciler finishes; Redis and the Project are gone: only the hint is left.
-    harness.kubefake.remove_finalizers("environments", ENV, PROJECT_NS)
-    harness.kubefake.delete("projects", PROJECT, TEAM)
+    harness.kube.remove_finalizers("environments", ENV, harness.project_ns)
+    harness.kube.delete("projects", PROJECT, harness.team)
     harness.run(flush)
-    kwargs = reconciler_kwargs()
+    kwargs = reconciler_kwargs(harness)
     hint = _hint(kwargs)
     assert hint is not None
     harness.run(lambda ctx: publish_status(ctx, kwargs["namespace"], kwargs["name"], hint=hint))
@@ -70,24 +70,24 @@ def test_a_final_hint_waits_for_the_reconciler_to_release_the_cr(harness: Harnes
     a = sha_of("A")
     harness.github.state.open_pull(REPO, 7, a)
     deliver(harness, "opened", a)
-    obj: Any = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    obj: Any = harness.env_obj(ENV)
     obj["metadata"]["finalizers"] = [naming.FINALIZER, "example.com/other"]
-    harness.kubefake.put_object(obj)
+    harness.kube.put_object(obj)
     harness.set_status(ENV, {"phase": "Ready", "targetCommitSha": a, "url": "https://p.example/"})
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV))
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV))
     harness.github.state.close_pull(REPO, 7)
-    harness.kubefake.delete("environments", ENV, PROJECT_NS)
-    hint = _hint({**reconciler_kwargs(), "final": True})
+    harness.kube.delete("environments", ENV, harness.project_ns)
+    hint = _hint({**reconciler_kwargs(harness), "final": True})
     assert hint is not None and hint.final
 
     with pytest.raises(TemporaryError):
-        harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV, hint=hint))
+        harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV, hint=hint))
     [comment] = harness.github.state.comments_on(REPO, 7)
     assert "torn down" not in comment["body"]
 
-    held: Any = harness.kubefake.get("environments", ENV, PROJECT_NS)
+    held: Any = harness.env_obj(ENV)
     held["metadata"]["finalizers"] = ["example.com/other"]  # released; another controller waits
-    harness.kubefake.put_object(held)
-    harness.run(lambda ctx: publish_status(ctx, PROJECT_NS, ENV, hint=hint))
+    harness.kube.put_object(held)
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, ENV, hint=hint))
     [comment] = harness.github.state.comments_on(REPO, 7)
     assert "torn down" in comment["body"]

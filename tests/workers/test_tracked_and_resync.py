@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.jobs import PushJob
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness, project_object
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
 from workers.resync import resync
 from workers.tracked import handle_push
 
@@ -97,7 +97,7 @@ def _with_ttl(harness: Harness, ttl: str, max_environments: int | None = None) -
     previews: dict[str, object] = {"ttl": ttl}
     if max_environments:
         previews["maxEnvironments"] = max_environments
-    harness.kubefake.put_object(project_object(previews=previews))
+    harness.put_project(previews=previews)
     harness.github.state.repo_installation[REPO] = INSTALLATION
 
 
