@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.reconciler.support import TEST_DEPLOYER, Live, Names
 from tests.support.control_plane import ClusterScope, ControlPlane, install_deployer_role
-
-CHART = Path(__file__).resolve().parents[2] / "deploy" / "chart"
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,8 @@ from kubernetes import config
 
 from tests.support import pki
 from tests.support.kube_rest import KubeRest
-from tests.support.kubelet import KubeletRules, KubeletSimulator
+from tests.support.kubelet import OUTCOME_ANNOTATION, KubeletRules, KubeletSimulator
+from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CATALYST_CONTROL_PLANE_BIN", ROOT / ".tools" / "control-plane" / "bin"))
@@ -85,12 +86,6 @@ class ControlPlaneError(RuntimeError):
 def missing_binaries() -> list[str]:
     """Names of the control-plane binaries not built yet."""
     return [name for name in BINARIES if not os.access(BIN / name, os.X_OK)]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -453,7 +448,7 @@ def _wait_established(rest: KubeRest, name: str) -> None:
 
 def kwok_stages() -> list[dict[str, Any]]:
     """kwok Stages: pods ready, Job pods complete, deletion (held pods left alone); node ready."""
-    held = {"key": f'.metadata.annotations["{_OUTCOME}"]', "operator": "DoesNotExist"}
+    held = {"key": f'.metadata.annotations["{OUTCOME_ANNOTATION}"]', "operator": "DoesNotExist"}
     alive = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
     phase = {"key": ".status.phase", "operator": "In"}
     not_ready = {
@@ -496,7 +491,6 @@ def _stage(
     }
 
 
-_OUTCOME = "sim.catalyst.dev/outcome"
 _READY = {
     "statusTemplate": """\
 {{ $now := Now }}
