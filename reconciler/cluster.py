@@ -55,6 +55,7 @@ KINDS: dict[str, Kind] = {
     "StatefulSet": Kind("/apis/apps/v1", "statefulsets"),
     "Job": Kind("/apis/batch/v1", "jobs"),
     "Lease": Kind("/apis/coordination.k8s.io/v1", "leases"),
+    "EndpointSlice": Kind("/apis/discovery.k8s.io/v1", "endpointslices"),
     "RoleBinding": Kind("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
     "Environment": Kind(f"/apis/{GROUP_VERSION}", ENVIRONMENT_PLURAL),
     "Project": Kind(f"/apis/{GROUP_VERSION}", PROJECT_PLURAL),

@@ -36,6 +36,8 @@ class Observed:
     now: str | None = None
     # Redacted log tails of failed build Jobs, by Job name (read once per failed Job).
     build_logs: Mapping[str, str] = field(default_factory=dict)
+    # The Kubernetes API server's addresses: excepted from build pods' egress.
+    api_server_addresses: tuple[str, ...] = ()
 
 
 def team_of(env: Environment) -> str | None:

@@ -29,7 +29,11 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
         manifests.limit_range(ns, labels),
         manifests.network_policy(ns, labels, settings.ingress_namespace),
         manifests.build_network_policy(
-            ns, labels, settings.build_egress_cidrs, settings.build_egress_ports
+            ns,
+            labels,
+            cidrs=settings.build_egress_cidrs,
+            ports=settings.build_egress_ports,
+            excluded=obs.api_server_addresses,
         ),
     ]
     if obs.team_pull_secret is not None:

@@ -8,6 +8,7 @@ and carries the standard labels. Names are fixed (`default-quota`, `default-limi
 from __future__ import annotations
 
 import base64
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,12 +139,51 @@ def network_policy(ns: str, labels: Mapping[str, str], ingress_namespace: str) -
     }
 
 
+def egress_blocks(cidrs: tuple[str, ...], excluded: tuple[str, ...]) -> list[Manifest]:
+    """`ipBlock`s of `cidrs`, each excepting the `excluded` addresses that fall inside it.
+
+    A block that is no more than excluded addresses (e.g. the API server's /32 named on purpose)
+    is left out: builds never reach what `excluded` names, whatever the settings say.
+    """
+    blocks: list[Manifest] = []
+    for cidr in cidrs:
+        network = ipaddress.ip_network(cidr, strict=False)
+        inside = sorted({str(host) for host in _host_networks(excluded) if _within(host, network)})
+        if any(ipaddress.ip_network(host) == network for host in inside):
+            continue
+        blocks.append({"ipBlock": {"cidr": cidr, **({"except": inside} if inside else {})}})
+    return blocks
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _host_networks(addresses: tuple[str, ...]) -> list[IPNetwork]:
+    hosts: list[IPNetwork] = []
+    for address in addresses:
+        try:
+            hosts.append(ipaddress.ip_network(address))  # a bare address: its /32 or /128
+        except ValueError:
+            continue  # not an IP (cannot be in an ipBlock either)
+    return hosts
+
+
+def _within(host: IPNetwork, network: IPNetwork) -> bool:
+    return host.version == network.version and host.subnet_of(network)  # type: ignore[arg-type]
+
+
 def build_network_policy(
-    ns: str, labels: Mapping[str, str], cidrs: tuple[str, ...], ports: tuple[int, ...]
+    ns: str,
+    labels: Mapping[str, str],
+    *,
+    cidrs: tuple[str, ...],
+    ports: tuple[int, ...],
+    excluded: tuple[str, ...] = (),
 ) -> Manifest:
-    """Extra egress for build pods only: the git host and registry CIDRs on the given TCP ports."""
-    rule: Manifest = {"to": [{"ipBlock": {"cidr": c}} for c in cidrs]}
-    rule["ports"] = [{"protocol": "TCP", "port": p} for p in ports]
+    """Extra egress for build pods only: the git host and registry CIDRs on the given TCP ports,
+    never the `excluded` addresses (the API server's)."""
+    blocks = egress_blocks(cidrs, excluded)
+    rule: Manifest = {"to": blocks, "ports": [{"protocol": "TCP", "port": p} for p in ports]}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -151,7 +191,8 @@ def build_network_policy(
         "spec": {
             "podSelector": {"matchLabels": {LABEL_JOB_TYPE: "build"}},
             "policyTypes": ["Egress"],
-            "egress": [rule],
+            # a rule whose `to` is empty admits every destination: no block, no rule
+            "egress": [rule] if blocks else [],
         },
     }
 

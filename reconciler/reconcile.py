@@ -35,6 +35,7 @@ from reconciler.actions import (
     Plan,
     RevokeBuildToken,
 )
+from reconciler.apiserver import ApiServerAddresses
 from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
 from reconciler.builds import job_state
 from reconciler.cluster import Cluster, Manifest
@@ -76,11 +77,13 @@ class Reconciler:
         tokens: TokenSource,
         enqueue: Enqueuer,
         mode_io: ModeIO | None = None,
+        api_addresses: Callable[[], tuple[str, ...]] | None = None,
         clock: Callable[[], str] = conditions.now_rfc3339,
     ) -> None:
         self.cluster, self.reads, self.settings = cluster, reads, settings
         self.tokens, self.enqueue, self.clock = tokens, enqueue, clock
         self.mode_io = mode_io or ModeIO(cluster=cluster)
+        self.api_addresses = api_addresses or ApiServerAddresses(cluster)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class Reconciler:
             build_logs=build_logs,
             rollout_objects=rollout_objects,
             rollout_log=rollout_log,
+            api_server_addresses=self.api_addresses(),
         )
 
     def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:

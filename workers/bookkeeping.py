@@ -1,17 +1,16 @@
 """Flows: GitHub bookkeeping kept on the Environment CR as annotations (survives a Redis flush).
 
 Deployment ids per commit, the last state posted per commit, the comment id and a digest of its
-last body. A copy goes to Redis when teardown starts, because the CR (and its annotations) is gone
-by the time the GitHub side is finished; GitHub itself stays the source of truth when both are lost.
+last body. A copy (`TeardownRecord`) goes to Redis when teardown starts (`workers.teardowns`),
+because the CR (and its annotations) is gone by the time the GitHub side is finished; GitHub itself
+stays the source of truth when both are lost.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
-
-from redis.asyncio import Redis
 
 from core.model import Environment
 from core.naming import ANNOTATION_GITHUB_ENVIRONMENT
@@ -24,7 +23,6 @@ ANNOTATION_SUPERSEDED = "catalyst.dev/superseded"
 ANNOTATION_CHECK_RUNS = "catalyst.dev/check-runs"
 ANNOTATION_CHECK_DIGESTS = "catalyst.dev/check-digests"
 MAX_REMEMBERED = 20
-TEARDOWN_TTL = 7 * 24 * 3600
 
 
 def _json_map(raw: str | None) -> dict[str, Any]:
@@ -128,40 +126,3 @@ class TeardownRecord:
     def bookkeeping(self) -> Bookkeeping:
         """The Environment's bookkeeping as it was when teardown started."""
         return Bookkeeping(**self.book)
-
-
-def _teardown_key(namespace: str, name: str) -> str:
-    return f"catalyst:teardown:{namespace}/{name}"
-
-
-async def save_teardown(redis: Redis, namespace: str, name: str, record: TeardownRecord) -> None:
-    """Keep the bookkeeping of a deleted Environment (a cache; GitHub is the fallback)."""
-    await redis.set(_teardown_key(namespace, name), json.dumps(asdict(record)), ex=TEARDOWN_TTL)
-
-
-async def load_teardown(redis: Redis, namespace: str, name: str) -> TeardownRecord | None:
-    """The saved record, or None after a Redis flush."""
-    raw = await redis.get(_teardown_key(namespace, name))
-    if raw is None:
-        return None
-    try:
-        return TeardownRecord(**json.loads(raw))
-    except (ValueError, TypeError):
-        return None
-
-
-async def forget_teardown(redis: Redis, namespace: str, name: str) -> None:
-    """Drop the record when the Environment is recreated."""
-    await redis.delete(_teardown_key(namespace, name))
-
-
-async def pending_teardowns(redis: Redis) -> list[tuple[str, str]]:
-    """(namespace, name) of every teardown whose GitHub side has not been finished yet."""
-    prefix = _teardown_key("", "").removesuffix("/")
-    found: list[tuple[str, str]] = []
-    async for key in redis.scan_iter(match=f"{prefix}*", count=500):
-        text = key.decode() if isinstance(key, bytes) else str(key)
-        namespace, _, name = text.removeprefix(prefix).partition("/")
-        if namespace and name:
-            found.append((namespace, name))
-    return sorted(found)

@@ -29,9 +29,10 @@ from core.model import (
     ProjectRef,
     ProjectSource,
 )
-from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, save_teardown
+from workers.bookkeeping import Bookkeeping, TeardownRecord
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
+from workers.teardowns import forget_teardown, save_teardown
 
 log = logging.getLogger("catalyst.worker.environments")
 

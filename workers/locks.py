@@ -1,4 +1,4 @@
-"""Flows: the async face of the one Redis lock (`core.clients.redislock`); a busy lock reschedules.
+"""Adapter: the async face of the one Redis lock (`core.clients.redislock`); busy reschedules.
 
 A lock lives `ttl` seconds and a renewer extends it every third of that while its holder runs,
 so a holder that dies (SIGKILL, lost node) blocks the others for at most `ttl`, while a live one

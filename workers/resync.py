@@ -18,9 +18,9 @@ from core.github_values import PullRequest
 from core.model import Project, ProjectSource
 from core.policy import is_idle_expired
 from workers import admission, statuses
-from workers.bookkeeping import pending_teardowns
 from workers.context import Context
 from workers.environments import pr_target
+from workers.teardowns import pending_teardowns
 from workers.tracked import converge_tracked
 
 log = logging.getLogger("catalyst.worker.resync")

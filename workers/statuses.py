@@ -19,10 +19,11 @@ from core.clients.github import GitHubInstallation
 from core.errors import NotFound, TemporaryError
 from core.model import Environment, Project
 from workers import checkruns, comments, locks
-from workers.bookkeeping import Bookkeeping, TeardownRecord, forget_teardown, load_teardown
+from workers.bookkeeping import Bookkeeping, TeardownRecord
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 from workers.environments import update_environment
+from workers.teardowns import forget_teardown, load_teardown
 
 log = logging.getLogger("catalyst.worker.statuses")
 PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)

@@ -20,6 +20,8 @@ from kubernetes import config
 
 from core.clients.kube import Forbidden
 from core.errors import CatalystError
+from reconciler import manifests
+from reconciler.apiserver import ApiServerAddresses
 from reconciler.cluster import Cluster
 from reconciler.confinement import Refused, deployer_objects, deployer_user, pod_security_labels
 from reconciler.helm import CliHelmRunner, Helm
@@ -201,3 +203,22 @@ def test_the_admission_policy_refuses_an_ingress_for_another_host(preview: Previ
     with pytest.raises(CatalystError, match="may only serve"):
         preview.deployer.create(ingress(preview.namespace, "shop.example.com"))
     assert preview.deployer.create(ingress(preview.namespace, preview.host))["spec"]["rules"]
+
+
+def test_build_egress_excepts_the_api_server_the_reconciler_reads(preview: Preview) -> None:
+    # with the reconciler's own chart token: the chart's Role lets it list the EndpointSlices
+    addresses = ApiServerAddresses(preview.reconciler)()
+    service = preview.reconciler.get("Service", "kubernetes", "default")
+    assert service["spec"]["clusterIP"] in addresses
+    slices = preview.reconciler.list_items(
+        "EndpointSlice", "default", label_selector="kubernetes.io/service-name=kubernetes"
+    )
+    endpoints = [a for s in slices for e in s.get("endpoints") or [] for a in e["addresses"]]
+    assert endpoints and set(endpoints) <= set(addresses)
+    policy = manifests.build_network_policy(
+        preview.namespace, {}, cidrs=("0.0.0.0/0",), ports=(443,), excluded=addresses
+    )
+    preview.reconciler.create(policy)  # the real API server checks every `except` lies in its cidr
+    live = preview.reconciler.get("NetworkPolicy", manifests.BUILD_POLICY_NAME, preview.namespace)
+    (block,) = live["spec"]["egress"][0]["to"]
+    assert set(block["ipBlock"]["except"]) == {f"{a}/32" for a in addresses}

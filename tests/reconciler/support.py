@@ -22,7 +22,7 @@ from reconciler.reads import LiveReads, Reads
 from reconciler.reconcile import Outcome, Reconciler
 from reconciler.tokens import TokenSource
 from tests.kubefake import KubeFake
-from tests.support.control_plane import ControlPlane
+from tests.support.control_plane import PREVIEW_DOMAIN, ControlPlane
 from tests.support.kube_rest import KubeRest, KubeView
 
 SHA1 = "a" * 40
@@ -59,7 +59,7 @@ TEST_DEPLOYER = "catalyst-preview-deployer"
 SETTINGS = ModeSettings(
     registry="registry.local:5000",
     builder_image="gcr.io/kaniko-project/executor:v1.23.2",
-    preview_domain="preview.example.com",
+    preview_domain=PREVIEW_DOMAIN,  # what the chart's admission policy admits
     ingress_class="nginx",
     ingress_namespace="ingress-nginx",
     tls_secret="wildcard-tls",

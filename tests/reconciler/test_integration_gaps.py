@@ -47,7 +47,7 @@ from tests.reconciler.support import (
     seed,
 )
 from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
-from tests.support.control_plane import ControlPlane
+from tests.support.control_plane import PREVIEW_DOMAIN, ControlPlane
 from tests.support.fake_sources import LocalSourceFetcher
 from tests.support.redis_server import RedisServer
 
@@ -92,7 +92,12 @@ def empty_modes() -> Iterator[None]:
 def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
     live: Live, redis_server: RedisServer
 ) -> None:
-    settings = Settings(webhook_secret=SecretStr("s"), redis_url=redis_server.url, _env_file=None)
+    settings = Settings(
+        webhook_secret=SecretStr("s"),
+        redis_url=redis_server.url,
+        preview_domain=PREVIEW_DOMAIN,  # what the chart's admission policy admits
+        _env_file=None,
+    )
     process = build_process(settings, Cluster(live.plane.api_client()))
     assert {"prebuilt", "helm", "docker-compose"} <= set(MODES)
     assert isinstance(process.reconciler.mode_io.helm, Helm)

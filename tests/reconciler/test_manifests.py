@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from core.model import Environment, Project
+from core.naming import preview_host
 from reconciler import manifests
 from reconciler.builds import build_job
 from reconciler.config import resolve_config
@@ -86,6 +87,27 @@ def preview_namespace(cluster: ClusterScope) -> str:
     return str(namespace["metadata"]["name"])
 
 
+def relocate(obj: dict[str, Any], namespace: str) -> None:
+    """Move `obj` into `namespace` as the reconciler would have built it there.
+
+    An Ingress serves `<namespace>.<preview domain>` (the chart's admission policy admits no other
+    host), so its host moves with it.
+    """
+    original = obj["metadata"]["namespace"]
+    obj["metadata"]["namespace"] = namespace
+    if obj["kind"] != "Ingress":
+        return
+    old, new = (
+        preview_host(original, SETTINGS.preview_domain),
+        preview_host(namespace, SETTINGS.preview_domain),
+    )
+    for rule in obj["spec"].get("rules") or []:
+        assert rule["host"] == old
+        rule["host"] = new
+    for tls in obj["spec"].get("tls") or []:
+        tls["hosts"] = [new if host == old else host for host in tls.get("hosts") or []]
+
+
 @pytest.mark.parametrize(
     "manifest", all_manifests(), ids=lambda m: f"{m['kind']}/{m['metadata']['name']}"
 )
@@ -96,7 +118,7 @@ def test_the_real_api_server_accepts_the_manifest(
     if obj["kind"] == "Namespace":
         obj["metadata"]["name"] = cluster.name("dry-run-ns")
     else:
-        obj["metadata"]["namespace"] = preview_namespace(cluster)
+        relocate(obj, preview_namespace(cluster))
     path = cluster.rest.path(
         KIND_TO_PLURAL[obj["kind"]], obj["metadata"].get("namespace"), obj["metadata"]["name"]
     )
@@ -152,6 +174,48 @@ def test_network_policy_denies_by_default_and_limits_build_egress() -> None:
     build = policies["build-egress"]["spec"]["egress"][0]
     assert build["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
     assert [p["port"] for p in build["ports"]] == [443, 5000]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "excluded", "blocks"),
+    [
+        # the default egress holds the API server: its ClusterIP and endpoint are excepted
+        (
+            ("0.0.0.0/0",),
+            ("10.96.0.1", "172.18.0.2"),
+            [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.96.0.1/32", "172.18.0.2/32"]}}],
+        ),
+        # an address outside a block is not named in it; an IPv6 one never in an IPv4 block
+        (
+            ("140.82.112.0/20", "10.0.0.0/8"),
+            ("10.96.0.1", "fd00::1"),
+            [
+                {"ipBlock": {"cidr": "140.82.112.0/20"}},
+                {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.96.0.1/32"]}},
+            ],
+        ),
+        # a block that is only the API server (named on purpose) is left out
+        (("10.96.0.1/32", "10.1.0.0/16"), ("10.96.0.1",), [{"ipBlock": {"cidr": "10.1.0.0/16"}}]),
+        (
+            ("::/0",),
+            ("fd00::1", "10.96.0.1"),
+            [{"ipBlock": {"cidr": "::/0", "except": ["fd00::1/128"]}}],
+        ),
+    ],
+)
+def test_build_egress_never_reaches_the_api_server(
+    cidrs: tuple[str, ...], excluded: tuple[str, ...], blocks: list[dict[str, Any]]
+) -> None:
+    assert manifests.egress_blocks(cidrs, excluded) == blocks
+
+
+def test_a_build_policy_with_nothing_left_allows_no_egress_at_all() -> None:
+    # an egress rule whose `to` is empty admits every destination: the rule must go, not stay empty
+    policy = manifests.build_network_policy(
+        "ns", {}, cidrs=("10.96.0.1/32",), ports=(443,), excluded=("10.96.0.1",)
+    )
+    assert policy["spec"]["egress"] == []
+    assert policy["spec"]["policyTypes"] == ["Egress"]
 
 
 def test_quota_uses_project_resources_over_defaults() -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.kubefake import KubeFake
 from tests.reconciler.support import PROJECT_NS, Live, environment_obj, seed
+from tests.support.control_plane import PREVIEW_DOMAIN
 from tests.support.kube_rest import KubeView
 from tests.support.redis_server import RedisServer
 
@@ -55,6 +56,7 @@ def start_reconciler(
         "CATALYST_REDIS_URL": redis_server.url,
         "CATALYST_WEBHOOK_SECRET": "test-secret",
         "CATALYST_LOG_FORMAT": "console",
+        "CATALYST_PREVIEW_DOMAIN": PREVIEW_DOMAIN,  # what the chart's admission policy admits
         "CATALYST_LEADER_LEASE_SECONDS": "2",
         "CATALYST_LEADER_RENEW_SECONDS": "1.5",
         "CATALYST_LEADER_RETRY_SECONDS": "0.3",

@@ -638,8 +638,13 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 
 @pytest.fixture
-def cluster(control_plane: ControlPlane) -> Iterator[ClusterScope]:
-    """Unique names and namespace cleanup for one test on the shared control plane."""
+def cluster(control_plane: ControlPlane, chart_release: ChartRelease) -> Iterator[ClusterScope]:
+    """Unique names and namespace cleanup for one test on the shared control plane.
+
+    The chart is installed before the first test runs, so its cluster-wide objects (the Ingress-host
+    admission policy above all) hold for every test, whatever the order: a preview built with
+    another preview domain than PREVIEW_DOMAIN fails at once instead of only after some other test.
+    """
     scope = ClusterScope(control_plane, next(_counter))
     yield scope
     scope.cleanup()
@@ -674,8 +679,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 CHART = ROOT / "deploy" / "chart"
 RELEASE_NAMESPACE = "catalyst-system"
 RELEASE = "rel"
-# The chart's Ingress-host admission policy admits `<namespace>.<this>` in preview namespaces:
-# the e2e stack's CATALYST_PREVIEW_DOMAIN must be the same.
+# The chart's Ingress-host admission policy admits `<namespace>.<this>` in preview namespaces, for
+# every test on the control plane: each one's preview domain (a reconciler's settings, the e2e
+# stack's CATALYST_PREVIEW_DOMAIN, an Ingress a test writes) must be this one.
 PREVIEW_DOMAIN = "preview.example.com"
 
 
