@@ -9,6 +9,7 @@ With `CATALYST_METRICS_PORT` set, `/metrics` and `/healthz` are served (reconcil
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ from kubernetes import config as k8s_config
 
 from core.clients.kube import new_api_client
 from core.clients.queue import CeleryEnqueuer
-from core.errors import ConfigError
+from core.errors import CatalystError, ConfigError
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, exit_on_bad_settings, load_settings
 from reconciler.celery_app import Runtime, create_app, install_runtime
@@ -34,6 +35,7 @@ from reconciler.modes import ModeIO, ModeSettings
 from reconciler.modes.install import install_modes
 from reconciler.projects import ProjectReconciler
 from reconciler.reconcile import Reconciler
+from reconciler.servicekey import service_key_at_start
 from reconciler.sources import GitHubTarballFetcher
 from reconciler.tokens import GitHubAppTokens, TokenSource
 from reconciler.watch import CachedReads, Watcher
@@ -137,10 +139,14 @@ def build_process(settings: Settings, cluster: Cluster) -> Process:
     )
     tokens = token_source(settings)
     install_modes(GitHubTarballFetcher(settings.github_api_url, tokens))
+    modes_settings = mode_settings(settings)
+    if modes_settings.service_password_key is None:
+        key = service_key_at_start(cluster, namespace)
+        modes_settings = dataclasses.replace(modes_settings, service_password_key=key)
     reconciler = Reconciler(
         cluster=cluster,
         reads=CachedReads(cluster, watcher.informers),
-        settings=mode_settings(settings),
+        settings=modes_settings,
         tokens=tokens,
         enqueue=CeleryEnqueuer(app),
         mode_io=mode_io(settings, cluster),
@@ -199,7 +205,11 @@ def main() -> int:
     except (k8s_config.ConfigException, OSError) as exc:
         print(f"catalyst-preview reconciler: no Kubernetes access: {exc}", file=sys.stderr)
         return 2
-    process = build_process(settings, cluster)
+    try:
+        process = build_process(settings, cluster)
+    except CatalystError as exc:  # the API server stayed unreachable, or refused us, at start
+        print(f"catalyst-preview reconciler: cannot start: {exc}", file=sys.stderr)
+        return 2
     process.elector.start()
     process.watcher.start()
     observed = observe_process(process.app, process.watcher, process.elector, settings)

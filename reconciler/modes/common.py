@@ -21,8 +21,9 @@ from reconciler.sourcerefs import SourceRef
 def service_target(ctx: ModeContext) -> services.ServiceTarget:
     """Where managed services go; the Environment's uid, keyed by a secret, seeds passwords.
 
-    The uid alone is visible to anyone who can read the Environment: with the platform's
-    `service_password_key` (random, generated once by the chart) the passwords cannot be derived.
+    The uid alone is visible to anyone who can read the Environment: keyed with
+    `service_password_key` (random, generated once by the chart, else by the reconciler process
+    itself: `reconciler.servicekey`) the passwords cannot be derived. Unkeyed only in unit tests.
     """
     seed = ctx.environment.metadata.uid or ctx.namespace
     key = ctx.settings.service_password_key

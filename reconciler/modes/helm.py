@@ -35,6 +35,7 @@ from typing import Any
 from core import naming, safeyaml
 from core.errors import ConfigError, NotFound
 from core.model import BuildSpec
+from reconciler import yamlchild
 from reconciler.confinement import Boundary, confine, deployer_user
 from reconciler.helm import (
     DESCRIPTION_PREFIX,
@@ -56,6 +57,7 @@ from reconciler.modes.common import (
 from reconciler.sourcerefs import SourceFetcher, clean_path
 
 HELM_TIMEOUT_SECONDS = 300
+MAX_CHART_YAML_FILES = 64  # Chart.yaml and values files of a chart and its unpacked subcharts
 RENDERED_CHART = """apiVersion: v2
 name: catalyst-rendered
 description: A preview's chart, rendered offline and checked by catalyst-preview.
@@ -187,6 +189,26 @@ def chart_identity(ctx: ModeContext) -> dict[str, Any]:
     }
 
 
+def chart_yaml_files(chart_dir: Path) -> list[Path]:
+    """The YAML files helm itself parses in a chart tree: Chart.yaml and the values files."""
+    wanted = {"chart.yaml", "values.yaml", "values.yml"}
+    found = [p for p in sorted(chart_dir.rglob("*")) if p.is_file() and p.name.lower() in wanted]
+    if len(found) > MAX_CHART_YAML_FILES:
+        raise ConfigError(f"the chart holds more than {MAX_CHART_YAML_FILES} values files")
+    return found
+
+
+def check_chart_yaml(chart_dir: Path) -> None:
+    """Refuse a PR's chart whose Chart.yaml or values files are unsafe YAML, before helm reads them.
+
+    The same rules as compose files (aliases refused; file, value and depth capped) in the same
+    bounded child process: helm would expand an alias bomb in its own memory, beside the
+    reconciler. Packaged subcharts (`charts/*.tgz`) are helm's to unpack and stay unchecked.
+    """
+    for path in chart_yaml_files(chart_dir):
+        yamlchild.parse(path.read_bytes(), what=f"chart {path.relative_to(chart_dir)}")
+
+
 class HelmMode:
     """Deploy a Helm chart as release `<environment name>` in the environment namespace."""
 
@@ -267,6 +289,7 @@ class HelmMode:
             ) from None
         if not (chart_dir / "Chart.yaml").is_file():
             raise ConfigError(f"{path or '/'} at {ref.commit_sha[:7]} has no Chart.yaml")
+        check_chart_yaml(chart_dir)
         return ChartSource(str(chart_dir))
 
     def readiness(self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:

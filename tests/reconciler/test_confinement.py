@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.safeyaml import UnsafeYaml
 from reconciler.confinement import (
     DEPLOYER_SA,
     PSA_ENFORCE,
@@ -25,6 +26,7 @@ from reconciler.modes.helm import ForkChartRefused, HelmMode
 from tests.kubefake import KubeFake
 from tests.reconciler.mode_support import CHARTS, context
 from tests.reconciler.support import ENV_NS, SHA1, environment_obj, make_rig, project_obj, seed
+from tests.reconciler.test_untrusted_inputs import ALIAS_BOMB
 from tests.support.fake_helm import FakeHelm
 from tests.support.fake_sources import LocalSourceFetcher
 
@@ -186,3 +188,17 @@ def test_default_quota_caps_volume_claims_and_storage() -> None:
 
     hard = quota_hard(None)
     assert (hard["persistentvolumeclaims"], hard["requests.storage"]) == ("10", "20Gi")
+
+
+@pytest.mark.parametrize("path", ["values.yaml", "charts/sub/values.yaml", "Chart.yaml"])
+def test_a_chart_whose_yaml_is_an_alias_bomb_is_refused_before_helm_reads_it(
+    tmp_path: Path, path: str
+) -> None:
+    files = {**LOOKUP_CHART, "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n"}
+    files[path] = ALIAS_BOMB.replace("services: {web: {image: nginx}}", "apiVersion: v2")
+    fake = FakeHelm()
+    with pytest.raises(UnsafeYaml, match=f"chart {path}: YAML aliases are not allowed"):
+        HelmMode(chart_sources(tmp_path, files)).apply(
+            context(TEMPLATE), ModeIO(helm=Helm(fake, "helm"))
+        )
+    assert fake.releases == {}  # helm neither rendered nor installed anything

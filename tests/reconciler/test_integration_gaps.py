@@ -29,6 +29,7 @@ from reconciler.helm import Helm
 from reconciler.keys import KeyGate
 from reconciler.modes import MODES
 from reconciler.modes.install import install_modes
+from reconciler.servicekey import SECRET_NAME, stored_key
 from reconciler.watch import CachedReads, Watcher
 from tests.kubefake import KubeFake
 from tests.reconciler.mode_support import project_with
@@ -101,6 +102,9 @@ def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
     process = build_process(settings, Cluster(live.plane.api_client()))
     assert {"prebuilt", "helm", "docker-compose"} <= set(MODES)
     assert isinstance(process.reconciler.mode_io.helm, Helm)
+    # no CATALYST_SERVICE_PASSWORD_KEY: the process keeps its own, generated once, in a Secret
+    stored = stored_key(live.kube.get("secrets", SECRET_NAME, "default"))
+    assert stored and process.reconciler.settings.service_password_key == stored
     live.seed()
     live.kube.put_object(project_with(PREBUILT, names=live.names))
     live.kube.put_object(live.environment())
