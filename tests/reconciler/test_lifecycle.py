@@ -63,6 +63,11 @@ def test_new_environment_goes_from_pending_to_ready(live: Live) -> None:
     assert deployment["status"]["availableReplicas"] >= 1  # the real rollout finished
     assert rig.enqueued.sent
     assert live.kube.list("secrets", ns, GIT_TOKENS) == []
+    # builds reach 10.0.0.0/8 (the settings) but never the API server's ClusterIP inside it
+    build: Any = live.kube.get("networkpolicies", "build-egress", ns)
+    assert build["spec"]["egress"][0]["to"] == [
+        {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.96.0.1/32"]}}
+    ]
 
 
 def ready_rig(live: Live) -> Rig:

@@ -10,8 +10,8 @@ starts them the way envtest does, plus simulated nodes:
   ``system:masters``, default admission plugins (PodSecurity, ResourceQuota, LimitRanger,
   ServiceAccount, ValidatingAdmissionPolicy ...);
 * kube-controller-manager with the garbage collector, namespace, job, deployment, replicaset,
-  statefulset, serviceaccount, token, root-CA publisher, quota, TTL-after-finished and
-  clusterrole-aggregation controllers;
+  statefulset, serviceaccount, token, root-CA publisher, quota, TTL-after-finished,
+  clusterrole-aggregation and CronJob controllers;
 * one simulated node: kwok plays the pods' happy path and serves pod logs (every container's log
   is ``ControlPlane.log_file``) and exec (a local shell in ``ControlPlane.exec_dir``), while
   :mod:`tests.support.kubelet` decides what a kubelet would refuse (missing Secrets, unpullable
@@ -61,6 +61,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CATALYST_CONTROL_PLANE_BIN", ROOT / ".tools" / "control-plane" / "bin"))
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kwok")
 ISSUER = "https://kubernetes.default.svc.cluster.local"
+# The API server's address as pods would reach it. A cluster's API server publishes its own
+# endpoints for the `kubernetes` Service; this one listens on loopback, which Endpoints may not
+# name, so it runs with --endpoint-reconciler-type=none and the session writes the EndpointSlice
+# a cluster would have (the reconciler reads it to keep build pods away from the API server).
+API_SERVER_POD_ADDRESS = "192.0.2.10"
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
@@ -314,6 +319,7 @@ class ControlPlane:
             ],
         )
         self._wait(apiserver, self._apiserver_ready, "ready (/readyz)")
+        self.rest().apply(api_server_endpoint_slice())
 
     def _apiserver_ready(self) -> bool:
         return _http_ok(f"{self.server}/readyz", token=self.token, ca=self.pki.ca_cert)
@@ -707,6 +713,22 @@ class ChartRelease:
 
     def token_for(self, component: str) -> str:
         return self.plane.service_account_token(self.namespace, self.service_account(component))
+
+
+def api_server_endpoint_slice() -> dict[str, Any]:
+    """The `kubernetes` Service's EndpointSlice, as a cluster's API server keeps it."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [API_SERVER_POD_ADDRESS], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }
 
 
 def helm_binary() -> str:
