@@ -73,6 +73,7 @@ KIND_TO_PLURAL = {
     "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
     "CustomResourceDefinition": "customresourcedefinitions",
     "Node": "nodes",
+    "Event": "events",
     "ReplicaSet": "replicasets",
 }
 
