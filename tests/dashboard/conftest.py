@@ -1,4 +1,8 @@
-"""Fixtures for the dashboard's view tests: the app on the fake cluster and the fake GitHub."""
+"""Fixtures for the dashboard's view tests: the app on the fake cluster and the fake GitHub.
+
+The kubefake world is module-scoped and named `fake_world`, so that `cluster` stays the real
+control plane's per-test fixture in this folder (the browser tests run there).
+"""
 
 from __future__ import annotations
 
@@ -47,19 +51,19 @@ class Dash:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[KubeFake]:
+def fake_world() -> Iterator[KubeFake]:
     with KubeFake() as kf:
         world.seed_cluster(kf)
         yield kf
 
 
 @pytest.fixture
-def dash(cluster: KubeFake) -> Iterator[Dash]:
+def dash(fake_world: KubeFake) -> Iterator[Dash]:
     github = FakeGitHub(time.time, base_url=GITHUB)
     world.seed_github(github.state)
     env = world.dashboard_env(github_url=GITHUB, dashboard_url=DASHBOARD)
     settings = load_settings(**{k.removeprefix("CATALYST_").lower(): v for k, v in env.items()})
     http = httpx.AsyncClient(transport=httpx.MockTransport(github.handle))
-    app = make_app(settings, workloads=Workloads(cluster.api_client()), http=http)
+    app = make_app(settings, workloads=Workloads(fake_world.api_client()), http=http)
     with TestClient(app, base_url=DASHBOARD) as client:
-        yield Dash(client, github, cluster)
+        yield Dash(client, github, fake_world)

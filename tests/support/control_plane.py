@@ -13,7 +13,8 @@ starts them the way envtest does, plus simulated nodes:
   statefulset, serviceaccount, token, root-CA publisher, quota, TTL-after-finished,
   clusterrole-aggregation and CronJob controllers;
 * one simulated node: kwok plays the pods' happy path and serves pod logs (every container's log
-  is ``ControlPlane.log_file``) and exec (a local shell in ``ControlPlane.exec_dir``), while
+  is ``ControlPlane.log_file``) and exec (a local process on a pty in ``ControlPlane.exec_dir``,
+  also its HOME; resizes reach the pty), while
   :mod:`tests.support.kubelet` decides what a kubelet would refuse (missing Secrets, unpullable
   images, crash loops), with rules tests set through ``control_plane.rules``.
 
@@ -216,6 +217,7 @@ class ControlPlane:
         self.kubeconfig.chmod(0o600)
         self.log_file.write_text("")
         self.exec_dir.mkdir(exist_ok=True)
+        (self.exec_dir / ".bashrc").write_text("PS1='$ '\n")
         (self.workdir / "kwok.yaml").write_text(yaml.safe_dump_all(self._kwok_config()))
 
     def _kubeconfig(self, user: str, token: str, namespace: str = "default") -> dict[str, Any]:
@@ -256,9 +258,15 @@ class ControlPlane:
                 "apiVersion": "kwok.x-k8s.io/v1alpha1",
                 "kind": "ClusterExec",
                 "metadata": {"name": "all-pods"},
-                "spec": {"execs": [{"containers": [], "local": {"workDir": str(self.exec_dir)}}]},
+                "spec": {"execs": [{"containers": [], "local": self._local_exec()}]},
             },
         ]
+
+    def _local_exec(self) -> dict[str, Any]:
+        # HOME is the exec folder, so the host's dotfiles do not shape a simulated container's
+        # shell: its .bashrc (written at start) gives the prompt of a container's user, `$ `.
+        home = [{"name": "HOME", "value": str(self.exec_dir)}]
+        return {"workDir": str(self.exec_dir), "envs": home}
 
     # ---- components ------------------------------------------------------------------------
 
@@ -763,6 +771,19 @@ def install_chart(plane: ControlPlane, workdir: Path, *extra: str) -> ChartRelea
         "github.secret.webhookSecret=unused",
         "--set",
         f"config.previewDomain={PREVIEW_DOMAIN}",
+        # The dashboard is off by default; on, its ServiceAccount and ClusterRole exist and the
+        # browser tests run the real dashboard process with that account's token. (Its
+        # Deployment's pod merely runs on the simulated node; OAuth values are placeholders.)
+        "--set",
+        "dashboard.enabled=true",
+        "--set",
+        "dashboard.githubClientId=Iv1.chart-placeholder",
+        "--set",
+        "dashboard.secret.create=true",
+        "--set",
+        "dashboard.secret.clientSecret=unused",
+        "--set",
+        "dashboard.secret.sessionKey=unused",
         *extra,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)

@@ -75,6 +75,7 @@ KIND_TO_PLURAL = {
     "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
     "CustomResourceDefinition": "customresourcedefinitions",
     "Node": "nodes",
+    "Event": "events",
     "ReplicaSet": "replicasets",
 }
 
