@@ -51,7 +51,9 @@ def _previews(ctx: Context, job: jobs.CheckActionJob) -> list[tuple[Project, Env
         )
         names = [named[1]] if named and named[0] == namespace else []
         if not named:
-            names = [naming.environment_name(n) for n in job.pr_numbers]
+            names = [
+                naming.preview_environment_name(project, job.repository, n) for n in job.pr_numbers
+            ]
         for name in names:
             env = ctx.kube.get_environment(namespace, name)
             if env is not None and env.primary_source.commit_sha == job.head_sha:

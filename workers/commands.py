@@ -306,7 +306,7 @@ async def _bump(run: Run, what: rollouts.Request) -> str | None:
 
 async def do_teardown(run: Run) -> str | None:
     """Suspend the preview (the CR stays) until the next push or `/catalyst deploy`."""
-    await run.ctx.redis.zrem(admission.queue_key(run.target), str(run.pr.number))
+    await run.ctx.redis.zrem(admission.queue_key(run.target), admission.queue_member(run.target))
     await admission.clear_intent(run.ctx, run.target)
     env = _environment(run)
     if env is None or env.spec.suspended:

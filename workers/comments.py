@@ -99,7 +99,8 @@ async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None
             body=projection.render_section(view),
             known_id=None,
         )
-        _forget_digest(ctx, project, naming.environment_name(job.pr_number))
+        name = naming.preview_environment_name(project, job.repository, job.pr_number)
+        _forget_digest(ctx, project, name)
 
 
 def _forget_digest(ctx: Context, project: Project, name: str) -> None:

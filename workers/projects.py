@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 
+from core import naming
 from core.clients.kube import EnvironmentStore
 from core.model import Project, ProjectSource
 
 log = logging.getLogger("catalyst.worker.projects")
 
 DEFAULT_TTL = 30.0
-_REPO_URL = re.compile(
-    r"^(?:(?:https?|ssh|git)://(?:[^@/]+@)?[^/]+/|git@[^:]+:)?(?P<repo>[^/\s]+/[^/\s]+?)(?:\.git)?/?$"
-)
 
 
 def repository_of(url: str) -> str | None:
     """`owner/name` (lowercase) of a repository URL or `owner/name` string, else None."""
-    match = _REPO_URL.match(url.strip())
-    return match.group("repo").lower() if match else None
+    return naming.repository_slug(url)
 
 
 class ProjectIndex:
