@@ -116,7 +116,7 @@ async def queued_prs(ctx: Context, target: Target) -> list[str]:
 
 async def handle_pull_request(ctx: Context, job: PullRequestJob) -> None:
     """A pull_request event: refetch the PR and converge every Project's Environment to it."""
-    matches = ctx.projects.for_repository(job.repository)
+    matches = ctx.projects.pull_request_sources(job.repository)
     if not matches:
         return
     gh = ctx.github.installation(job.installation_id)

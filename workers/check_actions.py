@@ -45,7 +45,7 @@ def _previews(ctx: Context, job: jobs.CheckActionJob) -> list[tuple[Project, Env
     """The (Project, Environment) pairs the run or suite reports on, at the pressed commit."""
     named = checks.parse_external_id(job.external_id)
     found: list[tuple[Project, Environment]] = []
-    for project, _source in ctx.projects.for_repository(job.repository):
+    for project, _source in ctx.projects.pull_request_sources(job.repository):
         namespace = naming.project_namespace(
             project.metadata.namespace or "default", project.metadata.name
         )

@@ -85,7 +85,7 @@ async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | 
     parsed = parse_comment(job.body)
     if isinstance(parsed, NotACommand):
         return
-    matches = ctx.projects.for_repository(job.repository)
+    matches = ctx.projects.pull_request_sources(job.repository)
     if not matches:
         return  # not onboarded: the App stays silent there
     gh = ctx.github.installation(job.installation_id)

@@ -61,6 +61,25 @@ class ProjectIndex:
             log.info("no Project for repository %s: events ignored", repository)
         return list(found)
 
+    def pull_request_sources(self, repository: str) -> list[tuple[Project, ProjectSource]]:
+        """`for_repository`, one entry per Project: its first source of `repository` is the one
+        its PRs are previewed with (two sources of one repository must not take turns)."""
+        return first_per_project(self.for_repository(repository))
+
     def _refresh_if_stale(self) -> None:
         if self._loaded_at is None or self._monotonic() - self._loaded_at > self._ttl:
             self.refresh()
+
+
+def first_per_project(
+    matches: list[tuple[Project, ProjectSource]],
+) -> list[tuple[Project, ProjectSource]]:
+    """The first (Project, source) of each Project, in order."""
+    seen: set[tuple[str | None, str]] = set()
+    first = []
+    for project, source in matches:
+        key = (project.metadata.namespace, project.metadata.name)
+        if key not in seen:
+            seen.add(key)
+            first.append((project, source))
+    return first

@@ -32,7 +32,12 @@ REDELIVERED_TTL = 30 * 24 * 3600
 async def resync(ctx: Context) -> None:
     """One full pass; one repository's failure is logged and does not stop the others."""
     ctx.projects.refresh()
+    seen: set[tuple[str | None, str, str]] = set()
     for project, source, repository in ctx.projects.all():
+        key = (project.metadata.namespace, project.metadata.name, repository)
+        if key in seen:
+            continue  # a second source of the same repository: its PRs are the first one's
+        seen.add(key)
         try:
             await resync_repository(ctx, project, source, repository)
         except CatalystError as exc:

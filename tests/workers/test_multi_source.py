@@ -276,3 +276,26 @@ def test_a_command_on_the_other_repositorys_pr_acts_on_its_own_preview(harness: 
     shop_env = harness.environment("pr-5")
     assert api_env is not None and api_env.spec.suspended is True
     assert shop_env is not None and shop_env.spec.suspended is False
+
+
+def test_a_second_source_of_the_prs_own_repository_builds_at_its_branch_head(
+    harness: Harness,
+) -> None:
+    raw = two_repository_project(harness.team)
+    raw["spec"]["sources"][1] = {
+        "name": "docs",
+        "repositoryUrl": f"https://github.com/{REPO}",
+        "branch": "gh-pages",
+    }
+    raw["spec"]["templates"]["development"]["builds"][1]["sourceRef"] = "docs"
+    harness.kube.put_object(raw)
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    pages, head = sha_of("gh-pages"), sha_of("shop-pr-5")
+    harness.github.state.branches[(REPO, "gh-pages")] = pages
+    open_pr(harness, REPO, 5, head)
+    harness.run(resync)
+    harness.run(resync)
+    assert sources_of(harness.environment("pr-5")) == [
+        ("app", head, "feat-5", 5),
+        ("docs", pages, "gh-pages", None),
+    ]
