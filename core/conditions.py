@@ -35,6 +35,9 @@ BUILT_OK = "Built"
 APPLYING = "Applying"
 APPLIED = "Applied"
 APPLIED_WITH_WARNINGS = "AppliedWithWarnings"
+# A template or build reads a Project source the Environment records no commit for (the worker
+# could not resolve its branch): never built at another source's commit instead.
+SOURCE_MISSING = "SourceMissing"
 
 
 def now_rfc3339() -> str:

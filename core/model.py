@@ -374,6 +374,12 @@ class Project(CamelModel):
     spec: ProjectSpec
     status: ProjectStatus | None = None
 
+    @property
+    def primary_source(self) -> ProjectSource:
+        """The first source: PRs of its repository preview as `pr-<n>`, tracked branches follow
+        it, and every other source builds at the head of its own branch."""
+        return self.spec.sources[0]
+
     def template_for(self, env_type: EnvironmentType) -> Template | None:
         """The template deploying environments of `env_type`, if the Project defines one."""
         return getattr(self.spec.templates, env_type)  # type: ignore[no-any-return]

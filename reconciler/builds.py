@@ -13,6 +13,7 @@ from reconciler.actions import Action, CreateBuild, Delete, RevokeBuildToken
 from reconciler.context import Blocked, Observed
 from reconciler.drift import is_deleting
 from reconciler.modes import DeployMode, Manifest, ModeContext
+from reconciler.modes.common import recorded_source
 from reconciler.sourcerefs import clean_path
 
 BuildState = Literal["Running", "Succeeded", "Failed"]
@@ -66,7 +67,7 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
     rebuild = before is not None and before.rebuild_nonce != nonce  # `/catalyst rebuild`
     create = CreateBuild(
-        build_job(ctx, build, image, push_secret, cache=not rebuild), *_github_of(env)
+        build_job(ctx, build, image, push_secret, cache=not rebuild), *token_scope(ctx, build)
     )
     return BuildOutcome((record,), (create,))
 
@@ -96,9 +97,17 @@ def build_destination(ctx: ModeContext, build: BuildSpec) -> tuple[str, str | No
     return image, manifests.FORK_PUSH_SECRET if settings.fork_registry_secret else None
 
 
-def _github_of(env: Environment) -> tuple[int | None, str | None]:
-    github = env.spec.github
-    return (github.installation_id, github.repository) if github else (None, None)
+def token_scope(ctx: ModeContext, build: BuildSpec) -> tuple[int | None, str | None]:
+    """Installation and repository a build's git token is minted for: the repository of the
+    build's own source (another source's repository for a multi-source Project), never more."""
+    github = ctx.environment.spec.github
+    if github is None:
+        return None, None
+    if build.source_ref == ctx.environment.primary_source.name:
+        return github.installation_id, github.repository
+    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
+    repository = naming.repository_slug(source.repository_url) if source else None
+    return github.installation_id, repository
 
 
 def _existing_job(
@@ -143,18 +152,18 @@ def delete_build(namespace: str, job_name: str) -> tuple[Action, ...]:
     return (Delete("Job", job_name, namespace), RevokeBuildToken(job_name, namespace))
 
 
-def environment_source(ctx: ModeContext, build: BuildSpec) -> EnvironmentSource | None:
-    """The Environment's entry for the build's source (its commit), if the worker wrote one."""
-    return next((s for s in ctx.environment.spec.sources if s.name == build.source_ref), None)
+def environment_source(ctx: ModeContext, build: BuildSpec) -> EnvironmentSource:
+    """The Environment's entry for the build's source (its commit); SourceMissing when the
+    workers recorded none (never the primary's commit instead)."""
+    return recorded_source(ctx.environment, build.source_ref)
 
 
 def build_sha(ctx: ModeContext, build: BuildSpec) -> str:
-    """The commit a build is at: its own source's (multi-source Projects), else the target's.
+    """The commit a build is at: its own source's.
 
     Job names and image tags carry it, so each source of a Project builds at its own commit.
     """
-    found = environment_source(ctx, build)
-    return found.commit_sha if found is not None and found.commit_sha else ctx.commit_sha
+    return environment_source(ctx, build).commit_sha
 
 
 def build_job(
@@ -169,9 +178,7 @@ def build_job(
     source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
     if source is None:
         raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
-    env_source = environment_source(ctx, build) or EnvironmentSource.model_construct(
-        name=source.name, commit_sha="", branch=source.branch, pr_number=None, fork=False
-    )  # no commit written for this source: its tracked branch's head
+    env_source = environment_source(ctx, build)
     # the Dockerfile is a path in the repository, like the context (no absolute paths, no ..)
     dockerfile = clean_path(build.dockerfile) or "Dockerfile"
     cleaned = {"dockerfile": dockerfile, "path": clean_path(build.path)}

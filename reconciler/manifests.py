@@ -261,8 +261,8 @@ def fork_push_secret(ns: str, labels: Mapping[str, str], source: Manifest) -> Ma
 
 
 def git_context(source: ProjectSource, env_source: EnvironmentSource) -> str:
-    """Kaniko git context pinned to the exact commit (PR refs reach fork commits too); a source
-    without a recorded commit builds its branch head."""
+    """Kaniko git context pinned to the exact commit the Environment records for the source
+    (PR refs reach fork commits too; another source's commit is on its branch)."""
     url = source.repository_url.split("://", 1)[-1].removesuffix("/")
     if not url.endswith(".git"):
         url += ".git"

@@ -1,6 +1,6 @@
 """Shell: `catalyst-preview render` prints the manifests the reconciler would apply, no cluster.
 
-    catalyst-preview render PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA]
+    catalyst-preview render PROJECT.yaml [ENVIRONMENT.yaml | --pr N --sha SHA [--commit NAME=SHA]]
         [--type development|deployment] [--source NAME=DIR ...] [--settings-from-env]
 
 (also `python -m reconciler.render`). Every manifest for one Environment is printed as
@@ -10,7 +10,10 @@ The planner's own builders produce the objects (namespace, quota, limit range, n
 pull secret and service account, build Jobs with a placeholder git-token Secret, then the deploy
 mode's objects), so what is printed is what a reconcile would write. Sources (compose files,
 charts kept in the repository) are read from `--source NAME=DIR`, a checkout of the project's
-source NAME at the Environment's commit. A helm template is rendered with the real `helm
+source NAME at the Environment's commit. With `--pr`, the template's source is the PR's at
+`--sha`; each other source of a multi-source Project that a build or the template reads needs
+its commit from `--commit NAME=SHA` (repeatable; the workers resolve its branch head, the
+renderer has no GitHub). A helm template is rendered with the real `helm
 template` (helm from CATALYST_HELM_BIN, PATH, or `.tools/bin/helm` as scripts/bootstrap.sh
 installs it); a chart from a chart repository or registry needs the network. When the chart cannot
 be reached, the values file the reconciler would pass is printed as a YAML comment and a note goes
@@ -40,11 +43,12 @@ from core.model import GROUP_VERSION, Environment, Project
 from core.settings import Settings, SettingsError, load_settings
 from reconciler import manifests
 from reconciler.actions import CreateBuild
-from reconciler.builds import plan_builds
+from reconciler.builds import build_sha, plan_builds
 from reconciler.context import Blocked, Observed, build_context
 from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
 from reconciler.infra import infra_objects, namespace_manifest, referenced_secrets
 from reconciler.modes import Manifest, ModeContext, ModeSettings, mode_for
+from reconciler.modes.common import SourceMissing
 from reconciler.modes.helm import HelmMode, values_document
 from reconciler.modes.install import install_modes
 from reconciler.sourcerefs import SourceRef, clean_path, repository_of
@@ -103,17 +107,23 @@ def load_environment(path: Path) -> dict[str, Any]:
 
 
 def pr_environment(
-    project: Project, pr: int, sha: str, env_type: Literal["development", "deployment"]
+    project: Project,
+    pr: int,
+    sha: str,
+    env_type: Literal["development", "deployment"],
+    commits: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Environment the workers would create for pull request `pr` at commit `sha`."""
+    """The Environment the workers would create for pull request `pr` at commit `sha` (of the
+    template's source), with `commits` (source name -> SHA) for the Project's other sources."""
     template = project.template_for(env_type)
     if template is None:
         raise RenderError(f"project has no {env_type!r} template")
     source = next(
         (s for s in project.spec.sources if s.name == template.source_ref), project.spec.sources[0]
     )
-    team, name = str(project.metadata.namespace), naming.environment_name(pr)
     owner, repo = repository_of(source.repository_url)
+    team = str(project.metadata.namespace)
+    name = naming.preview_environment_name(project, f"{owner}/{repo}", pr)
     labels = {
         naming.LABEL_TEAM: team,
         naming.LABEL_PROJECT: project.metadata.name,
@@ -126,7 +136,10 @@ def pr_environment(
     spec = {
         "projectRef": {"name": project.metadata.name},
         "type": env_type,
-        "sources": [{"name": source.name, "commitSha": sha, "branch": name, "prNumber": pr}],
+        "sources": [
+            {"name": source.name, "commitSha": sha, "branch": name, "prNumber": pr},
+            *other_commits(project, source.name, commits or {}),
+        ],
         "github": github,
     }
     metadata = {"name": name, "namespace": naming.project_namespace(team, project.metadata.name)}
@@ -136,6 +149,18 @@ def pr_environment(
         "metadata": {**metadata, "labels": labels},
         "spec": spec,
     }
+
+
+def other_commits(project: Project, own: str, commits: dict[str, str]) -> list[dict[str, Any]]:
+    """Entries for the Project's other sources given a commit (`--commit NAME=SHA`)."""
+    unknown = sorted(set(commits) - {s.name for s in project.spec.sources})
+    if unknown:
+        raise RenderError(f"--commit {unknown[0]}: the project has no source of that name")
+    return [
+        {"name": s.name, "commitSha": commits[s.name], "branch": s.branch}
+        for s in project.spec.sources
+        if s.name != own and s.name in commits
+    ]
 
 
 def check_belongs(env: Environment, project: Project) -> Environment:
@@ -268,7 +293,7 @@ def build_objects(ctx: ModeContext, obs: Observed) -> tuple[list[Manifest], dict
         objects.append(action.job)
     images = {
         b.name: manifests.image_ref(
-            ctx.settings.registry, ctx.team, ctx.project.metadata.name, b.name, ctx.commit_sha
+            ctx.settings.registry, ctx.team, ctx.project.metadata.name, b.name, build_sha(ctx, b)
         )
         for b in mode.builds(ctx)
     }
@@ -363,6 +388,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pr", type=int, help="instead: the preview of this PR number")
     parser.add_argument("--sha", help="commit SHA of the PR head (with --pr)")
     parser.add_argument(
+        "--commit",
+        action="append",
+        default=[],
+        metavar="NAME=SHA",
+        help="with --pr: the commit of another source of a multi-source project",
+    )
+    parser.add_argument(
         "--type",
         default="development",
         choices=("development", "deployment"),
@@ -391,7 +423,19 @@ def environment_of(ns: argparse.Namespace, project: Project) -> Environment:
         raise RenderError("give an ENVIRONMENT.yaml or --pr N --sha SHA")
     if ns.pr < 1 or len(ns.sha) < 7:
         raise RenderError("--pr must be positive and --sha a commit SHA")
-    return as_environment(pr_environment(project, ns.pr, ns.sha, ns.type), project)
+    commits = parse_commits(ns.commit)
+    return as_environment(pr_environment(project, ns.pr, ns.sha, ns.type, commits), project)
+
+
+def parse_commits(values: Sequence[str]) -> dict[str, str]:
+    """`NAME=SHA` pairs (`--commit`)."""
+    commits: dict[str, str] = {}
+    for value in values:
+        name, sep, sha = value.partition("=")
+        if not sep or not name or not sha:
+            raise RenderError(f"--commit {value!r}: expected NAME=SHA")
+        commits[name] = sha
+    return commits
 
 
 def find_helm(configured: str) -> str:
@@ -415,6 +459,8 @@ def run(argv: Sequence[str] | None = None) -> str:
     obs = observed(env, project, mode_settings(settings))
     try:
         return to_yaml(list(render(obs, helm, sources)))
+    except SourceMissing as exc:
+        raise RenderError(f"{exc}; pass --commit NAME=SHA for it") from None
     except ConfigError as exc:
         raise RenderError(str(exc)) from None
 

@@ -52,8 +52,23 @@ class Intent:
 
 
 def queue_key(target: Target) -> str:
-    """The Project's capacity queue (sorted set of PR numbers)."""
+    """The Project's capacity queue (sorted set of `queue_member`s)."""
     return f"catalyst:queue:{target.namespace}:{target.project.metadata.name}"
+
+
+def queue_member(target: Target) -> str:
+    """A PR's entry in its Project's queue: the number for the primary repository's PRs (as
+    before multi-source Projects), the Environment name for another repository's."""
+    number = target.pr_number or 0
+    return str(number) if target.name == naming.environment_name(number) else target.name
+
+
+def queued_pr(project: Project, member: str) -> tuple[str, int] | None:
+    """(repository, PR number) of a queue entry (None: one no longer of this Project)."""
+    if member.isdigit():
+        primary = naming.primary_repository(project)
+        return (primary, int(member)) if primary else None
+    return naming.preview_of(project, member)
 
 
 def _intent_key(target: Target) -> str:
@@ -90,10 +105,10 @@ async def clear_intent(ctx: Context, target: Target) -> None:
     await ctx.redis.delete(_intent_key(target))
 
 
-async def queued_prs(ctx: Context, target: Target) -> list[int]:
-    """PR numbers waiting for a slot, first come first."""
+async def queued_prs(ctx: Context, target: Target) -> list[str]:
+    """Queue entries (`queue_member`) of the PRs waiting for a slot, first come first."""
     members = await ctx.redis.zrange(queue_key(target), 0, -1)
-    return [int(str(m.decode() if isinstance(m, bytes) else m)) for m in members]
+    return [str(m.decode() if isinstance(m, bytes) else m) for m in members]
 
 
 # --- entry points--------------------------------------------------------------------------------
@@ -101,7 +116,7 @@ async def queued_prs(ctx: Context, target: Target) -> list[int]:
 
 async def handle_pull_request(ctx: Context, job: PullRequestJob) -> None:
     """A pull_request event: refetch the PR and converge every Project's Environment to it."""
-    matches = ctx.projects.for_repository(job.repository)
+    matches = ctx.projects.pull_request_sources(job.repository)
     if not matches:
         return
     gh = ctx.github.installation(job.installation_id)
@@ -164,8 +179,8 @@ async def gather_facts(
         await head_seen_at(ctx, target, pr)  # remember when each fork commit first showed up
     annotations = (current.metadata.annotations or {}) if current else {}
     intent = await load_intent(ctx, target)
-    waiting = await queued_prs(ctx, target)
-    ahead = waiting.index(pr.number) if pr.number in waiting else len(waiting)
+    waiting, member = await queued_prs(ctx, target), queue_member(target)
+    ahead = waiting.index(member) if member in waiting else len(waiting)
     return PrFacts(
         open=pr.is_open,
         draft=pr.draft,
@@ -231,7 +246,7 @@ async def _apply(
         await _join_queue(ctx, target)
         await _post_notice(ctx, gh, target, "Waiting for a free preview slot", decision)
         return current
-    await ctx.redis.zrem(queue_key(target), str(target.pr_number))
+    await ctx.redis.zrem(queue_key(target), queue_member(target))
     if decision.action == Action.DEPLOY:
         return await _deploy(ctx, gh, target)
     if decision.awaiting_approval:
@@ -269,7 +284,7 @@ async def _show_policy_check(gh: GitHubInstallation, target: Target, decision: D
 
 async def _join_queue(ctx: Context, target: Target) -> None:
     # NX: a PR keeps its place however often it is re-examined.
-    await ctx.redis.zadd(queue_key(target), {str(target.pr_number): time.time()}, nx=True)
+    await ctx.redis.zadd(queue_key(target), {queue_member(target): time.time()}, nx=True)
 
 
 async def _deploy(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
@@ -335,11 +350,41 @@ async def admit_waiting(
     *,
     repository: str,
 ) -> None:
-    """Give free slots to waiting PRs, longest-waiting first; the rest see their new position."""
+    """Give free slots to waiting PRs, longest-waiting first; the rest see their new position.
+
+    The queue is the Project's: a waiting PR of another of its repositories is read from that
+    repository (through its installation) and converged with that repository's source.
+    """
     placeholder = Target(project, source, "", "development", "", "", repository, 0)
-    for number in await queued_prs(ctx, placeholder):
-        pr = await gh.get_pull(repository, number)
-        await _converge_one(ctx, gh, project, source, pr, repository)
+    for member in await queued_prs(ctx, placeholder):
+        found = queued_pr(project, member)
+        waiting_source = _source_of(project, found[0]) if found else None
+        if found is None or waiting_source is None:
+            log.warning(
+                "queue entry %r names no PR of project %s: dropped", member, project.metadata.name
+            )
+            await ctx.redis.zrem(queue_key(placeholder), member)
+            continue
+        owner, repo = gh, repository
+        if found[0] != (naming.repository_slug(repository) or repository.lower()):
+            owner, repo = await _installation_for(ctx, project, found[0]), found[0]
+        pr = await owner.get_pull(repo, found[1])
+        await _converge_one(ctx, owner, project, waiting_source, pr, repo)
+
+
+def _source_of(project: Project, repository: str) -> ProjectSource | None:
+    """The Project's (first) source of `repository` (`owner/name`, lowercase)."""
+    return next(
+        (s for s in project.spec.sources if naming.repository_slug(s.repository_url) == repository),
+        None,
+    )
+
+
+async def _installation_for(ctx: Context, project: Project, repository: str) -> GitHubInstallation:
+    installation_id = project.spec.github_installation_id or (
+        await ctx.github.installation_id_for(repository)
+    )
+    return ctx.github.installation(installation_id)
 
 
 # --- writing and publishing ---------------------------------------------------------------------

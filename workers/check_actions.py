@@ -45,13 +45,15 @@ def _previews(ctx: Context, job: jobs.CheckActionJob) -> list[tuple[Project, Env
     """The (Project, Environment) pairs the run or suite reports on, at the pressed commit."""
     named = checks.parse_external_id(job.external_id)
     found: list[tuple[Project, Environment]] = []
-    for project, _source in ctx.projects.for_repository(job.repository):
+    for project, _source in ctx.projects.pull_request_sources(job.repository):
         namespace = naming.project_namespace(
             project.metadata.namespace or "default", project.metadata.name
         )
         names = [named[1]] if named and named[0] == namespace else []
         if not named:
-            names = [naming.environment_name(n) for n in job.pr_numbers]
+            names = [
+                naming.preview_environment_name(project, job.repository, n) for n in job.pr_numbers
+            ]
         for name in names:
             env = ctx.kube.get_environment(namespace, name)
             if env is not None and env.primary_source.commit_sha == job.head_sha:

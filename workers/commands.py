@@ -85,7 +85,7 @@ async def handle_comment(ctx: Context, job: jobs.CommentJob, *, app_slug: str | 
     parsed = parse_comment(job.body)
     if isinstance(parsed, NotACommand):
         return
-    matches = ctx.projects.for_repository(job.repository)
+    matches = ctx.projects.pull_request_sources(job.repository)
     if not matches:
         return  # not onboarded: the App stays silent there
     gh = ctx.github.installation(job.installation_id)
@@ -306,7 +306,7 @@ async def _bump(run: Run, what: rollouts.Request) -> str | None:
 
 async def do_teardown(run: Run) -> str | None:
     """Suspend the preview (the CR stays) until the next push or `/catalyst deploy`."""
-    await run.ctx.redis.zrem(admission.queue_key(run.target), str(run.pr.number))
+    await run.ctx.redis.zrem(admission.queue_key(run.target), admission.queue_member(run.target))
     await admission.clear_intent(run.ctx, run.target)
     env = _environment(run)
     if env is None or env.spec.suspended:

@@ -88,7 +88,7 @@ async def sync_torn_down_comment(
 async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None:
     """Say on the PR that catalyst gave up updating its preview (best effort, per project)."""
     gh = ctx.github.installation(job.installation_id)
-    for project, _source in ctx.projects.for_repository(job.repository):
+    for project, _source in ctx.projects.pull_request_sources(job.repository):
         view = projection.sync_failed_view(project.metadata.name, job.head_sha, reason)
         await upsert_comment(
             ctx,
@@ -99,7 +99,8 @@ async def report_failure(ctx: Context, job: PullRequestJob, reason: str) -> None
             body=projection.render_section(view),
             known_id=None,
         )
-        _forget_digest(ctx, project, naming.environment_name(job.pr_number))
+        name = naming.preview_environment_name(project, job.repository, job.pr_number)
+        _forget_digest(ctx, project, name)
 
 
 def _forget_digest(ctx: Context, project: Project, name: str) -> None:

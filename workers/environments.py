@@ -5,18 +5,27 @@ conflict (409) reads it again and asks `mutate` again. `apply_target` creates th
 to the target's head (with its GitHub deployment); the newest head wins and a commit already
 superseded on this Environment never comes back. `delete_target` deletes the CR, keeping its
 bookkeeping for the teardown. Publishing to GitHub is the callers' job (`workers.admission`).
+
+Multi-source Projects: `spec.sources[0]` is the target's own source (the PR's repository at the
+PR head, or the tracked branch's head); every other Project source follows, at the head of its
+`branch` resolved through the GitHub API when the Environment is written (`resolve_heads`), and
+again on a push to that branch (`follow_branch`) and on every resync. A source whose branch or
+repository cannot be read gets no entry: it is named, with the reason, in the
+`catalyst.dev/unresolved-sources` annotation, and the reconciler reports it as a condition when
+a template or build needs it; it is never built at another source's commit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 
 from core import naming
 from core.clients.github import GitHubInstallation
 from core.clients.kube import EnvironmentStore
-from core.errors import Conflict, TemporaryError
+from core.errors import Conflict, PermanentError, TemporaryError
 from core.github_values import PullRequest
 from core.model import (
     Environment,
@@ -75,8 +84,8 @@ def pr_target(
     repository: str,
     installation_id: int,
 ) -> Target:
-    """The preview Environment `pr-<n>` for a pull request."""
-    name = naming.environment_name(pr.number)
+    """The preview Environment of a pull request (`naming.preview_environment_name`)."""
+    name = naming.preview_environment_name(project, repository, pr.number)
     return Target(
         project,
         source,
@@ -124,10 +133,12 @@ async def update_environment(
 
 
 async def apply_target(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
-    """Create the Environment or move it to `target.sha`, with its GitHub deployment."""
+    """Create the Environment or move it to `target.sha`, with its GitHub deployment; the
+    Project's other sources go to the heads of their branches as GitHub has them now."""
+    heads = await resolve_heads(gh, other_sources(target.project, target.source.name))
 
     async def mutate(current: Environment | None) -> Environment | None:
-        return await _moved_or_new(ctx, gh, target, current)
+        return await _moved_or_new(ctx, gh, target, current, heads)
 
     env = await update_environment(ctx.kube, target.namespace, target.name, mutate)
     assert env is not None  # mutate creates an absent CR
@@ -135,19 +146,24 @@ async def apply_target(ctx: Context, gh: GitHubInstallation, target: Target) -> 
 
 
 async def _moved_or_new(
-    ctx: Context, gh: GitHubInstallation, target: Target, current: Environment | None
+    ctx: Context,
+    gh: GitHubInstallation,
+    target: Target,
+    current: Environment | None,
+    heads: SourceHeads,
 ) -> Environment | None:
     if current is not None and current.metadata.deletion_timestamp:
         # A reopened PR waits until the reconciler has finished the old teardown.
         raise TemporaryError(f"{target.name} is still being torn down", delay=DELETING_RETRY_DELAY)
     book = _bookkeeping(current, target)
     if current is not None and not _moves_forward(current, book, target.sha):
-        return None
+        # The head stays; another source's branch may have moved (no new GitHub deployment).
+        return refreshed(current, target.project, heads)
     book.deployments[target.sha] = await ensure_deployment(ctx, gh, target_to_ref(target), book)
     if current is None:
         await forget_teardown(ctx.redis, target.namespace, target.name)
-        return _new_environment(target, book)
-    return _moved_environment(current, target, book)
+        return _new_environment(target, book, heads)
+    return _moved_environment(current, target, book, heads)
 
 
 def _bookkeeping(current: Environment | None, target: Target) -> Bookkeeping:
@@ -176,7 +192,7 @@ def target_to_ref(target: Target) -> DeploymentRef:
     )
 
 
-def _new_environment(target: Target, book: Bookkeeping) -> Environment:
+def _new_environment(target: Target, book: Bookkeeping, heads: SourceHeads) -> Environment:
     labels = naming.standard_labels(target.team, target.project.metadata.name, target.name)
     if target.type == "deployment":
         labels[naming.LABEL_BRANCH] = naming.sanitize_label_value(target.branch)
@@ -190,10 +206,13 @@ def _new_environment(target: Target, book: Bookkeeping) -> Environment:
         ),
     )
     book.apply_to(env)
+    with_other_sources(env, target.project, heads)
     return env
 
 
-def _moved_environment(current: Environment, target: Target, book: Bookkeeping) -> Environment:
+def _moved_environment(
+    current: Environment, target: Target, book: Bookkeeping, heads: SourceHeads
+) -> Environment:
     env = current.model_copy(deep=True)
     old = env.primary_source.commit_sha
     if old != target.sha and old not in book.superseded:
@@ -203,6 +222,7 @@ def _moved_environment(current: Environment, target: Target, book: Bookkeeping) 
         installation_id=target.installation_id, repository=target.repository
     )
     book.apply_to(env)
+    with_other_sources(env, target.project, heads)
     return env
 
 
@@ -214,6 +234,140 @@ def _source(target: Target) -> EnvironmentSource:
         pr_number=target.pr_number,
         fork=target.fork,
     )
+
+
+# --- the other sources of a multi-source Project ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHeads:
+    """Project sources at the heads of their branches, and why the others could not be read."""
+
+    commits: dict[str, EnvironmentSource] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def other_sources(project: Project, own: str) -> list[ProjectSource]:
+    """The Project's sources besides the Environment's own (named `own`), in Project order."""
+    return [s for s in project.spec.sources if s.name != own]
+
+
+async def resolve_heads(gh: GitHubInstallation, sources: Iterable[ProjectSource]) -> SourceHeads:
+    """Each source at the commit its branch points at now, read with the installation's token.
+
+    A missing branch or repository, or one the App may not read, is a problem to report, not an
+    error: the Environment is written without that source. GitHub being down or rate limiting
+    raises (the task retries).
+    """
+    heads = SourceHeads()
+    for source in sources:
+        found = await _head_of(gh, source)
+        if isinstance(found, str):
+            heads.problems[source.name] = found
+        else:
+            heads.commits[source.name] = found
+    return heads
+
+
+async def _head_of(gh: GitHubInstallation, source: ProjectSource) -> EnvironmentSource | str:
+    repository = naming.repository_slug(source.repository_url)
+    if repository is None:
+        return f"source {source.name!r}: {source.repository_url!r} is not a GitHub repository"
+    try:
+        sha = await gh.branch_head(repository, source.branch)
+    except PermanentError as exc:  # e.g. 403: the installation may not read that repository
+        return f"source {source.name!r}: GitHub refused to read {repository}: {exc}"
+    if sha is None:
+        return (
+            f"source {source.name!r}: branch {source.branch!r} of {repository} was not found "
+            "(deleted or renamed, or the repository is not in the App's installation)"
+        )
+    return EnvironmentSource(name=source.name, commit_sha=sha, branch=source.branch)
+
+
+def with_other_sources(env: Environment, project: Project, heads: SourceHeads) -> None:
+    """Set the entries after `env`'s own source from `heads`, in Project order.
+
+    A source `heads` does not cover keeps its entry; one it could not resolve loses it and is
+    named in the unresolved-sources annotation; sources gone from the Project are dropped.
+    """
+    own, kept = env.spec.sources[0], {s.name: s for s in env.spec.sources[1:]}
+    problems = unresolved_sources(env)
+    others: list[EnvironmentSource] = []
+    for source in other_sources(project, own.name):
+        if source.name in heads.commits:
+            others.append(heads.commits[source.name])
+            problems.pop(source.name, None)
+        elif source.name in heads.problems:
+            problems[source.name] = heads.problems[source.name]
+        elif source.name in kept:
+            others.append(kept[source.name])
+    env.spec.sources = [own, *others]
+    names = {s.name for s in other_sources(project, own.name)}
+    _set_unresolved(env, {k: v for k, v in problems.items() if k in names})
+
+
+def refreshed(current: Environment, project: Project, heads: SourceHeads) -> Environment | None:
+    """A copy of `current` with its other sources from `heads`; None when nothing changes."""
+    env = current.model_copy(deep=True)
+    with_other_sources(env, project, heads)
+    same = env.spec.sources == current.spec.sources
+    return None if same and env.metadata.annotations == current.metadata.annotations else env
+
+
+def unresolved_sources(env: Environment) -> dict[str, str]:
+    """The sources the annotation says could not be resolved (unreadable: none)."""
+    raw = (env.metadata.annotations or {}).get(naming.ANNOTATION_UNRESOLVED_SOURCES)
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _set_unresolved(env: Environment, problems: dict[str, str]) -> None:
+    notes = dict(env.metadata.annotations or {})
+    notes.pop(naming.ANNOTATION_UNRESOLVED_SOURCES, None)
+    if problems:
+        notes[naming.ANNOTATION_UNRESOLVED_SOURCES] = json.dumps(problems, sort_keys=True)
+    env.metadata.annotations = notes or None
+
+
+async def follow_branch(
+    ctx: Context, gh: GitHubInstallation, project: Project, source: ProjectSource
+) -> list[str]:
+    """Move `source` to its branch's head in every Environment of `project` that builds it as
+    another source (a push to that branch); returns the names of the Environments changed."""
+    heads = await resolve_heads(gh, [source])
+    namespace = naming.project_namespace(
+        project.metadata.namespace or "default", project.metadata.name
+    )
+    changed = []
+    for env in ctx.kube.list_environments(namespace):
+        if env.spec.project_ref.name != project.metadata.name:
+            continue
+        if env.primary_source.name == source.name or env.metadata.deletion_timestamp:
+            continue
+        if await _follow(ctx, namespace, env.metadata.name, project, heads):
+            changed.append(env.metadata.name)
+    return changed
+
+
+async def _follow(
+    ctx: Context, namespace: str, name: str, project: Project, heads: SourceHeads
+) -> bool:
+    wrote = False
+
+    async def mutate(current: Environment | None) -> Environment | None:
+        nonlocal wrote
+        if current is None or current.metadata.deletion_timestamp:
+            return None
+        updated = refreshed(current, project, heads)
+        wrote = updated is not None
+        return updated
+
+    await update_environment(ctx.kube, namespace, name, mutate)
+    return wrote
 
 
 # --- delete ------------------------------------------------------------------------------------

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 
+from core import naming
 from core.clients.kube import EnvironmentStore
 from core.model import Project, ProjectSource
 
 log = logging.getLogger("catalyst.worker.projects")
 
 DEFAULT_TTL = 30.0
-_REPO_URL = re.compile(
-    r"^(?:(?:https?|ssh|git)://(?:[^@/]+@)?[^/]+/|git@[^:]+:)?(?P<repo>[^/\s]+/[^/\s]+?)(?:\.git)?/?$"
-)
 
 
 def repository_of(url: str) -> str | None:
     """`owner/name` (lowercase) of a repository URL or `owner/name` string, else None."""
-    match = _REPO_URL.match(url.strip())
-    return match.group("repo").lower() if match else None
+    return naming.repository_slug(url)
 
 
 class ProjectIndex:
@@ -65,6 +61,25 @@ class ProjectIndex:
             log.info("no Project for repository %s: events ignored", repository)
         return list(found)
 
+    def pull_request_sources(self, repository: str) -> list[tuple[Project, ProjectSource]]:
+        """`for_repository`, one entry per Project: its first source of `repository` is the one
+        its PRs are previewed with (two sources of one repository must not take turns)."""
+        return first_per_project(self.for_repository(repository))
+
     def _refresh_if_stale(self) -> None:
         if self._loaded_at is None or self._monotonic() - self._loaded_at > self._ttl:
             self.refresh()
+
+
+def first_per_project(
+    matches: list[tuple[Project, ProjectSource]],
+) -> list[tuple[Project, ProjectSource]]:
+    """The first (Project, source) of each Project, in order."""
+    seen: set[tuple[str | None, str]] = set()
+    first = []
+    for project, source in matches:
+        key = (project.metadata.namespace, project.metadata.name)
+        if key not in seen:
+            seen.add(key)
+            first.append((project, source))
+    return first

@@ -1,8 +1,10 @@
 """Flows: the periodic resync (beat): converge every onboarded repository to GitHub's truth.
 
 For each Project source: open PRs get their preview (missed webhooks), previews of PRs no longer
-open are torn down, tracked branches are converged, and every Environment's GitHub projection is
-refreshed (a no-op when nothing changed). Teardowns whose final publish was lost (the enqueue
+open are torn down, tracked branches (of the primary source) are converged, and every
+Environment's GitHub projection is refreshed (a no-op when nothing changed). Converging an
+Environment resolves the Project's other sources to their branch heads again, so a missed push to
+another source's branch is caught up here too. Teardowns whose final publish was lost (the enqueue
 failed as the finalizer went, or GitHub was down through every retry) are finished from their
 pending-teardown record. Then GitHub's failed webhook deliveries are redelivered, each at most once.
 """
@@ -30,7 +32,12 @@ REDELIVERED_TTL = 30 * 24 * 3600
 async def resync(ctx: Context) -> None:
     """One full pass; one repository's failure is logged and does not stop the others."""
     ctx.projects.refresh()
+    seen: set[tuple[str | None, str, str]] = set()
     for project, source, repository in ctx.projects.all():
+        key = (project.metadata.namespace, project.metadata.name, repository)
+        if key in seen:
+            continue  # a second source of the same repository: its PRs are the first one's
+        seen.add(key)
         try:
             await resync_repository(ctx, project, source, repository)
         except CatalystError as exc:
@@ -68,6 +75,8 @@ async def resync_repository(
         await admission.converge(ctx, gh, project, source, pr, repository)
     await expire_idle_previews(ctx, gh, project, source, repository, open_prs)
     await _teardown_closed(ctx, gh, project, source, repository, {pr.number for pr in open_prs})
+    if source != project.primary_source:
+        return  # tracked branches are the primary source's (`workers.tracked`)
     for tracked in project.spec.tracked_branches or []:
         await converge_tracked(ctx, gh, project, source, tracked, repository=repository)
 

@@ -291,10 +291,13 @@ async def _facts_from_projects(ctx: Context, namespace: str, name: str) -> Teard
         team = project.metadata.namespace or "default"
         if naming.project_namespace(team, project.metadata.name) != namespace:
             continue
+        preview = naming.preview_of(project, name)
+        # A preview's repository is the PR's; a tracked Environment's, the primary source's.
+        repository = preview[0] if preview else naming.primary_repository(project) or repository
         installation_id = project.spec.github_installation_id or (
             await ctx.github.installation_id_for(repository)
         )
-        number = pr_number_of(name)
+        number = preview[1] if preview else None
         environment = (
             naming.github_environment(project.metadata.name, name)
             if number is not None
@@ -302,12 +305,6 @@ async def _facts_from_projects(ctx: Context, namespace: str, name: str) -> Teard
         )
         return TeardownHint(repository, installation_id, project.metadata.name, number, environment)
     return None
-
-
-def pr_number_of(name: str) -> int | None:
-    """`pr-12` → 12; None for any other Environment name."""
-    prefix, _, digits = name.partition("-")
-    return int(digits) if prefix == "pr" and digits.isdigit() else None
 
 
 def _tracked_environment(project: Project, name: str) -> str:

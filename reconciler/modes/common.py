@@ -2,6 +2,10 @@
 
 Managed services of the resolved config, the source a template reads at the target commit, and
 readiness of every workload in the environment namespace.
+
+Each Project source is read and built at the commit the Environment records for it
+(`spec.sources`, written by the workers); a source without one is `SourceMissing` (a condition
+naming it and why the workers could not resolve it), never another source's commit.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 
+from core import conditions, naming
 from core.errors import ConfigError
-from core.model import EnvironmentSource, ProjectSource
+from core.model import Environment, EnvironmentSource, ProjectSource
 from reconciler import services
 from reconciler.modes import Manifest, ModeContext, Readiness, WorkloadKey, deployment_rolled_out
 from reconciler.sourcerefs import SourceRef
@@ -53,11 +59,35 @@ def template_source(ctx: ModeContext) -> tuple[ProjectSource, EnvironmentSource]
     source = next((s for s in ctx.project.spec.sources if s.name == name), None)
     if source is None:
         raise ConfigError(f"template sourceRef {name!r} is not a source of the project")
-    env_source = next(
-        (s for s in ctx.environment.spec.sources if s.name == name),
-        ctx.environment.primary_source,
+    return source, recorded_source(ctx.environment, name)
+
+
+class SourceMissing(ConfigError):
+    """A template or build needs a Project source the Environment records no commit for."""
+
+    reason = conditions.SOURCE_MISSING
+
+
+def recorded_source(env: Environment, name: str) -> EnvironmentSource:
+    """The Environment's entry (its commit) for project source `name`; SourceMissing if none."""
+    found = next((s for s in env.spec.sources if s.name == name), None)
+    if found is None:
+        raise SourceMissing(missing_source_message(env, name))
+    return found
+
+
+def missing_source_message(env: Environment, name: str) -> str:
+    """Why source `name` has no commit: the workers' reason when they recorded one."""
+    notes = (env.metadata.annotations or {}).get(naming.ANNOTATION_UNRESOLVED_SOURCES)
+    try:
+        reasons = json.loads(notes or "{}")
+    except ValueError:
+        reasons = {}
+    why = reasons.get(name) if isinstance(reasons, dict) else None
+    return (
+        f"source {name!r} has no commit in this Environment's spec.sources, so it is not built "
+        f"at any: {why or 'the workers have not resolved its branch head yet'}"
     )
-    return source, env_source
 
 
 def source_ref(ctx: ModeContext) -> SourceRef:

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import naming
+from core.model import Project
 
 # reference/catalyst-origin.md §3.1 (computed vectors, shared with the origin system).
 NAMESPACE_VECTORS = [
@@ -204,3 +205,71 @@ def test_names_are_deterministic_and_short_names_untouched(team: str, proj: str,
         assert name == joined
     elif joined:
         assert name[-6:] == "-" + hashlib.sha256(joined.encode()).hexdigest()[:5]
+
+
+# --- previews of a multi-source Project ----------------------------------------------------------
+
+
+def two_repository_project() -> Project:
+    """A Project whose primary source is octo/shop and whose second source is octo/api."""
+    return Project.model_validate(
+        {
+            "metadata": {"name": "shop", "namespace": "acme"},
+            "spec": {
+                "sources": [
+                    {"name": "app", "repositoryUrl": "https://github.com/Octo/Shop.git"},
+                    {"name": "api", "repositoryUrl": "git@github.com:octo/api.git"},
+                    {"name": "other-api", "repositoryUrl": "https://github.com/acme/api"},
+                ]
+            },
+        }
+    )
+
+
+def test_prs_of_the_primary_repository_keep_their_pr_n_names() -> None:
+    project = two_repository_project()
+    assert naming.preview_environment_name(project, "octo/shop", 5) == "pr-5"
+    assert naming.preview_environment_name(project, "OCTO/Shop", 5) == "pr-5"  # case-insensitive
+
+
+def test_the_same_pr_number_in_another_repository_gets_its_own_name() -> None:
+    project = two_repository_project()
+    digest = hashlib.sha256(b"octo/api").hexdigest()[:5]
+    name = naming.preview_environment_name(project, "octo/api", 5)
+    assert name == f"pr-5-api-{digest}"
+    assert name == naming.preview_environment_name(project, "Octo/API", 5)  # stable
+    # Same repository name under another owner: still two names.
+    assert naming.preview_environment_name(project, "acme/api", 5) not in ("pr-5", name)
+
+
+def test_preview_of_reads_a_preview_name_back() -> None:
+    project = two_repository_project()
+    for repository in ("octo/shop", "octo/api", "acme/api"):
+        for number in (1, 5, 51, 123456):
+            name = naming.preview_environment_name(project, repository, number)
+            assert naming.preview_of(project, name) == (repository, number)
+    assert naming.preview_of(project, "staging") is None
+    assert naming.preview_of(project, "pr-5-nope-00000") is None
+    assert naming.preview_of(project, "pr-05") is None
+
+
+def test_the_repository_slug_of_every_url_form() -> None:
+    for url in (
+        "https://github.com/Octo/Shop.git",
+        "https://github.com/octo/shop/",
+        "git@github.com:octo/shop.git",
+        "ssh://git@github.com/octo/shop",
+        "octo/shop",
+    ):
+        assert naming.repository_slug(url) == "octo/shop", url
+    assert naming.repository_slug("not a repository") is None
+
+
+@given(NAMEISH, st.integers(min_value=1, max_value=10**9))
+def test_every_preview_name_is_a_dns1123_label_a_helm_release_can_have(
+    repo_name: str, number: int
+) -> None:
+    project = two_repository_project()
+    name = naming.preview_environment_name(project, f"someone/{repo_name or 'x'}", number)
+    assert naming.is_dns1123_label(name) and len(name) <= naming.MAX_PREVIEW_NAME, name
+    assert name.startswith(f"pr-{number}")

@@ -6,9 +6,10 @@ rules. The one request-counting test runs on ``tests/kubefake`` (a real server k
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
-from core import naming
+from core import conditions, naming
 from tests.kubefake import KubeFake
 from tests.reconciler.support import (
     SETTINGS,
@@ -305,7 +306,8 @@ def test_deletion_completes_with_labels_gone(live: Live) -> None:
     assert live.kube.get("namespaces", live.env_ns()) is None
 
 
-def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(live: Live) -> None:
+def seed_two_repositories(live: Live) -> None:
+    """The sample Project with a second source, acme/api on `main`, and a build of it."""
     live.seed()
     project: Any = live.kube.get("projects", live.names.project, live.names.team)
     project["spec"]["sources"].append(
@@ -315,6 +317,10 @@ def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(live: 
         {"name": "api", "sourceRef": "api", "path": "."}
     )
     live.kube.put_object(project)
+
+
+def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(live: Live) -> None:
+    seed_two_repositories(live)
     env = live.environment()
     env["spec"]["sources"].append({"name": "api", "commitSha": SHA2, "branch": "main"})
     live.kube.put_object(env)
@@ -326,3 +332,27 @@ def test_each_source_of_a_two_repository_project_builds_at_its_own_commit(live: 
     assert "--context=git://github.com/acme/api.git#refs/heads/main#" + SHA2 in kaniko_args(api)
     images = rig.status()["images"]
     assert images["app"].endswith(f":{SHA1}") and images["api"].endswith(f":{SHA2}")
+    # Each build's git token reads its own repository only.
+    assert {(42, "acme/shop"), (42, "acme/api")} <= set(rig.tokens.calls)
+
+
+def test_a_source_without_a_commit_fails_with_a_condition_and_builds_nothing(live: Live) -> None:
+    seed_two_repositories(live)
+    why = "source 'api': branch 'main' of acme/api was not found (deleted or renamed)"
+    env = live.environment()
+    env["metadata"]["annotations"] = {
+        naming.ANNOTATION_UNRESOLVED_SOURCES: json.dumps({"api": why})
+    }
+    live.kube.put_object(env)
+    rig = live.rig()
+    rig.run_until(rig.phase_is("Failed"))
+    ready = next(c for c in rig.status()["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == conditions.SOURCE_MISSING
+    assert "'api' has no commit" in ready["message"] and why in ready["message"]
+    assert live.kube.list("jobs", live.env_ns()) == []  # not even the api build at SHA1
+    # The workers resolve the branch later: the same Environment builds and goes Ready.
+    live.set_spec(
+        sources=[*env["spec"]["sources"], {"name": "api", "commitSha": SHA2, "branch": "main"}]
+    )
+    rig.run_until(rig.phase_is("Ready"))
+    assert live.kube.get("jobs", naming.build_job_name("api", SHA2), live.env_ns()) is not None

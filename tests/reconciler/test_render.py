@@ -225,3 +225,43 @@ def test_render_help_names_the_command_and_describes_every_option() -> None:
     result = run_cli("--help")
     assert result.returncode == 0 and result.stdout.startswith("usage: catalyst-preview render")
     assert "without a cluster" in result.stdout and "(default: development)" in result.stdout
+
+
+def two_source_project(tmp_path: Path) -> Path:
+    """project-docker.yaml with a second source, acme/worker on `main`, and a build of it."""
+    project = yaml.safe_load((EXAMPLES / "project-docker.yaml").read_text())
+    project["spec"]["sources"].append(
+        {"name": "worker", "repositoryUrl": "https://github.com/acme/worker", "branch": "main"}
+    )
+    project["spec"]["templates"]["development"]["builds"].append(
+        {"name": "worker", "sourceRef": "worker"}
+    )
+    path = tmp_path / "project.yaml"
+    path.write_text(yaml.safe_dump(project))
+    return path
+
+
+def test_a_second_source_renders_at_the_commit_given_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    argv = [str(two_source_project(tmp_path)), "--pr", "42", "--sha", SHA]
+    assert render.main([*argv, "--commit", f"worker={other}"]) == 0
+    objects = validated(capsys.readouterr().out)
+    jobs = {n: o for (k, n), o in objects.items() if k == "Job"}
+    assert sorted(jobs) == [f"build-api-{SHA[:7]}", f"build-worker-{other[:7]}"]
+    args = jobs[f"build-worker-{other[:7]}"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--context=git://github.com/acme/worker.git#refs/heads/main#{other}" in args
+    [destination] = [a for a in args if a.startswith("--destination=")]
+    assert destination.endswith(f"/acme/api/worker:{other}")  # tagged with its own commit
+
+
+def test_a_second_source_without_a_commit_stops_naming_it_and_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(two_source_project(tmp_path)), "--pr", "42", "--sha", SHA]
+    assert render.main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("catalyst")]
+    assert len(err) == 1 and "'worker' has no commit" in err[0] and "--commit" in err[0]
+    assert render.main([*argv, "--commit", f"nope={SHA}"]) == 2
+    assert "no source of that name" in capsys.readouterr().err
