@@ -39,7 +39,8 @@ from pydantic import SecretStr, ValidationError
 
 from core import naming
 from core.errors import CatalystError, ConfigError, NotFound
-from core.model import GROUP_VERSION, Environment, Project
+from core.model import Environment, EnvironmentSource, Project
+from core.previews import new_environment
 from core.settings import Settings, SettingsError, load_settings
 from reconciler import manifests
 from reconciler.actions import CreateBuild
@@ -112,7 +113,7 @@ def pr_environment(
     sha: str,
     env_type: Literal["development", "deployment"],
     commits: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Environment:
     """The Environment the workers would create for pull request `pr` at commit `sha` (of the
     template's source), with `commits` (source name -> SHA) for the Project's other sources."""
     template = project.template_for(env_type)
@@ -122,42 +123,26 @@ def pr_environment(
         (s for s in project.spec.sources if s.name == template.source_ref), project.spec.sources[0]
     )
     owner, repo = repository_of(source.repository_url)
-    team = str(project.metadata.namespace)
     name = naming.preview_environment_name(project, f"{owner}/{repo}", pr)
-    labels = {
-        naming.LABEL_TEAM: team,
-        naming.LABEL_PROJECT: project.metadata.name,
-        naming.LABEL_ENVIRONMENT: name,
-    }
-    github = {
-        "installationId": project.spec.github_installation_id or 1,
-        "repository": f"{owner}/{repo}",
-    }
-    spec = {
-        "projectRef": {"name": project.metadata.name},
-        "type": env_type,
-        "sources": [
-            {"name": source.name, "commitSha": sha, "branch": name, "prNumber": pr},
-            *other_commits(project, source.name, commits or {}),
-        ],
-        "github": github,
-    }
-    metadata = {"name": name, "namespace": naming.project_namespace(team, project.metadata.name)}
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "Environment",
-        "metadata": {**metadata, "labels": labels},
-        "spec": spec,
-    }
+    return new_environment(
+        project=project,
+        name=name,
+        type=env_type,
+        # the PR's head branch is not known here: the Environment's name stands in for it
+        source=EnvironmentSource(name=source.name, commit_sha=sha, branch=name, pr_number=pr),
+        repository=f"{owner}/{repo}",
+        installation_id=project.spec.github_installation_id or 1,
+        others=other_commits(project, source.name, commits or {}),
+    )
 
 
-def other_commits(project: Project, own: str, commits: dict[str, str]) -> list[dict[str, Any]]:
+def other_commits(project: Project, own: str, commits: dict[str, str]) -> list[EnvironmentSource]:
     """Entries for the Project's other sources given a commit (`--commit NAME=SHA`)."""
     unknown = sorted(set(commits) - {s.name for s in project.spec.sources})
     if unknown:
         raise RenderError(f"--commit {unknown[0]}: the project has no source of that name")
     return [
-        {"name": s.name, "commitSha": commits[s.name], "branch": s.branch}
+        EnvironmentSource(name=s.name, commit_sha=commits[s.name], branch=s.branch)
         for s in project.spec.sources
         if s.name != own and s.name in commits
     ]
@@ -424,7 +409,8 @@ def environment_of(ns: argparse.Namespace, project: Project) -> Environment:
     if ns.pr < 1 or len(ns.sha) < 7:
         raise RenderError("--pr must be positive and --sha a commit SHA")
     commits = parse_commits(ns.commit)
-    return as_environment(pr_environment(project, ns.pr, ns.sha, ns.type, commits), project)
+    env = pr_environment(project, ns.pr, ns.sha, ns.type, commits)
+    return as_environment(env.model_dump(by_alias=True, exclude_none=True), project)
 
 
 def parse_commits(values: Sequence[str]) -> dict[str, str]:

@@ -30,14 +30,12 @@ from core.github_values import PullRequest
 from core.model import (
     Environment,
     EnvironmentSource,
-    EnvironmentSpec,
     EnvironmentType,
     GitHubRef,
-    ObjectMeta,
     Project,
-    ProjectRef,
     ProjectSource,
 )
+from core.previews import new_environment
 from workers.bookkeeping import Bookkeeping, TeardownRecord
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
@@ -193,17 +191,13 @@ def target_to_ref(target: Target) -> DeploymentRef:
 
 
 def _new_environment(target: Target, book: Bookkeeping, heads: SourceHeads) -> Environment:
-    labels = naming.standard_labels(target.team, target.project.metadata.name, target.name)
-    if target.type == "deployment":
-        labels[naming.LABEL_BRANCH] = naming.sanitize_label_value(target.branch)
-    env = Environment(
-        metadata=ObjectMeta(name=target.name, namespace=target.namespace, labels=labels),
-        spec=EnvironmentSpec(
-            project_ref=ProjectRef(name=target.project.metadata.name),
-            type=target.type,
-            sources=[_source(target)],
-            github=GitHubRef(installation_id=target.installation_id, repository=target.repository),
-        ),
+    env = new_environment(
+        project=target.project,
+        name=target.name,
+        type=target.type,
+        source=_source(target),
+        repository=target.repository,
+        installation_id=target.installation_id,
     )
     book.apply_to(env)
     with_other_sources(env, target.project, heads)
