@@ -32,7 +32,7 @@ from reconciler.keys import KeyGate, process_identity
 from reconciler.lease import LeaderElector
 from reconciler.metrics import observe_process
 from reconciler.modes import ModeIO, ModeSettings
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from reconciler.projects import ProjectReconciler
 from reconciler.reconcile import Reconciler
 from reconciler.servicekey import service_key_at_start
@@ -138,7 +138,6 @@ def build_process(settings: Settings, cluster: Cluster) -> Process:
         resync_seconds=settings.resync_interval_seconds,
     )
     tokens = token_source(settings)
-    install_modes(GitHubTarballFetcher(settings.github_api_url, tokens))
     modes_settings = mode_settings(settings)
     if modes_settings.service_password_key is None:
         key = service_key_at_start(cluster, namespace)
@@ -150,6 +149,7 @@ def build_process(settings: Settings, cluster: Cluster) -> Process:
         tokens=tokens,
         enqueue=CeleryEnqueuer(app),
         mode_io=mode_io(settings, cluster),
+        modes=deploy_modes(GitHubTarballFetcher(settings.github_api_url, tokens)),
     )
     projects = ProjectReconciler(cluster)
     install_runtime(Runtime(reconciler, projects, gate, feeder, watcher.resync))

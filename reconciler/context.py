@@ -10,7 +10,8 @@ from core.model import Environment, Project
 from reconciler.config import effective_config
 from reconciler.drift import ObjectKey
 from reconciler.manifests import OWNER_ANNOTATION
-from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings, UnknownMode, mode_for
+from reconciler.modes import DeployMode, Manifest, ModeContext, ModeSettings
+from reconciler.modes.registry import ModeRegistry, UnknownMode, mode_for, pure_modes
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Observed:
     build_logs: Mapping[str, str] = field(default_factory=dict)
     # The Kubernetes API server's addresses: excepted from build pods' egress.
     api_server_addresses: tuple[str, ...] = ()
+    # Template type -> deploy mode: the process's registry (`reconciler.modes.install`).
+    modes: ModeRegistry = field(default_factory=pure_modes)
 
 
 def team_of(env: Environment) -> str | None:
@@ -102,7 +105,7 @@ def build_context(obs: Observed) -> tuple[ModeContext, DeployMode]:
     if template is None:
         raise Blocked(conditions.NO_TEMPLATE, f"project has no {env.spec.type!r} template")
     try:
-        mode = mode_for(template.type)
+        mode = mode_for(template.type, obs.modes)
     except UnknownMode as exc:
         raise Blocked(conditions.UNSUPPORTED_TEMPLATE_TYPE, str(exc)) from None
     namespace = naming.environment_namespace(team, project.metadata.name, env.metadata.name)

@@ -45,6 +45,8 @@ from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of
 from reconciler.infra import referenced_secrets
 from reconciler.modes import ModeIO, ModeSettings
+from reconciler.modes.install import deploy_modes
+from reconciler.modes.registry import ModeRegistry
 from reconciler.plan import plan_with_reads
 from reconciler.reads import Reads
 from reconciler.rollout import rollout_failure
@@ -78,12 +80,15 @@ class Reconciler:
         enqueue: Enqueuer,
         mode_io: ModeIO | None = None,
         api_addresses: Callable[[], tuple[str, ...]] | None = None,
+        modes: ModeRegistry | None = None,
         clock: Callable[[], str] = conditions.now_rfc3339,
     ) -> None:
         self.cluster, self.reads, self.settings = cluster, reads, settings
         self.tokens, self.enqueue, self.clock = tokens, enqueue, clock
         self.mode_io = mode_io or ModeIO(cluster=cluster)
         self.api_addresses = api_addresses or ApiServerAddresses(cluster)
+        # every template type's mode; without a source fetcher only remote helm charts deploy
+        self.modes = modes if modes is not None else deploy_modes(None)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -188,6 +193,7 @@ class Reconciler:
             rollout_objects=rollout_objects,
             rollout_log=rollout_log,
             api_server_addresses=self.api_addresses(),
+            modes=self.modes,
         )
 
     def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:

@@ -48,10 +48,11 @@ from reconciler.builds import build_sha, plan_builds
 from reconciler.context import Blocked, Observed, build_context
 from reconciler.helm import CliHelmRunner, Helm, resolve_helm_bin
 from reconciler.infra import infra_objects, namespace_manifest, referenced_secrets
-from reconciler.modes import Manifest, ModeContext, ModeSettings, mode_for
+from reconciler.modes import Manifest, ModeContext, ModeSettings
 from reconciler.modes.common import SourceMissing
 from reconciler.modes.helm import HelmMode, values_document
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
+from reconciler.modes.registry import ModeRegistry, mode_for
 from reconciler.sourcerefs import SourceRef, clean_path, repository_of
 
 TOKEN_PLACEHOLDER = "placeholder-minted-at-build-time"
@@ -245,7 +246,9 @@ def mode_settings(settings: Settings) -> ModeSettings:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def observed(env: Environment, project: Project, settings: ModeSettings) -> Observed:
+def observed(
+    env: Environment, project: Project, settings: ModeSettings, modes: ModeRegistry
+) -> Observed:
     """What a reconcile would observe in a cluster holding only the team's pull secret."""
     pull = {
         "metadata": {"name": manifests.PULL_SECRET, "namespace": project.metadata.namespace},
@@ -258,12 +261,13 @@ def observed(env: Environment, project: Project, settings: ModeSettings) -> Obse
         settings=settings,
         team_pull_secret=pull,
         children_read=True,
+        modes=modes,
     )
 
 
 def build_objects(ctx: ModeContext, obs: Observed) -> tuple[list[Manifest], dict[str, str]]:
     """Each build's token Secret (placeholder) and Job, and the images they push."""
-    mode = mode_for(ctx.template.type)
+    mode = mode_for(ctx.template.type, obs.modes)
     objects: list[Manifest] = []
     for action in plan_builds(ctx, mode, obs).actions:
         if not isinstance(action, CreateBuild):
@@ -439,10 +443,9 @@ def run(argv: Sequence[str] | None = None) -> str:
     project = load_project(ns.project)
     env = environment_of(ns, project)
     sources = DirectorySources(project, parse_sources(ns.source))
-    install_modes(sources)
     helm_bin = find_helm(os.environ.get("CATALYST_HELM_BIN") or settings.helm_bin)
     helm = Helm(CliHelmRunner(), helm_bin)
-    obs = observed(env, project, mode_settings(settings))
+    obs = observed(env, project, mode_settings(settings), deploy_modes(sources))
     try:
         return to_yaml(list(render(obs, helm, sources)))
     except SourceMissing as exc:

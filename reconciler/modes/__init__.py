@@ -3,7 +3,7 @@
 How to plug in a mode (`helm`, `prebuilt`, `docker-compose`, ...):
 
 1. Write `reconciler/modes/<type>.py` with a class implementing `DeployMode` below.
-2. Register it in `MODES` at the bottom of this file under its template type.
+2. Register it under its template type in `reconciler/modes/install.py` (`deploy_modes`).
 
 The reconciler drives every mode the same way, once per pass:
 
@@ -25,8 +25,9 @@ The reconciler drives every mode the same way, once per pass:
 * `fingerprint(ctx)` -> stable hash of what was deployed; recorded as `status.deployedHash`.
 
 A template type without a registered mode makes the Environment `Failed` with reason
-`UnsupportedTemplateType` (see `mode_for`), never a crash. Raise `core.errors.ConfigError` from
-any hook for unusable template config: the reconciler reports it as `Failed` (`InvalidConfig`).
+`UnsupportedTemplateType` (see `reconciler.modes.registry.mode_for`), never a crash. Raise
+`core.errors.ConfigError` from any hook for unusable template config: the reconciler reports it
+as `Failed` (`InvalidConfig`).
 """
 
 from __future__ import annotations
@@ -168,22 +169,3 @@ def deployment_rolled_out(deployment: Manifest | None, image: str | None = None)
 def _images_of(deployment_spec: Manifest) -> list[str]:
     containers = ((deployment_spec.get("template") or {}).get("spec") or {}).get("containers")
     return [str(c.get("image")) for c in containers or []]
-
-
-class UnknownMode(LookupError):
-    """No deploy mode is registered for a template type."""
-
-
-def mode_for(template_type: str) -> DeployMode:
-    """The registered mode for `template_type`; raises UnknownMode when there is none."""
-    from reconciler.modes.docker import DockerMode  # late: modes import this module
-
-    registry: dict[str, DeployMode] = {"docker": DockerMode(), **MODES}
-    try:
-        return registry[template_type]
-    except KeyError:
-        raise UnknownMode(f"template type {template_type!r} has no deploy mode yet") from None
-
-
-# Modes registered by other modules (`helm`, `prebuilt`, `docker-compose`): type -> instance.
-MODES: dict[str, DeployMode] = {}

@@ -1,23 +1,22 @@
-"""Wiring: register the prebuilt, helm and docker-compose modes in the deploy-mode registry.
+"""Wiring: the one registry of deploy modes, every template type with the mode that deploys it.
 
 The helm and compose modes read project sources at exact commits, so they need the process's
-`SourceFetcher`; the reconciler process calls `install_modes` once at start (docker needs none).
+`SourceFetcher`; the reconciler process builds the registry once at start and passes it to its
+`Reconciler` (`render` builds its own over local files). A new template type is registered here.
 """
 
 from __future__ import annotations
 
-from reconciler.modes import MODES
+from reconciler.modes import DeployMode
 from reconciler.modes.compose import ComposeMode
 from reconciler.modes.helm import HelmMode
-from reconciler.modes.prebuilt import PrebuiltMode
+from reconciler.modes.registry import pure_modes
 from reconciler.sourcerefs import SourceFetcher
 
 
-def install_modes(fetcher: SourceFetcher | None) -> None:
-    """Register every mode (compose only when a fetcher is given: it cannot work without one)."""
-    MODES["prebuilt"] = PrebuiltMode()
-    MODES["helm"] = HelmMode(fetcher)
-    if fetcher is None:
-        MODES.pop("docker-compose", None)
-    else:
-        MODES["docker-compose"] = ComposeMode(fetcher)
+def deploy_modes(fetcher: SourceFetcher | None) -> dict[str, DeployMode]:
+    """Every mode (compose only with a fetcher: it cannot work without one)."""
+    modes = {**pure_modes(), "helm": HelmMode(fetcher)}
+    if fetcher is not None:
+        modes["docker-compose"] = ComposeMode(fetcher)
+    return modes

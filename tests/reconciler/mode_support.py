@@ -10,7 +10,7 @@ from core import naming
 from core.model import Environment, Project
 from reconciler.context import Observed, build_context
 from reconciler.modes import ModeContext
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from tests.reconciler.support import DEFAULT, SETTINGS, SHA1, Names, environment_obj, project_obj
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +37,11 @@ def context(
     env_raw = environment_obj(sha, **env_spec)
     env_raw["metadata"]["uid"] = uid
     env_raw["metadata"]["finalizers"] = [naming.FINALIZER]
-    install_modes(None)
     obs = Observed(
         environment=Environment.model_validate(env_raw),
         project=Project.model_validate(project_with(template)),
         settings=SETTINGS,
+        modes=deploy_modes(None),
     )
     ctx, _ = build_context(obs)
     return dataclasses.replace(ctx, images=images or {})

@@ -18,6 +18,7 @@ from core import naming
 from core.model import GROUP_VERSION
 from reconciler.cluster import Cluster
 from reconciler.modes import ModeSettings
+from reconciler.modes.registry import ModeRegistry
 from reconciler.reads import LiveReads, Reads
 from reconciler.reconcile import Outcome, Reconciler
 from reconciler.tokens import TokenSource
@@ -224,6 +225,7 @@ def make_rig(
     names: Names = DEFAULT,
     settings: ModeSettings = SETTINGS,
     tokens: TokenSource | None = None,
+    modes: ModeRegistry | None = None,
 ) -> Rig:
     """A Rig over `kf` with live reads (or the given ones), fake tokens unless given.
 
@@ -237,6 +239,7 @@ def make_rig(
         settings=settings,
         tokens=tokens or fake_tokens,
         enqueue=enqueued,
+        modes=modes,
     )
     return Rig(kf, cluster, reconciler, fake_tokens, enqueued, names)
 
@@ -259,14 +262,22 @@ class Live:
     def project(self, template_type: str = "docker", *, builds: bool = True) -> dict[str, Any]:
         return project_obj(template_type, builds=builds, names=self.names)
 
-    def rig(self, reads: Reads | None = None, *, settings: ModeSettings = SETTINGS) -> Rig:
-        """A reconciler with an admin client of the control plane."""
+    def rig(
+        self,
+        reads: Reads | None = None,
+        *,
+        settings: ModeSettings = SETTINGS,
+        modes: ModeRegistry | None = None,
+    ) -> Rig:
+        """A reconciler with an admin client of the control plane (and `modes`, else the
+        process's registry without a source fetcher)."""
         return make_rig(
             self.kube,
             reads,
             api_client=self.plane.api_client(),
             names=self.names,
             settings=dataclasses.replace(settings, deployer_cluster_role=TEST_DEPLOYER),
+            modes=modes,
         )
 
     def env_ns(self, env: str = "pr-1") -> str:

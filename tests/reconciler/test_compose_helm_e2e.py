@@ -16,7 +16,7 @@ import pytest
 from core.errors import ConfigError, NotFound
 from reconciler.helm import CliHelmRunner, Helm
 from reconciler.modes import ModeIO
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from reconciler.sourcerefs import SourceRef
 from reconciler.sources import GitHubTarballFetcher
 from tests.reconciler.mode_support import CHARTS, HELM_BIN, project_with
@@ -51,11 +51,10 @@ def test_compose_preview_builds_deploys_and_reports_unsupported_keys(
 ) -> None:
     write(tmp_path, SHA1, "app/docker-compose.yml", COMPOSE)
     fetcher = LocalSourceFetcher(tmp_path)
-    install_modes(fetcher)
     live.seed()
     template = {"type": "docker-compose", "sourceRef": "main", "path": "app"}
     live.kube.put_object(project_with(template, names=live.names))
-    rig = live.rig()
+    rig = live.rig(modes=deploy_modes(fetcher))
     live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
     status = rig.status()
@@ -76,12 +75,11 @@ def test_compose_preview_builds_deploys_and_reports_unsupported_keys(
 
 def test_compose_file_missing_fails_with_a_clear_reason(live: Live, tmp_path: Path) -> None:
     write(tmp_path, SHA1, "README.md", "no compose here")
-    install_modes(LocalSourceFetcher(tmp_path))
     live.seed()
     live.kube.put_object(
         project_with({"type": "docker-compose", "sourceRef": "main"}, names=live.names)
     )
-    rig = live.rig()
+    rig = live.rig(modes=deploy_modes(LocalSourceFetcher(tmp_path)))
     live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Failed"))
     assert "no compose file (compose.yaml, compose.yml" in rig.status()["message"]
@@ -91,7 +89,6 @@ def helm_rig(live: Live, tmp_path: Path, chart: str = "app") -> tuple[Rig, Helm]
     """A helm preview of tests/charts/`chart`, installed by the real helm on the real server."""
     for sha in (SHA1, SHA2):
         shutil.copytree(CHARTS / chart, tmp_path / sha / "chart")
-    install_modes(LocalSourceFetcher(tmp_path))
     live.seed()
     template = {
         "type": "helm",
@@ -101,7 +98,7 @@ def helm_rig(live: Live, tmp_path: Path, chart: str = "app") -> tuple[Rig, Helm]
         "values": {"replicas": 1},
     }
     live.kube.put_object(project_with(template, names=live.names))
-    rig = live.rig()
+    rig = live.rig(modes=deploy_modes(LocalSourceFetcher(tmp_path)))
     helm = Helm(CliHelmRunner({"KUBECONFIG": str(live.plane.kubeconfig)}), HELM_BIN, timeout=120)
     rig.reconciler.mode_io = ModeIO(cluster=rig.cluster, helm=helm)
     return rig, helm

@@ -27,8 +27,7 @@ from reconciler.cluster import Cluster
 from reconciler.feeder import Feeder
 from reconciler.helm import Helm
 from reconciler.keys import KeyGate
-from reconciler.modes import MODES
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from reconciler.servicekey import SECRET_NAME, stored_key
 from reconciler.watch import CachedReads, Watcher
 from tests.kubefake import KubeFake
@@ -80,16 +79,12 @@ def live_phase(live: Live) -> Any:
 
 
 @pytest.fixture
-def empty_modes() -> Iterator[None]:
-    saved = dict(MODES)
-    MODES.clear()
+def no_runtime() -> Iterator[None]:
     yield
-    MODES.clear()
-    MODES.update(saved)
     install_runtime(None)
 
 
-@pytest.mark.usefixtures("empty_modes")
+@pytest.mark.usefixtures("no_runtime")
 def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
     live: Live, redis_server: RedisServer
 ) -> None:
@@ -100,7 +95,7 @@ def test_the_process_wiring_registers_every_mode_and_deploys_prebuilt(
         _env_file=None,
     )
     process = build_process(settings, Cluster(live.plane.api_client()))
-    assert {"prebuilt", "helm", "docker-compose"} <= set(MODES)
+    assert {"docker", "prebuilt", "helm", "docker-compose"} == set(process.reconciler.modes)
     assert isinstance(process.reconciler.mode_io.helm, Helm)
     # no CATALYST_SERVICE_PASSWORD_KEY: the process keeps its own, generated once, in a Secret
     stored = stored_key(live.kube.get("secrets", SECRET_NAME, "default"))
@@ -138,7 +133,6 @@ def env_tasks(sent: RecordingEnqueuer) -> list[dict[str, Any]]:
 def test_statefulsets_are_served_from_the_cache_and_feed_their_environment(
     kubefake: KubeFake, redis_server: RedisServer
 ) -> None:
-    install_modes(None)
     seed(kubefake)
     kubefake.put_object(project_with(PREBUILT))
     kubefake.controllers.enable("deployments", "namespaces")
@@ -266,11 +260,10 @@ def test_untranslated_compose_keys_are_named_in_the_deployed_condition(
     live: Live, tmp_path: Path
 ) -> None:
     write(tmp_path, SHA1, "app/compose.preview.yaml", COMPOSE)
-    install_modes(LocalSourceFetcher(tmp_path))
     live.seed()
     template = {"type": "docker-compose", "sourceRef": "main", "path": "app/compose.preview.yaml"}
     live.kube.put_object(project_with(template, names=live.names))
-    rig = live.rig()
+    rig = live.rig(modes=deploy_modes(LocalSourceFetcher(tmp_path)))
     live.kube.put_object(live.environment())
     rig.run_until(rig.phase_is("Ready"))
     deployed = condition(rig.status(), "Deployed")
@@ -286,7 +279,6 @@ def test_untranslated_compose_keys_are_named_in_the_deployed_condition(
 
 
 def prebuilt_on_port_80(live: Live) -> Rig:
-    install_modes(None)
     live.seed()
     live.kube.put_object(
         project_with({**PREBUILT, "config": {"ports": [{"containerPort": 80}]}}, names=live.names)

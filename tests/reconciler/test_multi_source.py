@@ -16,7 +16,7 @@ from reconciler.context import Observed, build_context
 from reconciler.modes import ModeContext
 from reconciler.modes.common import SourceMissing, template_source
 from reconciler.modes.helm import chart_identity
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from tests.reconciler.support import SETTINGS, SHA1, SHA2, environment_obj, project_obj
 
 CHARTS = {"name": "charts", "repositoryUrl": "https://github.com/acme/charts", "branch": "stable"}
@@ -41,11 +41,11 @@ def context(*, recorded: bool, template: dict[str, Any] | None = None) -> ModeCo
     else:
         notes = {naming.ANNOTATION_UNRESOLVED_SOURCES: json.dumps({"charts": WHY})}
         env["metadata"]["annotations"] = notes
-    install_modes(None)
     obs = Observed(
         environment=Environment.model_validate(env),
         project=Project.model_validate(project),
         settings=SETTINGS,
+        modes=deploy_modes(None),
     )
     ctx, _ = build_context(obs)
     return ctx

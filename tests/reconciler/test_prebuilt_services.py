@@ -12,7 +12,6 @@ import pytest
 from core.errors import ConfigError
 from core.model import ManagedService
 from reconciler.modes import ModeIO
-from reconciler.modes.install import install_modes
 from reconciler.modes.prebuilt import PrebuiltMode, prebuilt_image
 from reconciler.services import ServiceTarget, connection_env, service_objects
 from tests.reconciler.mode_support import context, project_with
@@ -127,7 +126,6 @@ def test_user_env_wins_over_injected_connection_variables() -> None:
 def test_prebuilt_with_postgres_and_redis_becomes_ready_on_the_real_control_plane(
     live: Live,
 ) -> None:
-    install_modes(None)
     live.seed()
     live.kube.put_object(project_with(PREBUILT, names=live.names))
     rig = live.rig()

@@ -2,8 +2,9 @@
 
 The CRD schema (and the chart's byte-identical copy) is checked against the model in
 tests/core/test_crd_model_agreement.py and tests/deploy/test_chart_crds.py; here every type the
-model admits has a deploy mode once the reconciler has installed its modes, and no mode is
-registered for a type the model does not know.
+model admits has a deploy mode in the registry the reconciler process builds
+(`reconciler.modes.install.deploy_modes`), and no mode is registered for a type the model does
+not know.
 """
 
 from __future__ import annotations
@@ -11,26 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
+import pytest
 import yaml
 
 from core.model import TemplateType
-from reconciler.modes import MODES, mode_for
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
+from reconciler.modes.registry import UnknownMode, mode_for
 from tests.support.fake_sources import LocalSourceFetcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_template_type_has_a_mode_and_every_mode_a_type(tmp_path: Path) -> None:
-    saved = dict(MODES)
-    try:
-        install_modes(LocalSourceFetcher(tmp_path))
-        types = set(get_args(TemplateType))
-        assert {t for t in types if mode_for(t) is not None} == types
-        assert set(MODES) | {"docker"} == types
-    finally:
-        MODES.clear()
-        MODES.update(saved)
+    modes = deploy_modes(LocalSourceFetcher(tmp_path))
+    types = set(get_args(TemplateType))
+    assert {t for t in types if mode_for(t, modes) is not None} == types
+    assert set(modes) == types
+
+
+def test_an_unregistered_type_is_unknown_not_a_crash() -> None:
+    with pytest.raises(UnknownMode, match="'docker-compose' has no deploy mode yet"):
+        mode_for("docker-compose", deploy_modes(None))  # compose needs a source fetcher
 
 
 def test_the_crd_enum_is_the_models_list() -> None:

@@ -16,7 +16,7 @@ from core import safeyaml
 from core.errors import ConfigError, PermanentError
 from reconciler import sources, yamlchild
 from reconciler.composefile import parse_compose
-from reconciler.modes.install import install_modes
+from reconciler.modes.install import deploy_modes
 from reconciler.sourcerefs import SourceRef
 from reconciler.sources import GitHubTarballFetcher, spool
 from tests.kubefake import KubeFake
@@ -87,10 +87,9 @@ def test_an_alias_bomb_compose_file_fails_the_preview_and_the_reconciler_stays_s
 ) -> None:
     (tmp_path / SHA1).mkdir()
     (tmp_path / SHA1 / "compose.yaml").write_text(ALIAS_BOMB)
-    install_modes(LocalSourceFetcher(tmp_path))
     seed(kubefake)
     kubefake.put_object(project_with({"type": "docker-compose", "sourceRef": "main"}))
-    rig = make_rig(kubefake)
+    rig = make_rig(kubefake, modes=deploy_modes(LocalSourceFetcher(tmp_path)))
     kubefake.put_object(environment_obj())
     tracemalloc.start()
     try:
