@@ -142,14 +142,24 @@ def trim_error(stderr: str, limit: int = MAX_MESSAGE) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not _NOISE.match(ln)]
     # `helm lint` puts the chart's problems on stdout as `[ERROR] ...`, its summary in `Error:`.
     errors = [ln for ln in lines if ln.startswith("[ERROR]")]
-    errors = errors or [ln for ln in lines if ln.startswith("Error:")] or lines[-3:]
-    text = " ".join(_strip_prefix(ln) for ln in errors) or "helm failed"
+    errors = errors or [ln for ln in lines if ln.startswith(("Error:", "* "))] or lines[-3:]
+    text = _joined(errors) or "helm failed"
     text = re.sub(r"\s+", " ", text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _joined(lines: list[str]) -> str:
+    """One line of text; the "* <error>" items helm lists after "N errors occurred:" joined by ;."""
+    text = ""
+    for line in lines:
+        sep = "; " if line.startswith("* ") and not text.endswith(":") else " "
+        text = f"{text}{sep}{_strip_prefix(line)}" if text else _strip_prefix(line)
+    return text
+
+
 def _strip_prefix(line: str) -> str:
-    return line.removeprefix("Error:").removeprefix("[ERROR]").strip()
+    # "Error: ... 2 errors occurred:" is followed by one "* <error>" line per object refused
+    return line.removeprefix("Error:").removeprefix("[ERROR]").removeprefix("* ").strip()
 
 
 def raise_for(result: HelmResult, what: str) -> None:

@@ -420,3 +420,19 @@ def test_a_release_without_workloads_is_ready_once_applied() -> None:
     )
     readiness = HelmMode(None).readiness(ctx, {})
     assert readiness.ready and "0 workload(s)" in readiness.message
+
+
+def test_every_object_the_api_server_refused_is_in_the_message() -> None:
+    stderr = (
+        "Error: INSTALLATION FAILED: 2 errors occurred:\n"
+        '\t* Service "web" is invalid: spec.ports[0].targetPort: Invalid value: 70000\n'
+        '\t* Deployment.apps "web" is invalid: containerPort: Invalid value: 70000\n\n'
+    )
+    with pytest.raises(HelmFailed) as info:
+        raise_for(HelmResult(1, "", stderr), "helm upgrade pr-1")
+    assert str(info.value) == (
+        "helm upgrade pr-1: INSTALLATION FAILED: 2 errors occurred: "
+        'Service "web" is invalid: spec.ports[0].targetPort: Invalid value: 70000; '
+        'Deployment.apps "web" is invalid: containerPort: Invalid value: 70000'
+    )
+    assert info.value.reason == "HelmFailed"
