@@ -436,3 +436,20 @@ def test_every_object_the_api_server_refused_is_in_the_message() -> None:
         'Deployment.apps "web" is invalid: containerPort: Invalid value: 70000'
     )
     assert info.value.reason == "HelmFailed"
+
+
+def test_a_statefulset_is_ready_only_once_its_rolling_update_finished() -> None:
+    """helm --wait's StatefulSet rule, now the reconciler's: ready old pods are not enough."""
+    mode = HelmMode(None)
+    release = ReleaseStatus(name="pr-1", revision=2, workloads=["StatefulSet/db"])
+    ctx = with_release(context(TEMPLATE, images={"web": IMAGE}), release)
+    db = rolled_out("db", kind="StatefulSet")
+    db["status"] |= {"currentRevision": "db-1", "updateRevision": "db-2", "updatedReplicas": 0}
+    assert not mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["status"] |= {"updatedReplicas": 1}
+    assert not mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["status"] |= {"currentRevision": "db-2"}
+    assert mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    db["status"] |= {"currentRevision": "db-1", "updatedReplicas": 0}
+    assert mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
