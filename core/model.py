@@ -331,6 +331,19 @@ class BuildStatus(CamelModel):
     log_tail: str | None = None
 
 
+class ReleaseStatus(CamelModel):
+    """The Helm release revision a helm-mode Environment deployed, and the workloads in it.
+
+    The workloads (`Deployment/web`, `StatefulSet/db`) come from the manifest of that revision
+    (helm's own output of the install), so later passes judge readiness from exactly the
+    release's workloads without running helm again.
+    """
+
+    name: str
+    revision: int
+    workloads: list[str] | None = None
+
+
 class EnvironmentStatus(CamelModel):
     """Observed state of an Environment, written only by the reconciler."""
 
@@ -343,6 +356,7 @@ class EnvironmentStatus(CamelModel):
     builds: list[BuildStatus] | None = None
     message: str | None = None
     deployed_hash: str | None = None
+    release: ReleaseStatus | None = None
     redeploy_nonce: str | None = None
     observed_generation: int | None = None
     conditions: list[Condition] | None = None

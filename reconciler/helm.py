@@ -2,9 +2,16 @@
 
 `HelmRunner` runs one argv and returns its exit code and output; `CliHelmRunner` is the real one
 (timeouts enforced, environment controlled), tests use `tests/support/fake_helm.py`. `Helm` builds
-the argv of each operation, parses `status`/`history` JSON, and maps failures into
+the argv of each operation, parses `history` and release JSON, and maps failures into
 `core.errors`: a chart or values problem becomes `HelmFailed` (permanent, with the chart's own
 error trimmed to something a user can act on), an unreachable cluster a `TemporaryError`.
+
+No operation passes `--wait`: helm returns once the API server has accepted every object, so a
+rollout never holds a reconciler worker (and the Environment's key lock) for minutes. Readiness
+is judged by later reconciles from the release's own workloads (`reconciler.modes.helm`); for
+that `upgrade_install` returns the revision and manifest helm printed. `--atomic` is not used
+either: it implies `--wait`. A failed upgrade leaves a `failed` revision and raises `HelmFailed`
+(the Environment shows it as its reason); the next reconcile upgrades again.
 """
 
 from __future__ import annotations
@@ -60,9 +67,21 @@ class HelmFailed(ConfigError):
     redeploy retries it) instead of retrying the same chart forever.
     """
 
+    reason = "HelmFailed"
+
 
 class HelmTimeout(HelmFailed):
-    """The release did not become ready within the timeout."""
+    """A helm operation (a hook Job, or one API call) did not finish within `--timeout`."""
+
+    reason = "HelmTimeout"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One revision of a release as helm printed it: its number and its manifest (YAML)."""
+
+    revision: int
+    manifest: str
 
 
 class CliHelmRunner:
@@ -123,14 +142,24 @@ def trim_error(stderr: str, limit: int = MAX_MESSAGE) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not _NOISE.match(ln)]
     # `helm lint` puts the chart's problems on stdout as `[ERROR] ...`, its summary in `Error:`.
     errors = [ln for ln in lines if ln.startswith("[ERROR]")]
-    errors = errors or [ln for ln in lines if ln.startswith("Error:")] or lines[-3:]
-    text = " ".join(_strip_prefix(ln) for ln in errors) or "helm failed"
+    errors = errors or [ln for ln in lines if ln.startswith(("Error:", "* "))] or lines[-3:]
+    text = _joined(errors) or "helm failed"
     text = re.sub(r"\s+", " ", text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _joined(lines: list[str]) -> str:
+    """One line of text; the "* <error>" items helm lists after "N errors occurred:" joined by ;."""
+    text = ""
+    for line in lines:
+        sep = "; " if line.startswith("* ") and not text.endswith(":") else " "
+        text = f"{text}{sep}{_strip_prefix(line)}" if text else _strip_prefix(line)
+    return text
+
+
 def _strip_prefix(line: str) -> str:
-    return line.removeprefix("Error:").removeprefix("[ERROR]").strip()
+    # "Error: ... 2 errors occurred:" is followed by one "* <error>" line per object refused
+    return line.removeprefix("Error:").removeprefix("[ERROR]").removeprefix("* ").strip()
 
 
 def raise_for(result: HelmResult, what: str) -> None:
@@ -182,10 +211,13 @@ class ReleaseSpec:
 
 
 def upgrade_argv(helm: str, spec: ReleaseSpec) -> list[str]:
-    """`helm upgrade --install` waiting for readiness, with our values only (no reuse)."""
+    """`helm upgrade --install` with our values only (no reuse), not waiting for readiness.
+
+    `--timeout` still bounds what helm waits for without `--wait`: hooks and each API call.
+    """
     argv = [helm, "upgrade", "--install", spec.release, *spec.chart.args()]
     argv += ["--namespace", spec.namespace, "--values", str(spec.values_file)]
-    argv += ["--wait", "--timeout", f"{spec.timeout_seconds}s", "--reset-values"]
+    argv += ["--timeout", f"{spec.timeout_seconds}s", "--reset-values"]
     argv += ["--history-max", "5", "--output", "json"]
     if spec.description:
         argv += ["--description", spec.description]
@@ -254,22 +286,35 @@ class Helm:
         raise_for(result, f"helm history {release}")
         return parse_history(result.stdout)
 
-    def upgrade_install(self, spec: ReleaseSpec) -> None:
-        """Install or upgrade, waiting up to the spec's timeout (plus slack for helm itself)."""
-        self._run(
+    def upgrade_install(self, spec: ReleaseSpec) -> Release:
+        """Install or upgrade; returns once the objects are accepted, not once they are ready.
+
+        The wall-clock limit is the spec's timeout (hooks) plus slack for helm itself.
+        """
+        result = self._run(
             upgrade_argv(self.helm_bin, spec),
             f"helm upgrade {spec.release}",
             timeout=spec.timeout_seconds + 60,
         )
+        return parse_release(result.stdout)
+
+    def manifest(self, release: str, namespace: str, revision: int) -> Release:
+        """One revision's manifest (YAML stream), from `helm get manifest`."""
+        argv = [self.helm_bin, "get", "manifest", release, "--namespace", namespace]
+        argv += ["--revision", str(revision)]
+        return Release(revision, self._run(argv, f"helm get manifest {release}").stdout)
 
     def rollback(self, release: str, namespace: str, revision: int) -> None:
-        """Roll back to `revision` (used to repair a release left pending)."""
+        """Roll back to `revision` (used to repair a release left pending); no `--wait`."""
         argv = [self.helm_bin, "rollback", release, str(revision), "--namespace", namespace]
-        self._run([*argv, "--wait", "--timeout", "300s"], f"helm rollback {release}", 360)
+        self._run([*argv, "--timeout", "300s"], f"helm rollback {release}", 360)
 
     def uninstall(self, release: str, namespace: str) -> None:
-        """Uninstall; a release that does not exist is already gone."""
-        argv = [self.helm_bin, "uninstall", release, "--namespace", namespace, "--wait"]
+        """Uninstall; a release that does not exist is already gone.
+
+        No `--wait`: teardown deletes the namespace next and waits for it to be gone.
+        """
+        argv = [self.helm_bin, "uninstall", release, "--namespace", namespace]
         result = self.runner.run([*argv, "--timeout", "300s"], timeout=360)
         if result.returncode != 0 and "not found" in result.stderr:
             return
@@ -317,6 +362,15 @@ def parse_history(stdout: str) -> list[Revision]:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise HelmFailed(f"unreadable helm history output: {exc}") from None
+
+
+def parse_release(stdout: str) -> Release:
+    """The revision and manifest of `helm upgrade --output json`; HelmFailed when unreadable."""
+    try:
+        raw: Any = json.loads(stdout)
+        return Release(int(raw["version"]), str(raw.get("manifest") or ""))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HelmFailed(f"unreadable helm release output: {exc}") from None
 
 
 def is_current(revisions: list[Revision], fingerprint: str) -> bool:

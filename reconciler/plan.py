@@ -91,6 +91,7 @@ def _teardown_status(obs: Observed, phase: Phase, namespace_left: bool) -> Envir
     if phase == Phase.SUSPENDED and not namespace_left:
         status.namespace, status.url, status.commit_sha = None, None, None
         status.builds, status.images, status.deployed_hash = None, None, None
+        status.release = None
     down = (conditions.FALSE, phase.value, status.message)
     return with_conditions(obs, status, down, down, down)
 
@@ -266,7 +267,10 @@ def _deploy(
     extras: tuple[Action, ...] = ()
     if status.deployed_hash != fingerprint:
         extras = (ModeApply(mode, ctx),)  # imperative part (helm); a no-op for docker
-    readiness = pod_verdict(obs, mode.readiness(ctx, obs.children))
+    # The apply does not wait for the rollout: this pass's readiness is only a first look,
+    # the passes after it (REQUEUE_ROLLOUT) judge the workloads it created.
+    judged = dataclasses.replace(ctx, applying=bool(extras))
+    readiness = pod_verdict(obs, mode.readiness(judged, obs.children))
     deployed = deployed_condition(ctx, readiness)
     status.deployed_hash = fingerprint
     if readiness.failed:
@@ -285,7 +289,7 @@ def _deploy(
 
 def pod_verdict(obs: Observed, readiness: Readiness) -> Readiness:
     """A rollout still in progress fails as soon as a new pod cannot run (see rollout.py)."""
-    if readiness.ready or readiness.failed:
+    if readiness.ready or readiness.failed or readiness.stale:
         return readiness
     failure = rollout_failure(obs.children, obs.rollout_objects)
     if failure is None:

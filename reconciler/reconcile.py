@@ -22,7 +22,7 @@ from core import conditions, jobs, naming
 from core.clients.kube import AlreadyExists, Forbidden
 from core.clients.queue import Enqueuer
 from core.errors import CatalystError, ConfigError, Conflict, Invalid, NotFound, TemporaryError
-from core.model import Environment, EnvironmentStatus, Phase, Project
+from core.model import Environment, EnvironmentStatus, Phase, Project, ReleaseStatus
 from reconciler import manifests
 from reconciler.actions import (
     Action,
@@ -44,7 +44,7 @@ from reconciler.confinement import DEPLOYER_SA, applied_as_deployer, deployer_us
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of
 from reconciler.infra import referenced_secrets
-from reconciler.modes import ModeIO, ModeSettings
+from reconciler.modes import ModeIO, ModeSettings, WorkloadKey, workload_key
 from reconciler.modes.install import deploy_modes
 from reconciler.modes.registry import ModeRegistry
 from reconciler.plan import plan_with_reads
@@ -177,6 +177,7 @@ class Reconciler:
         if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
             jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
             children = {key_of(w): w for w in self.reads.workloads(target)}
+            children.update(self._release_workloads(env, target, children))
             build_logs = self._failed_build_logs(env, target, jobs_by_name)
             if children and rolling_out(env):
                 rollout_objects = self._rollout_objects(target)
@@ -195,6 +196,20 @@ class Reconciler:
             api_server_addresses=self.api_addresses(),
             modes=self.modes,
         )
+
+    def _release_workloads(
+        self, env: Environment, namespace: str, listed: dict[WorkloadKey, Manifest]
+    ) -> dict[WorkloadKey, Manifest]:
+        """The workloads of the deployed helm release that the label-selected list missed.
+
+        Helm relabels what it installs (`app.kubernetes.io/managed-by: Helm`) and a chart need
+        not carry our labels, so the release's own workloads (from `status.release`, recorded
+        from its manifest) are read by name. A missing one stays missing: readiness says so.
+        """
+        release = env.status.release if env.status else None
+        keys = [workload_key(k) for k in release.workloads or []] if release else []
+        found = {k: self.cluster.get_or_none(*k, namespace) for k in keys if k not in listed}
+        return {k: w for k, w in found.items() if w is not None}
 
     def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:
         """ReplicaSets and Pods; none when unreadable (the rollout is judged on the next pass)."""
@@ -350,16 +365,19 @@ class Reconciler:
     # --- act -------------------------------------------------------------------------------
 
     def _act_or_fail(self, obs: Observed, plan: Plan) -> Plan:
+        """Do the plan's writes; what a mode's apply deployed (a helm revision) joins its status."""
         try:
             for action in plan.actions:
-                self.act(obs.environment, action)
+                release = self.act(obs.environment, action)
+                if release is not None:
+                    plan.status.release = release
         except (Invalid, ConfigError) as exc:
             log.warning("environment %s: write rejected: %s", obs.environment.metadata.name, exc)
             return failed(obs, str(getattr(exc, "reason", conditions.REJECTED)), str(exc))
         return plan
 
-    def act(self, env: Environment, action: Action) -> None:
-        """Do one planned write."""
+    def act(self, env: Environment, action: Action) -> ReleaseStatus | None:
+        """Do one planned write; a ModeApply returns what it deployed (if the mode says)."""
         match action:
             case AddFinalizer():
                 self._set_finalizers(env, [*(env.metadata.finalizers or []), naming.FINALIZER])
@@ -372,11 +390,12 @@ class Reconciler:
             case RevokeBuildToken(job_name=job_name, namespace=namespace):
                 self.revoke_build_token(job_name, namespace)
             case ModeApply(mode=mode, ctx=ctx):
-                mode.apply(ctx, self.mode_io)
+                return mode.apply(ctx, self.mode_io)
             case ModeTeardown(mode=mode, ctx=ctx):
                 mode.teardown(ctx, self.mode_io)
             case _:
                 assert_never(action)
+        return None
 
     def apply(self, desired: Manifest, live: Manifest | None) -> None:
         """Create `desired`, or merge-patch it over the live object.

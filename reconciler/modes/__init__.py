@@ -14,9 +14,13 @@ The reconciler drives every mode the same way, once per pass:
   object. Called only when every build succeeded. Declarative modes do all their work here.
 * `apply(ctx, io)` -> imperative extras after `desired_objects` are applied (e.g. `helm upgrade
   --install`). Must be idempotent and write nothing when `ctx.deployed_hash` already matches
-  `fingerprint(ctx)`; `io` carries the adapters a mode may use (add fields for new ones).
+  `fingerprint(ctx)`; `io` carries the adapters a mode may use (add fields for new ones). It
+  must not wait for the rollout: it returns what it deployed for the status to keep (a
+  `ReleaseStatus` for helm, None otherwise), and later passes judge readiness.
 * `readiness(ctx, workloads)` -> `Readiness`: rollout complete and available for the new image.
-  `workloads` holds the live Deployments/StatefulSets of the namespace keyed `(kind, name)`.
+  `workloads` holds the live Deployments/StatefulSets of the namespace keyed `(kind, name)`
+  (ours by label, plus those of `status.release`). `ctx.applying` is True in the pass that runs
+  `apply`: what was observed predates it.
   `failed=True` says the rollout cannot succeed as deployed (e.g. the image does not exist): the
   Environment turns `Failed` with the readiness reason until a new commit or redeploy changes
   it. `warnings` (e.g. compose keys not translated) land in the `Deployed` condition message.
@@ -38,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.model import BuildSpec, Environment, EnvironmentConfig, Project, Template
+from core.model import BuildSpec, Environment, EnvironmentConfig, Project, ReleaseStatus, Template
 
 Manifest = dict[str, Any]
 CERT_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
@@ -99,6 +103,8 @@ class ModeContext:
     images: Mapping[str, str] = field(default_factory=dict)
     redeploy_nonce: str | None = None
     deployed_hash: str | None = None
+    # True in the pass whose plan runs `apply`: the workloads it observed predate that apply.
+    applying: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class Readiness:
     message: str = ""
     failed: bool = False
     warnings: tuple[str, ...] = ()
+    # What was observed predates this pass's apply: its pods say nothing about the new revision.
+    stale: bool = False
 
 
 @dataclass
@@ -127,7 +135,7 @@ class DeployMode(Protocol):
 
     def desired_objects(self, ctx: ModeContext) -> list[Manifest]: ...
 
-    def apply(self, ctx: ModeContext, io: ModeIO) -> None: ...
+    def apply(self, ctx: ModeContext, io: ModeIO) -> ReleaseStatus | None: ...
 
     def readiness(
         self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]
@@ -164,6 +172,12 @@ def deployment_rolled_out(deployment: Manifest | None, image: str | None = None)
     if int(status.get("replicas") or 0) > wanted:
         return Readiness(False, "RolloutInProgress", f"Deployment {name}: old pods still running")
     return Readiness(True, "RolloutComplete", f"Deployment {name} is available")
+
+
+def workload_key(text: str) -> WorkloadKey:
+    """`(kind, name)` of a `Kind/name` string (as `status.release.workloads` holds them)."""
+    kind, _, name = text.partition("/")
+    return (kind, name)
 
 
 def _images_of(deployment_spec: Manifest) -> list[str]:

@@ -99,13 +99,26 @@ def source_ref(ctx: ModeContext) -> SourceRef:
 
 
 def statefulset_ready(live: Manifest) -> bool:
-    """Every wanted replica of a StatefulSet is ready and updated."""
+    """Every wanted replica of a StatefulSet is ready and updated.
+
+    The rule `helm --wait` applied (helm no longer waits, this is where it is judged): every
+    replica ready, the ones the update strategy replaces updated, and, when it replaces them
+    all, the rolling update finished (`currentRevision` caught up with `updateRevision`).
+    """
     spec, status = live.get("spec") or {}, live.get("status") or {}
     wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])
     generation = (live.get("metadata") or {}).get("generation")
     if generation is not None and int(status.get("observedGeneration") or 0) < generation:
         return False
-    return int(status.get("readyReplicas") or 0) >= wanted
+    if int(status.get("readyReplicas") or 0) < wanted:
+        return False
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        return True
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    if int(status.get("updatedReplicas") or 0) < wanted - partition:
+        return False
+    return partition > 0 or status.get("currentRevision") == status.get("updateRevision")
 
 
 def workloads_ready(workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:

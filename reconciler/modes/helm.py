@@ -21,6 +21,17 @@ The release description records the fingerprint of what was deployed: `apply` up
 when the latest revision is not `deployed` from that same fingerprint, so passes that change
 nothing make no new revision. A release left `pending-*` by a crash is rolled back (or
 uninstalled when it never installed) before the upgrade.
+
+Helm does not wait (no `--wait`): `apply` returns as soon as the API server accepted the
+objects, with the revision and the Deployments/StatefulSets of its manifest for
+`status.release`. Readiness is then judged level-triggered on the following passes from exactly
+those workloads, with the rules every mode shares (`workloads_ready`; pods of the new revision
+that cannot run fail it, see `reconciler.rollout`). A release without workloads is Ready once
+helm created its objects. Why the keys live in the status: a reconcile that changed nothing must
+not run helm (a subprocess per pass and preview), and they cannot change without a new
+revision, which only `apply` makes; so they are taken from the install's own output (`helm
+upgrade --output json` prints the manifest) and read with `helm get manifest` at most once per
+revision, when a status write was lost after the upgrade.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from typing import Any
 
 from core import naming, safeyaml
 from core.errors import ConfigError, NotFound
-from core.model import BuildSpec
+from core.model import BuildSpec, ReleaseStatus
 from reconciler import yamlchild
 from reconciler.confinement import Boundary, confine, deployer_user
 from reconciler.helm import (
@@ -42,10 +53,19 @@ from reconciler.helm import (
     PENDING_STATES,
     ChartSource,
     Helm,
+    Release,
     ReleaseSpec,
     is_current,
 )
-from reconciler.modes import Manifest, ModeContext, ModeIO, Readiness, WorkloadKey, fingerprint_of
+from reconciler.modes import (
+    Manifest,
+    ModeContext,
+    ModeIO,
+    Readiness,
+    WorkloadKey,
+    fingerprint_of,
+    workload_key,
+)
 from reconciler.modes.common import (
     managed_objects,
     services_ready,
@@ -65,6 +85,7 @@ version: 0.1.0
 """
 # The checked objects are a file of the chart, not a template: nothing in them is templated again.
 RENDERED_TEMPLATE = '{{ .Files.Get "rendered.yaml" }}\n'
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")  # what `workloads_ready` and rollout.py judge
 
 
 class ForkChartRefused(ConfigError):
@@ -235,10 +256,11 @@ class HelmMode:
             managed_objects(ctx),
         )
 
-    def apply(self, ctx: ModeContext, io: ModeIO) -> None:
+    def apply(self, ctx: ModeContext, io: ModeIO) -> ReleaseStatus:
         """Repair a pending release, then render, check and upgrade as the deployer.
 
-        Nothing is written when this exact state is already deployed.
+        Nothing is written when this exact state is already deployed. Returns at once (no
+        `--wait`) with the deployed revision and its workloads, for `status.release`.
         """
         helm = _helm_of(io).impersonating(deployer_user(ctx.namespace))
         release, fingerprint = (
@@ -249,7 +271,15 @@ class HelmMode:
         if revisions and revisions[-1].status in PENDING_STATES:
             helm.repair_pending(release, ctx.namespace)
         elif is_current(revisions, fingerprint):
-            return
+            revision = revisions[-1].revision
+            known = recorded_release(ctx)
+            if known is not None and known.revision == revision:
+                return known
+            return release_status(release, helm.manifest(release, ctx.namespace, revision))
+        return release_status(release, self._upgrade(ctx, helm, release, fingerprint))
+
+    def _upgrade(self, ctx: ModeContext, helm: Helm, release: str, fingerprint: str) -> Release:
+        """Render offline, confine, and `upgrade --install` the checked objects."""
         with tempfile.TemporaryDirectory(prefix="catalyst-chart-") as tmp:
             workdir = Path(tmp)
             values_file = workdir / "values.json"
@@ -265,7 +295,7 @@ class HelmMode:
                 description=DESCRIPTION_PREFIX + fingerprint,
                 labels=dict(ctx.labels),
             )
-            helm.upgrade_install(spec)
+            return helm.upgrade_install(spec)
 
     def chart(self, ctx: ModeContext, workdir: Path) -> ChartSource:
         """The remote chart, or the chart directory fetched from the source at the commit."""
@@ -293,13 +323,77 @@ class HelmMode:
         return ChartSource(str(chart_dir))
 
     def readiness(self, ctx: ModeContext, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
-        """Managed services ready, then every Deployment/StatefulSet rolled out."""
-        return services_ready(ctx, workloads) or workloads_ready(workloads)
+        """Managed services ready, then every workload of the deployed release rolled out.
+
+        Never in the pass that upgrades: what it observed predates the upgrade (a release with
+        no workload is then Ready on the next pass, its objects created by helm).
+        """
+        if ctx.applying:
+            release = naming.release_name(ctx.environment.metadata.name)
+            message = f"helm release {release} applied; waiting for its workloads"
+            return Readiness(False, "ReleaseApplied", message, stale=True)
+        waiting = services_ready(ctx, workloads)
+        if waiting is not None:
+            return waiting
+        recorded = recorded_release(ctx)
+        if recorded is None:  # installed by a version that waited (`--wait`) and kept no record
+            return workloads_ready(workloads)
+        return release_ready(recorded, workloads)
 
     def teardown(self, ctx: ModeContext, io: ModeIO) -> None:
         """`helm uninstall` (a missing release is fine)."""
         helm = _helm_of(io).impersonating(deployer_user(ctx.namespace))
         helm.uninstall(naming.release_name(ctx.environment.metadata.name), ctx.namespace)
+
+
+def workload_keys(manifest: str) -> list[str]:
+    """`Kind/name` of every Deployment and StatefulSet of a release manifest, sorted."""
+    docs = safeyaml.load_all(manifest, what="release manifest", limits=safeyaml.RENDERED_LIMITS)
+    return sorted(
+        {
+            f"{d['kind']}/{(d.get('metadata') or {})['name']}"
+            for d in docs
+            if isinstance(d, dict)
+            and d.get("kind") in WORKLOAD_KINDS
+            and (d.get("metadata") or {}).get("name")
+        }
+    )
+
+
+def release_status(name: str, release: Release) -> ReleaseStatus:
+    """What `status.release` keeps of a revision helm printed."""
+    return ReleaseStatus(
+        name=name, revision=release.revision, workloads=workload_keys(release.manifest)
+    )
+
+
+def recorded_release(ctx: ModeContext) -> ReleaseStatus | None:
+    """The release revision the status recorded for this Environment (None: none yet)."""
+    status = ctx.environment.status
+    recorded = status.release if status else None
+    name = naming.release_name(ctx.environment.metadata.name)
+    if recorded is None or recorded.name != name or recorded.workloads is None:
+        return None
+    return recorded
+
+
+def release_ready(release: ReleaseStatus, workloads: Mapping[WorkloadKey, Manifest]) -> Readiness:
+    """Every workload of the release exists and is rolled out (Ready at once without any)."""
+    keys = [workload_key(k) for k in release.workloads or []]
+    missing = [k for k in keys if k not in workloads]
+    if missing:
+        kind, name = missing[0]
+        return Readiness(
+            False,
+            "WorkloadMissing",
+            f"{kind} {name} of helm release {release.name} is gone; "
+            "comment `/catalyst redeploy` to install it again",
+        )
+    state = workloads_ready({k: workloads[k] for k in keys})
+    if not state.ready:
+        return state
+    where = f"helm release {release.name} revision {release.revision}"
+    return Readiness(True, "RolloutComplete", f"{where}: {len(keys)} workload(s) available")
 
 
 def _helm_of(io: ModeIO) -> Helm:

@@ -85,7 +85,9 @@ def test_compose_file_missing_fails_with_a_clear_reason(live: Live, tmp_path: Pa
     assert "no compose file (compose.yaml, compose.yml" in rig.status()["message"]
 
 
-def helm_rig(live: Live, tmp_path: Path, chart: str = "app") -> tuple[Rig, Helm]:
+def helm_rig(
+    live: Live, tmp_path: Path, chart: str = "app", values: dict[str, Any] | None = None
+) -> tuple[Rig, Helm]:
     """A helm preview of tests/charts/`chart`, installed by the real helm on the real server."""
     for sha in (SHA1, SHA2):
         shutil.copytree(CHARTS / chart, tmp_path / sha / "chart")
@@ -95,7 +97,7 @@ def helm_rig(live: Live, tmp_path: Path, chart: str = "app") -> tuple[Rig, Helm]
         "sourceRef": "main",
         "path": "chart",
         "builds": [{"name": "web", "sourceRef": "main"}],
-        "values": {"replicas": 1},
+        "values": {"replicas": 1, **(values or {})},
     }
     live.kube.put_object(project_with(template, names=live.names))
     rig = live.rig(modes=deploy_modes(LocalSourceFetcher(tmp_path)))

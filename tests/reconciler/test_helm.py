@@ -3,6 +3,7 @@ through a recording fake runner (install, no-op, upgrade, timeout, pending repai
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from core.errors import ConfigError, TemporaryError
+from core.model import EnvironmentStatus, ReleaseStatus
 from reconciler.helm import (
     ChartSource,
     CliHelmRunner,
@@ -25,8 +27,14 @@ from reconciler.helm import (
     trim_error,
     upgrade_argv,
 )
-from reconciler.modes import ModeIO
-from reconciler.modes.helm import HelmMode, helm_values, split_image, values_document
+from reconciler.modes import ModeContext, ModeIO
+from reconciler.modes.helm import (
+    HelmMode,
+    helm_values,
+    split_image,
+    values_document,
+    workload_keys,
+)
 from tests.reconciler.mode_support import CHARTS, HELM_BIN, context
 from tests.reconciler.support import ENV_NS, SHA1, SHA2
 from tests.support.fake_helm import FakeHelm
@@ -163,7 +171,7 @@ def test_real_helm_chart_error_is_trimmed_and_actionable(tmp_path: Path) -> None
 # --- argv and errors -----------------------------------------------------------------------------
 
 
-def test_upgrade_argv_waits_with_timeout_and_our_values_only(tmp_path: Path) -> None:
+def test_upgrade_argv_does_not_wait_keeps_timeout_and_our_values_only(tmp_path: Path) -> None:
     spec = ReleaseSpec(
         "pr-1",
         ENV_NS,
@@ -183,7 +191,9 @@ def test_upgrade_argv_waits_with_timeout_and_our_values_only(tmp_path: Path) -> 
         ("--labels", "a=b"),
     ]:
         assert argv[argv.index(flag) + 1] == value
-    assert "--wait" in argv and "--reset-values" in argv and "--reuse-values" not in argv
+    # Intentionally changed (issue 17): no `--wait`, and no `--atomic` (it implies `--wait`).
+    assert "--wait" not in argv and "--atomic" not in argv
+    assert "--reset-values" in argv and "--reuse-values" not in argv
 
 
 @pytest.mark.parametrize(
@@ -320,3 +330,126 @@ def test_remote_charts_oci_and_https(sources: LocalSourceFetcher) -> None:
     assert len(fake.releases[(ENV_NS, "pr-1")]) == 2
     with pytest.raises(ConfigError, match=r"chart\.name is required"):
         mode.fingerprint(context({**TEMPLATE, "chart": {"repository": "https://x"}}))
+
+
+# --- the release's workloads and readiness without --wait ----------------------------------------
+
+
+def with_release(ctx: ModeContext, release: ReleaseStatus | None) -> ModeContext:
+    """`ctx` whose Environment status recorded `release` (as an earlier pass wrote it)."""
+    env = ctx.environment.model_copy(update={"status": EnvironmentStatus(release=release)})
+    return dataclasses.replace(ctx, environment=env)
+
+
+def rolled_out(name: str, *, available: int = 1, kind: str = "Deployment") -> dict[str, Any]:
+    """A live workload whose controller observed generation 2 with `available` ready replicas."""
+    status: dict[str, Any] = {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1}
+    status |= {"availableReplicas": available, "readyReplicas": available}
+    meta = {"name": name, "namespace": ENV_NS, "generation": 2}
+    return {"kind": kind, "metadata": meta, "spec": {"replicas": 1}, "status": status}
+
+
+def test_apply_returns_the_revision_and_workloads_of_the_manifest_helm_printed(
+    sources: LocalSourceFetcher,
+) -> None:
+    mode, fake, io = lifecycle(sources)
+    ctx = context(TEMPLATE, images={"web": IMAGE})
+    first = mode.apply(ctx, io)
+    assert first == ReleaseStatus(name="pr-1", revision=1, workloads=["Deployment/web"])
+    upgrade = fake.upgrades()[-1]
+    assert "--wait" not in upgrade and "--atomic" not in upgrade
+    # Nothing changed and the status knows this revision: no helm call beyond `history`.
+    calls = len(fake.calls)
+    assert mode.apply(with_release(ctx, first), io) == first
+    assert fake.verbs()[calls:] == ["history"]
+
+
+def test_a_lost_status_write_reads_the_manifest_once_for_that_revision(
+    sources: LocalSourceFetcher,
+) -> None:
+    mode, fake, io = lifecycle(sources)
+    ctx = context(TEMPLATE, images={"web": IMAGE})
+    mode.apply(ctx, io)
+    again = mode.apply(ctx, io)  # the status never recorded the release
+    assert again == ReleaseStatus(name="pr-1", revision=1, workloads=["Deployment/web"])
+    assert fake.verbs().count("get") == 1 and len(fake.upgrades()) == 1
+
+
+def test_workload_keys_are_the_deployments_and_statefulsets_of_the_manifest() -> None:
+    manifest = "\n---\n".join(
+        [
+            "kind: ConfigMap\nmetadata: {name: settings}",
+            "kind: StatefulSet\nmetadata: {name: db}",
+            "# Source: app/templates/empty.yaml",
+            "kind: Deployment\nmetadata: {name: web}",
+            "kind: Job\nmetadata: {name: migrate}",
+        ]
+    )
+    assert workload_keys(manifest) == ["Deployment/web", "StatefulSet/db"]
+    assert workload_keys("") == []
+
+
+def test_readiness_is_never_judged_in_the_pass_that_applies() -> None:
+    ctx = with_release(
+        context(TEMPLATE, images={"web": IMAGE}),
+        ReleaseStatus(name="pr-1", revision=1, workloads=["Deployment/web"]),
+    )
+    applying = HelmMode(None).readiness(
+        dataclasses.replace(ctx, applying=True), {("Deployment", "web"): rolled_out("web")}
+    )
+    assert not applying.ready and applying.stale and applying.reason == "ReleaseApplied"
+
+
+def test_readiness_follows_the_release_workloads_only() -> None:
+    mode = HelmMode(None)
+    release = ReleaseStatus(name="pr-1", revision=2, workloads=["Deployment/web"])
+    ctx = with_release(context(TEMPLATE, images={"web": IMAGE}), release)
+    other = {("Deployment", "leftover"): rolled_out("leftover", available=0)}
+    missing = mode.readiness(ctx, other)
+    assert (missing.ready, missing.reason) == (False, "WorkloadMissing")
+    starting = mode.readiness(ctx, {**other, ("Deployment", "web"): rolled_out("web", available=0)})
+    assert (starting.ready, starting.reason) == (False, "RolloutInProgress")
+    ready = mode.readiness(ctx, {**other, ("Deployment", "web"): rolled_out("web")})
+    assert ready.ready and "revision 2" in ready.message
+
+
+def test_a_release_without_workloads_is_ready_once_applied() -> None:
+    ctx = with_release(
+        context(TEMPLATE, images={"web": IMAGE}),
+        ReleaseStatus(name="pr-1", revision=1, workloads=[]),
+    )
+    readiness = HelmMode(None).readiness(ctx, {})
+    assert readiness.ready and "0 workload(s)" in readiness.message
+
+
+def test_every_object_the_api_server_refused_is_in_the_message() -> None:
+    stderr = (
+        "Error: INSTALLATION FAILED: 2 errors occurred:\n"
+        '\t* Service "web" is invalid: spec.ports[0].targetPort: Invalid value: 70000\n'
+        '\t* Deployment.apps "web" is invalid: containerPort: Invalid value: 70000\n\n'
+    )
+    with pytest.raises(HelmFailed) as info:
+        raise_for(HelmResult(1, "", stderr), "helm upgrade pr-1")
+    assert str(info.value) == (
+        "helm upgrade pr-1: INSTALLATION FAILED: 2 errors occurred: "
+        'Service "web" is invalid: spec.ports[0].targetPort: Invalid value: 70000; '
+        'Deployment.apps "web" is invalid: containerPort: Invalid value: 70000'
+    )
+    assert info.value.reason == "HelmFailed"
+
+
+def test_a_statefulset_is_ready_only_once_its_rolling_update_finished() -> None:
+    """helm --wait's StatefulSet rule, now the reconciler's: ready old pods are not enough."""
+    mode = HelmMode(None)
+    release = ReleaseStatus(name="pr-1", revision=2, workloads=["StatefulSet/db"])
+    ctx = with_release(context(TEMPLATE, images={"web": IMAGE}), release)
+    db = rolled_out("db", kind="StatefulSet")
+    db["status"] |= {"currentRevision": "db-1", "updateRevision": "db-2", "updatedReplicas": 0}
+    assert not mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["status"] |= {"updatedReplicas": 1}
+    assert not mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["status"] |= {"currentRevision": "db-2"}
+    assert mode.readiness(ctx, {("StatefulSet", "db"): db}).ready
+    db["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    db["status"] |= {"currentRevision": "db-1", "updatedReplicas": 0}
+    assert mode.readiness(ctx, {("StatefulSet", "db"): db}).ready

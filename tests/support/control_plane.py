@@ -251,7 +251,16 @@ class ControlPlane:
                 "kind": "ClusterLogs",
                 "metadata": {"name": "all-pods"},
                 "spec": {
-                    "logs": [{"containers": [], "logsFile": str(self.log_file), "follow": True}]
+                    "logs": [
+                        {
+                            "containers": [],
+                            "logsFile": str(self.log_file),
+                            # a crash-looping container's last run (`previous=true`), as a
+                            # kubelet serves it: the same lines
+                            "previousLogsFile": str(self.log_file),
+                            "follow": True,
+                        }
+                    ]
                 },
             },
             {

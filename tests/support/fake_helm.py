@@ -1,7 +1,8 @@
 """A recording fake `HelmRunner`: keeps releases in memory and simulates helm's outcomes.
 
 It understands the argv `reconciler.helm.Helm` builds (`history`, `upgrade --install`,
-`rollback`, `uninstall`, `template`, `lint`), records every argv, and can be told how the next
+`get manifest`, `rollback`, `uninstall`, `template`, `lint`), records every argv, and can be
+told how the next
 upgrades end: success, a timeout (release left `failed`), a crash that leaves the release
 `pending-upgrade`/`pending-install`, or a chart error with helm's own stderr. `template`/`lint`
 run the real helm binary (`CATALYST_HELM_BIN`, else `.tools/bin/helm`) unless another runner is
@@ -156,7 +157,16 @@ class FakeHelm:
             return HelmResult(1, "", "Error: UPGRADE FAILED: context deadline exceeded\n")
         if outcome == "crash":
             return HelmResult(-9, "", "")
-        return HelmResult(0, json.dumps({"name": key[1], "info": {"status": status}}), "")
+        return HelmResult(0, json.dumps(_release_json(key, revisions[-1])), "")
+
+    def _get(self, argv: list[str]) -> HelmResult:
+        """`helm get manifest RELEASE [--revision N]`."""
+        revisions = self.releases.get((self.flag(argv, "--namespace") or "default", argv[3]))
+        wanted = self.flag(argv, "--revision")
+        found = [r for r in revisions or [] if wanted is None or r.revision == int(wanted)]
+        if argv[2] != "manifest" or not found:
+            return HelmResult(1, "", "Error: release: not found\n")
+        return HelmResult(0, _manifest(found[-1]), "")
 
     def _rollback(self, argv: list[str]) -> HelmResult:
         revisions = self.releases.get(self._key(argv)) or []
@@ -183,6 +193,22 @@ class FakeHelm:
                 1, "", f"Error: uninstall: Release not loaded: {argv[2]}: release: not found\n"
             )
         return HelmResult(0, f'release "{argv[2]}" uninstalled\n', "")
+
+
+def _manifest(revision: FakeRevision) -> str:
+    """The revision's objects as the YAML stream helm keeps as its manifest."""
+    return "".join("---\n" + yaml.safe_dump(o, sort_keys=True) for o in revision.objects)
+
+
+def _release_json(key: tuple[str, str], revision: FakeRevision) -> dict[str, object]:
+    """What `helm upgrade --output json` prints of the new revision (the fields we read)."""
+    return {
+        "name": key[1],
+        "namespace": key[0],
+        "version": revision.revision,
+        "info": {"status": revision.status, "description": revision.description},
+        "manifest": _manifest(revision),
+    }
 
 
 def _without_flags(args: list[str], flags: tuple[str, ...]) -> list[str]:
