@@ -12,7 +12,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CATALYST_"
@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     build_egress_cidrs: str = "0.0.0.0/0"
     build_egress_ports: str = "443,5000"
     deployer_cluster_role: str = "catalyst-preview-deployer"
+    # Pods and pod logs of preview namespaces for the worker (`/catalyst logs|status`): the
+    # reconciler binds this ClusterRole in each preview namespace to the worker's ServiceAccount.
+    # Both account settings or neither (then no binding: the worker runs with other credentials).
+    pod_reader_cluster_role: str = "catalyst-preview-pod-reader"
+    worker_service_account: str | None = None
+    worker_service_account_namespace: str | None = None
     fork_registry: str | None = None
     service_password_key: SecretStr | None = None
     fork_registry_secret: str | None = None
@@ -127,6 +133,22 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("must be comma-separated CIDRs (e.g. 10.0.0.0/8)") from None
         return value
+
+    @model_validator(mode="after")
+    def _worker_account_complete(self) -> Settings:
+        if (self.worker_service_account is None) != (self.worker_service_account_namespace is None):
+            raise ValueError(
+                f"{ENV_PREFIX}WORKER_SERVICE_ACCOUNT and "
+                f"{ENV_PREFIX}WORKER_SERVICE_ACCOUNT_NAMESPACE must be set together"
+            )
+        return self
+
+    @property
+    def worker_account(self) -> tuple[str, str] | None:
+        """(namespace, name) of the worker's ServiceAccount, when configured."""
+        if self.worker_service_account and self.worker_service_account_namespace:
+            return self.worker_service_account_namespace, self.worker_service_account
+        return None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -222,7 +244,10 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line naming every missing or malformed setting."""
     parts = []
     for item in error.errors():
-        name = ENV_PREFIX + str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if not item["loc"]:  # a rule across settings: its message names them
+            parts.append(str(item["msg"]).removeprefix("Value error, "))
+            continue
+        name = ENV_PREFIX + str(item["loc"][0]).upper()
         if item["type"] == "missing":
             parts.append(f"{name} is missing")
         else:

@@ -74,6 +74,8 @@ def mode_settings(settings: Settings) -> ModeSettings:
         build_egress_cidrs=tuple(settings.egress_cidrs),
         build_egress_ports=tuple(settings.egress_ports),
         deployer_cluster_role=settings.deployer_cluster_role,
+        pod_reader_cluster_role=settings.pod_reader_cluster_role,
+        worker_account=settings.worker_account,
         fork_registry=settings.fork_registry,
         fork_registry_secret=settings.fork_registry_secret,
         service_password_key=(

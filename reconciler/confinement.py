@@ -7,6 +7,10 @@ the preview's own, Ingress hosts only the preview host. The checked objects are 
 the namespace's deployer ServiceAccount (bound by a RoleBinding to the `deployer` ClusterRole in
 that namespace only), never with the reconciler's own rights. This module names the deployer,
 builds its ServiceAccount and RoleBinding, and checks a rendered object list.
+
+The worker reads a preview's pods and logs (`/catalyst logs`, `/catalyst status`) through one
+more RoleBinding per preview namespace, of the pod-reader ClusterRole to the worker's own
+ServiceAccount: it can read pods there and nowhere else (the chart binds that role nowhere).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from core.errors import ConfigError
 Manifest = dict[str, Any]
 
 DEPLOYER_SA = "catalyst-deployer"
+WORKER_POD_READER = "catalyst-worker-pod-reader"  # the worker's RoleBinding in a preview namespace
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 PSA_ENFORCE_VERSION = "pod-security.kubernetes.io/enforce-version"
 
@@ -95,6 +100,26 @@ def deployer_objects(
         "subjects": [{"kind": "ServiceAccount", "name": DEPLOYER_SA, "namespace": namespace}],
     }
     return [account, binding]
+
+
+def worker_pod_reader(
+    namespace: str, labels: Mapping[str, str], cluster_role: str, account: tuple[str, str]
+) -> Manifest:
+    """The RoleBinding letting the worker's ServiceAccount (namespace, name) read pods here."""
+    account_namespace, account_name = account
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": WORKER_POD_READER, "namespace": namespace, "labels": dict(labels)},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": cluster_role,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": account_name, "namespace": account_namespace}
+        ],
+    }
 
 
 def pod_security_labels(level: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ def namespace_manifest(ctx: ModeContext) -> Manifest:
 
 
 def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
-    """Quota, LimitRange, NetworkPolicies, pull secret and `default` ServiceAccount."""
+    """Deployer and worker RBAC, quota, LimitRange, NetworkPolicies, secrets, ServiceAccounts."""
     ns, labels, settings = ctx.namespace, ctx.labels, ctx.settings
     resources = ctx.project.spec.resources
     quota = getattr(resources, ctx.environment.spec.type) if resources else None
@@ -36,6 +36,12 @@ def infra_objects(ctx: ModeContext, obs: Observed) -> list[Manifest]:
             excluded=obs.api_server_addresses,
         ),
     ]
+    if settings.worker_account is not None:
+        objects.append(
+            confinement.worker_pod_reader(
+                ns, labels, settings.pod_reader_cluster_role, settings.worker_account
+            )
+        )
     if obs.team_pull_secret is not None:
         objects.append(manifests.pull_secret(ns, labels, obs.team_pull_secret))
     if ctx.environment.primary_source.fork and obs.fork_push_secret is not None:

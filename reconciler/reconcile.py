@@ -40,7 +40,12 @@ from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
 from reconciler.builds import job_state
 from reconciler.cluster import Cluster, Manifest
 from reconciler.config import resolve_config
-from reconciler.confinement import DEPLOYER_SA, applied_as_deployer, deployer_user
+from reconciler.confinement import (
+    DEPLOYER_SA,
+    WORKER_POD_READER,
+    applied_as_deployer,
+    deployer_user,
+)
 from reconciler.context import Blocked, Observed, build_context, namespaces_of
 from reconciler.drift import key_of
 from reconciler.infra import referenced_secrets
@@ -335,6 +340,8 @@ class Reconciler:
             ("Service", "web"),
             ("Ingress", "web"),
         ]
+        if self.settings.worker_account is not None:
+            keys.append(("RoleBinding", WORKER_POD_READER))
         if with_secret:
             keys.append(("Secret", manifests.PULL_SECRET))
         if obs.environment.primary_source.fork and self.settings.fork_registry_secret:

@@ -3,8 +3,10 @@
 `publish_status` is what the reconciler triggers on every status change (and resync on a
 schedule). It re-derives the head commit's state from the CR, posts it only when GitHub does not
 already show it, never posts for a superseded commit, and sets older commits `inactive` once the
-head is `success`. When the CR is gone it finishes teardown: every deployment `inactive`, deleted
-with the environment when the App has Administration write, and the comment says so.
+head is `success` (those that never got a status too, and strays GitHub lists that no CR
+recorded, see `workers.deployments`). When the CR is gone it finishes teardown: every deployment
+`inactive`, deleted with the environment when the App has Administration write, and the comment
+says so.
 """
 
 from __future__ import annotations
@@ -227,7 +229,9 @@ async def _inactivate_older(
     for sha, deployment_id in list(book.deployments.items()):
         if sha == keep or book.published.get(sha) == "inactive":
             continue
-        shown = await gh.latest_deployment_state(repository, deployment_id) if verify else None
+        # Nothing posted by us, or a stray adopted from GitHub's listing: ask what it shows.
+        unknown = verify or sha not in book.published
+        shown = await gh.latest_deployment_state(repository, deployment_id) if unknown else None
         if shown != "inactive":
             await _set_inactive(gh, repository, deployment_id, f"Superseded by {keep[:7]}")
         book.published[sha] = "inactive"

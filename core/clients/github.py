@@ -463,14 +463,23 @@ class GitHubInstallation:
     # --- deployments -------------------------------------------------------------------------
 
     async def find_deployments(
-        self, repository: str, *, environment: str, sha: str | None = None
+        self,
+        repository: str,
+        *,
+        environment: str,
+        sha: str | None = None,
+        newest: int | None = None,
     ) -> list[Deployment]:
-        """Deployments of `environment` (optionally of one commit), newest first."""
+        """Deployments of `environment` (optionally of one commit), newest first.
+
+        `newest` (at most 100): only that many, in one call, instead of every page.
+        """
         owner, repo = split_repository(repository)
-        query = f"environment={quote(environment, safe='')}&per_page=100"
+        query = f"environment={quote(environment, safe='')}&per_page={newest or 100}"
         if sha:
             query += f"&sha={sha}"
-        items = await self.iterate(f"/repos/{owner}/{repo}/deployments?{query}")
+        url = f"/repos/{owner}/{repo}/deployments?{query}"
+        items = await (self.call("GET", url) if newest else self.iterate(url))
         return [Deployment(int(d["id"]), str(d["sha"]), str(d["environment"])) for d in items]
 
     async def create_deployment(

@@ -67,6 +67,10 @@ class ModeSettings:
     build_deadline_seconds: int = 1800
     build_ttl_seconds: int = 3600
     deployer_cluster_role: str = "catalyst-preview-deployer"
+    # Bound in each preview namespace to the worker's ServiceAccount (namespace, name), so it
+    # reads pods and logs there only; None: no binding.
+    pod_reader_cluster_role: str = "catalyst-preview-pod-reader"
+    worker_account: tuple[str, str] | None = None
     # Where fork builds push (never with the team's credential): a registry needing no
     # credential (e.g. in-cluster), and/or a team-namespace Secret holding a push credential
     # limited to fork preview paths. With neither, fork builds are refused.

@@ -20,10 +20,15 @@ WORKER_MAY: list[Check] = [
     ("delete", "catalyst.catalyst.dev", "environments", ""),
     ("list", "catalyst.catalyst.dev", "projects", ""),
 ]
+# Asked in the project namespace `acme-shop`: pods and their logs the worker reads only in preview
+# namespaces, where the reconciler binds it the pod-reader role (test_worker_pods.py).
 WORKER_MAY_NOT: list[Check] = [
     ("get", "", "secrets", ""),
     ("create", "", "namespaces", ""),
     ("create", "", "pods", "exec"),
+    ("list", "", "pods", ""),
+    ("get", "", "pods", ""),
+    ("get", "", "pods", "log"),
     ("patch", "catalyst.catalyst.dev", "projects", ""),
     ("create", "batch", "jobs", ""),
 ]

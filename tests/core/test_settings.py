@@ -201,3 +201,17 @@ def test_only_the_default_in_cluster_registry_is_plain_http_unless_told(
     assert load_settings().plain_http_registry is False
     monkeypatch.setenv("CATALYST_REGISTRY_INSECURE", "true")
     assert load_settings().plain_http_registry is True
+
+
+def test_the_worker_account_is_both_settings_or_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALYST_WEBHOOK_SECRET", "s")
+    assert load_settings().worker_account is None  # no pod-reader binding in previews
+    monkeypatch.setenv("CATALYST_WORKER_SERVICE_ACCOUNT", "rel-catalyst-preview-worker")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "CATALYST_WORKER_SERVICE_ACCOUNT and CATALYST_WORKER_SERVICE_ACCOUNT_NAMESPACE "
+        "must be set together"
+    )
+    monkeypatch.setenv("CATALYST_WORKER_SERVICE_ACCOUNT_NAMESPACE", "catalyst-system")
+    assert load_settings().worker_account == ("catalyst-system", "rel-catalyst-preview-worker")

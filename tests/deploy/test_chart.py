@@ -471,17 +471,30 @@ def test_reconciler_cluster_role_is_exactly_what_it_manages(default: list[Manife
     assert grants == expected
 
 
-def test_reconciler_binds_and_impersonates_only_the_deployer(default: list[Manifest]) -> None:
+def test_reconciler_binds_only_the_deployer_and_pod_reader_roles(default: list[Manifest]) -> None:
     rules = rules_of(default, "ClusterRole", component_name("reconciler"))
     named = [r for r in rules if r.get("resourceNames")]
+    roles = [f"{RELEASE_FULLNAME}-deployer", f"{RELEASE_FULLNAME}-pod-reader"]
     assert sorted((r["resources"], r["verbs"], r["resourceNames"]) for r in named) == [
-        (["clusterroles"], ["bind"], [f"{RELEASE_FULLNAME}-deployer"]),
+        (["clusterroles"], ["bind"], roles),
         (["serviceaccounts"], ["impersonate"], ["catalyst-deployer"]),
     ]
-    assert (
-        find(default, "ConfigMap", RELEASE_FULLNAME)["data"]["CATALYST_DEPLOYER_CLUSTER_ROLE"]
-        == f"{RELEASE_FULLNAME}-deployer"
-    )
+    data = find(default, "ConfigMap", RELEASE_FULLNAME)["data"]
+    assert data["CATALYST_DEPLOYER_CLUSTER_ROLE"] == f"{RELEASE_FULLNAME}-deployer"
+    assert data["CATALYST_POD_READER_CLUSTER_ROLE"] == f"{RELEASE_FULLNAME}-pod-reader"
+
+
+def test_the_pod_reader_role_reads_pods_and_logs_and_the_chart_binds_it_nowhere(
+    default: list[Manifest],
+) -> None:
+    """The reconciler binds it per preview namespace to the worker (see the settings below)."""
+    role = f"{RELEASE_FULLNAME}-pod-reader"
+    assert grants_of(default, role) == {("", "pods"): {"get", "list"}, ("", "pods/log"): {"get"}}
+    bindings = of_kind(default, "RoleBinding") + of_kind(default, "ClusterRoleBinding")
+    assert [b["metadata"]["name"] for b in bindings if b["roleRef"]["name"] == role] == []
+    data = find(default, "ConfigMap", RELEASE_FULLNAME)["data"]
+    assert data["CATALYST_WORKER_SERVICE_ACCOUNT"] == component_name("worker")
+    assert data["CATALYST_WORKER_SERVICE_ACCOUNT_NAMESPACE"] == NAMESPACE
 
 
 def test_deployer_may_write_only_namespaced_application_kinds(default: list[Manifest]) -> None:

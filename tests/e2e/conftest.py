@@ -101,6 +101,9 @@ class Stack:
         env.pop("KUBECONFIG", None)
         env.update(
             TMPDIR=str(self.workdir),  # beat's schedule file stays private to this stack
+            # the processes run this checkout's code (the venv's editable install may point at
+            # another worktree)
+            PYTHONPATH=str(ROOT),
             HOST="127.0.0.1",
             PORT=str(self.web_port),
             POD_NAMESPACE=self.cluster.lease_namespace,
@@ -113,6 +116,10 @@ class Stack:
             CATALYST_PREVIEW_DOMAIN=DOMAIN,
             # the chart's deployer ClusterRole, bound in each preview namespace (issue 13)
             CATALYST_DEPLOYER_CLUSTER_ROLE=f"{cp.RELEASE}-catalyst-preview-deployer",
+            # the worker reads pods and logs of preview namespaces through this binding (issue 16)
+            CATALYST_POD_READER_CLUSTER_ROLE=f"{cp.RELEASE}-catalyst-preview-pod-reader",
+            CATALYST_WORKER_SERVICE_ACCOUNT=f"{cp.RELEASE}-catalyst-preview-worker",
+            CATALYST_WORKER_SERVICE_ACCOUNT_NAMESPACE=cp.RELEASE_NAMESPACE,
             CATALYST_RESYNC_INTERVAL_SECONDS="10",
             CATALYST_LEADER_LEASE_SECONDS="2",
             CATALYST_LEADER_RENEW_SECONDS="1.5",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import DOMAIN, Stack
+import pytest
+
+from tests.e2e.conftest import DOMAIN, REPO, Stack
 from tests.support.fake_github import sha_of
 
 TIMEOUT = 45.0
@@ -33,6 +35,12 @@ def deployment_for(stack: Stack, number: int, sha: str) -> dict[str, Any] | None
 def shows_success(stack: Stack, number: int, sha: str) -> bool:
     deployment = deployment_for(stack, number, sha)
     return deployment is not None and deployment["states"][-1:] == ["success"]
+
+
+def superseded_retired(stack: Stack, number: int, sha: str) -> bool:
+    """`sha`'s deployment is inactive, or there is none (a status-less one counts as live)."""
+    deployment = deployment_for(stack, number, sha)
+    return deployment is None or deployment["states"][-1:] == ["inactive"]
 
 
 def comment_mentions(stack: Stack, number: int, *words: str) -> bool:
@@ -89,8 +97,9 @@ def test_opened_push_redeploy_and_closed(stack: Stack) -> None:
 
     assert stack.push(1, first, second).status_code == 202
     assert_ready_and_shown(stack, 1, second)
-    old = deployment_for(stack, 1, first)
-    assert old is not None and old["states"][-1] == "inactive"
+    assert deployment_for(stack, 1, first) is not None
+    # posted after the second's success: wait for it rather than read once
+    stack.eventually(lambda: superseded_retired(stack, 1, first), TIMEOUT, "first inactive")
 
     nonce_before = (stack.environment(1) or {})["spec"].get("redeployNonce")
     assert stack.command(1, "/catalyst redeploy").status_code == 202
@@ -131,3 +140,28 @@ def test_teardown_command(stack: Stack) -> None:
     stack.eventually(lambda: comment_mentions(stack, 2, "Suspended"), TIMEOUT, "comment")
     assert (stack.environment(2) or {})["spec"]["suspended"] is True
     assert_no_redundant_writes(stack)
+
+
+def replies_to(stack: Stack, number: int, author: str) -> list[str]:
+    """Bodies of the bot's command replies on PR `number` (they start with `@author`)."""
+    bodies = stack.github.read(lambda s: [c["body"] for c in s.comments_on(REPO, number)])
+    return [b for b in bodies if b.startswith(f"@{author} ")]
+
+
+def test_logs_command_replies_with_the_preview_pods_log_lines(
+    stack: Stack, request: pytest.FixtureRequest
+) -> None:
+    """The worker reads the pods and logs with its own chart token (issue 16): no 403."""
+    if not stack.cluster.real:
+        pytest.skip("pod logs come from the real control plane's simulated node")
+    plane = request.getfixturevalue("control_plane")
+    sha = sha_of("logs-1")
+    assert stack.open_pull(5, sha).status_code == 202
+    assert_ready_and_shown(stack, 5, sha)
+    line = f"GET /checkout 200 served by {stack.env_namespace(5)}"
+    plane.append_log(line)
+    assert stack.command(5, "/catalyst logs").status_code == 202
+    stack.eventually(lambda: bool(replies_to(stack, 5, "octocat")), TIMEOUT, "the logs reply")
+    [reply] = replies_to(stack, 5, "octocat")
+    assert "pods can be read" not in reply and "may not read" not in reply
+    assert "<summary>web-" in reply and line in reply

@@ -5,6 +5,7 @@ No server of any kind: each row builds an `Observed` from the sample CRs and ask
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -23,6 +24,7 @@ from reconciler.actions import (
     ModeTeardown,
     RevokeBuildToken,
 )
+from reconciler.confinement import DEPLOYER_SA, WORKER_POD_READER
 from reconciler.context import Observed
 from reconciler.modes import Manifest
 from reconciler.plan import REQUEUE_NOW, REQUEUE_TERMINATING, plan
@@ -198,3 +200,50 @@ def test_planner_table(row: Row) -> None:
         assert result.status.phase == row.phase
     ready = conditions.find(result.status.conditions, conditions.READY)
     assert (ready.reason if ready else None) == row.reason
+
+
+# --- the worker's pod-reader RoleBinding (issue 16) ---------------------------------------------
+
+WORKER = ("catalyst-system", "rel-catalyst-preview-worker")
+
+
+def planned_bindings(obs: Observed) -> dict[str, Manifest]:
+    """The RoleBindings a plan applies, by name."""
+    applied = [a.desired for a in plan(obs).actions if isinstance(a, Apply)]
+    return {o["metadata"]["name"]: o for o in applied if o["kind"] == "RoleBinding"}
+
+
+def with_worker(obs: Observed, **children: Manifest) -> Observed:
+    settings = dataclasses.replace(
+        SETTINGS, pod_reader_cluster_role="rel-pod-reader", worker_account=WORKER
+    )
+    live = {("RoleBinding", name): obj for name, obj in children.items()}
+    return dataclasses.replace(obs, settings=settings, children={**obs.children, **live})
+
+
+def children_read() -> Observed:
+    return observed(Row("read", env=with_finalizer, namespace=namespace(), children_read=True))
+
+
+def test_the_worker_gets_a_pod_reader_binding_in_the_preview_namespace_only_when_named() -> None:
+    assert set(planned_bindings(children_read())) == {DEPLOYER_SA}
+    binding = planned_bindings(with_worker(children_read()))[WORKER_POD_READER]
+    assert binding["metadata"]["namespace"] == ENV_NS
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "rel-pod-reader",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": WORKER[1], "namespace": WORKER[0]}
+    ]
+
+
+def test_the_pod_reader_binding_is_kept_like_the_deployers() -> None:
+    wanted = planned_bindings(with_worker(children_read()))[WORKER_POD_READER]
+    assert WORKER_POD_READER not in planned_bindings(
+        with_worker(children_read(), **{WORKER_POD_READER: wanted})
+    )
+    tampered = {**wanted, "subjects": [{"kind": "User", "name": "mallory"}]}
+    repaired = planned_bindings(with_worker(children_read(), **{WORKER_POD_READER: tampered}))
+    assert repaired[WORKER_POD_READER]["subjects"] == wanted["subjects"]

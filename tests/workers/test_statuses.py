@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from core.errors import TemporaryError
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import REPO, Harness
 from tests.workers.test_pull_requests import deliver
@@ -184,3 +185,97 @@ def test_a_whole_pr_life_writes_nothing_github_already_shows(harness: Harness) -
     deliver(harness, "closed", shas[-1])
     assert harness.github.redundant_writes() == []
     assert harness.github.state.mints == {42: 1}
+
+
+def ready(harness: Harness, sha: str) -> None:
+    """The reconciler reports `sha` live and Ready."""
+    harness.set_status(
+        ENV, {"phase": "Ready", "targetCommitSha": sha, "commitSha": sha, "url": "https://p/"}
+    )
+
+
+def test_a_deployment_no_cr_recorded_is_retired_once_a_newer_head_is_ready(
+    harness: Harness,
+) -> None:
+    """The e2e Redis-restart defect: a worker created A's deployment, then lost the CR write.
+
+    Here GitHub stores the create and the worker sees a timeout; the PR moves to B before any
+    retry, so the Environment is first created at B and no bookkeeping ever named A's deployment
+    (which never got a status). B's success must still retire it.
+    """
+    a, b = sha_of("A"), sha_of("B")
+    harness.github.state.open_pull(REPO, 7, a)
+    harness.github.fail("POST", r"/deployments$", after_store=True)
+    with pytest.raises(TemporaryError):
+        deliver(harness, "opened", a)
+    assert harness.environment(ENV) is None and deployment_states(harness, a) == []
+    harness.github.state.push_pull(REPO, 7, b)
+    deliver(harness, "synchronize", b)
+    ready(harness, b)
+    publish(harness)
+    publish(harness)
+    assert deployment_states(harness, b) == ["queued", "success"]
+    assert deployment_states(harness, a) == ["inactive"]
+    assert harness.github.redundant_writes() == []
+
+
+def test_a_stray_between_two_recorded_heads_is_retired_too(harness: Harness) -> None:
+    """A's deployment is on the CR; B's was created but the move to B was lost; then C."""
+    a, b, c = sha_of("A"), sha_of("B"), sha_of("C")
+    opened(harness, a)
+    ready(harness, a)
+    publish(harness)
+    harness.github.state.push_pull(REPO, 7, b)
+    harness.github.fail("POST", r"/deployments$", after_store=True)
+    with pytest.raises(TemporaryError):
+        deliver(harness, "synchronize", b)
+    env = harness.environment(ENV)
+    assert env is not None and env.primary_source.commit_sha == a
+    harness.github.state.push_pull(REPO, 7, c)
+    deliver(harness, "synchronize", c)
+    ready(harness, c)
+    publish(harness)
+    assert deployment_states(harness, a) == ["queued", "success", "inactive"]
+    assert deployment_states(harness, b) == ["inactive"]
+    assert deployment_states(harness, c)[-1] == "success"
+    assert harness.github.redundant_writes() == []
+
+
+def test_a_reopened_pr_does_not_inactivate_retired_deployments_again(harness: Harness) -> None:
+    """A new CR adopts the deployments GitHub still lists, but posts nothing they already show."""
+    a, b = sha_of("A"), sha_of("B")
+    del harness.github.state.permissions["administration"]  # retired deployments stay listed
+    opened(harness, a)
+    ready(harness, a)
+    publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", a)
+    assert harness.environment(ENV) is None
+    assert deployment_states(harness, a) == ["queued", "success", "inactive"]
+    harness.github.state.open_pull(REPO, 7, b)
+    deliver(harness, "reopened", b)
+    ready(harness, b)
+    publish(harness)
+    assert deployment_states(harness, b)[-1] == "success"
+    assert deployment_states(harness, a) == ["queued", "success", "inactive"]
+    assert harness.github.redundant_writes() == []
+
+
+def test_a_commit_deployed_long_ago_is_found_beyond_the_newest_page(harness: Harness) -> None:
+    """More than one page of deployments: the head's own is still found, never made twice."""
+    a = sha_of("A")
+    state = harness.github.state
+    for index in range(101):  # A's deployment first, then a long history of other commits
+        deployment_id = next(state.ids)
+        sha = a if index == 0 else sha_of(f"old-{index}")
+        state.deployments[deployment_id] = {
+            "id": deployment_id,
+            "repo": REPO,
+            "sha": sha,
+            "ref": sha,
+            "environment": "shop/pr-7",
+        }
+        state.statuses[deployment_id] = [{"state": "inactive"}] if index else []
+    opened(harness, a)
+    assert len([d for d in state.deployments_of(REPO) if d["sha"] == a]) == 1
+    assert deployment_states(harness, a) == ["queued"]

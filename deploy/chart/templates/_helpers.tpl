@@ -82,6 +82,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-deployer" (include "catalyst-preview.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The ClusterRole the reconciler binds in each preview namespace to the worker (pods, logs). */}}
+{{- define "catalyst-preview.podReaderRole" -}}
+{{- printf "%s-pod-reader" (include "catalyst-preview.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The Secret holding the chart Redis's password (generated once, or the user's own). */}}
 {{- define "catalyst-preview.redisSecretName" -}}
 {{- .Values.redis.auth.existingSecret | default (printf "%s-redis" (include "catalyst-preview.fullname" .)) }}
