@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import SecretStr, ValidationError, field_validator
 
@@ -23,18 +23,56 @@ from core.settings import ENV_PREFIX, Settings, SettingsError, describe_validati
 
 OK, BAD, SKIP, WARN = "✓", "✗", "-", "!"
 
-# (verb, group, resource) the worker and the reconciler need; checked with SelfSubjectAccessReview.
-RBAC_NEEDS: tuple[tuple[str, str, str], ...] = (
-    ("create", API_GROUP, ENVIRONMENT_PLURAL),
-    ("watch", API_GROUP, ENVIRONMENT_PLURAL),
-    ("patch", API_GROUP, f"{ENVIRONMENT_PLURAL}/status"),
-    ("list", API_GROUP, PROJECT_PLURAL),
-    ("create", "", "namespaces"),
-    ("create", "batch", "jobs"),
-    ("create", "apps", "deployments"),
-    ("create", "networking.k8s.io", "networkpolicies"),
-    ("create", "coordination.k8s.io", "leases"),
-)
+
+class Need(NamedTuple):
+    """One right a process needs, asked as a SelfSubjectAccessReview."""
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str = ""
+    name: str = ""  # a right limited to resourceNames is asked about that one object
+    own_namespace: bool = False  # asked in the process's namespace (POD_NAMESPACE, as in its pod)
+
+    def text(self) -> str:
+        """`verb resource[/sub][.group][ name]`, as doctor prints it."""
+        what = self.resource + (f"/{self.subresource}" if self.subresource else "")
+        what += f".{self.group}" if self.group else ""
+        return f"{self.verb} {what}" + (f" {self.name}" if self.name else "")
+
+
+# What each process needs, checked as whoever runs doctor. Kept to what the chart grants
+# (deploy/chart/templates/rbac-*.yaml): a preview's own objects are written by its namespace's
+# deployer (impersonated), never by the reconciler itself.
+RBAC_NEEDS: dict[str, tuple[Need, ...]] = {
+    "worker": (
+        Need("create", API_GROUP, ENVIRONMENT_PLURAL),
+        Need("patch", API_GROUP, ENVIRONMENT_PLURAL),
+        Need("list", API_GROUP, PROJECT_PLURAL),
+    ),
+    "reconciler": (
+        Need("watch", API_GROUP, ENVIRONMENT_PLURAL),
+        Need("patch", API_GROUP, ENVIRONMENT_PLURAL, "status"),
+        Need("list", API_GROUP, PROJECT_PLURAL),
+        Need("create", "", "namespaces"),
+        Need("create", "batch", "jobs"),
+        Need("create", "networking.k8s.io", "networkpolicies"),
+        Need("create", "rbac.authorization.k8s.io", "rolebindings"),
+        Need("impersonate", "", "serviceaccounts", name="catalyst-deployer"),
+        Need("list", "apps", "deployments"),
+        Need("create", "coordination.k8s.io", "leases", own_namespace=True),
+    ),
+}
+COMPONENTS = tuple(RBAC_NEEDS)
+
+
+def rbac_needs(components: tuple[str, ...] = COMPONENTS) -> list[tuple[Need, tuple[str, ...]]]:
+    """Each needed right once, with the components that need it (in the table's order)."""
+    found: dict[Need, list[str]] = {}
+    for component in components:
+        for need in RBAC_NEEDS[component]:
+            found.setdefault(need, []).append(component)
+    return [(need, tuple(who)) for need, who in found.items()]
 
 
 @dataclass(frozen=True)
@@ -123,8 +161,8 @@ def load_kube_client() -> Any:
     return new_api_client()
 
 
-def check_kubernetes() -> Iterator[Check]:
-    """API server reachable, CRDs installed, and the RBAC the processes need."""
+def check_kubernetes(components: tuple[str, ...] = COMPONENTS) -> Iterator[Check]:
+    """API server reachable, CRDs installed, and the RBAC `components` need."""
     try:
         api = load_kube_client()
         version = _kube_version(api)
@@ -133,7 +171,7 @@ def check_kubernetes() -> Iterator[Check]:
         return
     yield Check(OK, "kubernetes", f"API server {version} reachable")
     yield from (_check_crd(api, plural) for plural in (PROJECT_PLURAL, ENVIRONMENT_PLURAL))
-    yield from _check_rbac(api)
+    yield from _check_rbac(api, components)
 
 
 def _kube_version(api: Any) -> str:
@@ -156,15 +194,15 @@ def _check_crd(api: Any, plural: str) -> Check:
     return Check(OK, "crd", f"{name} installed")
 
 
-def _check_rbac(api: Any) -> Iterator[Check]:
+def _check_rbac(api: Any, components: tuple[str, ...]) -> Iterator[Check]:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     authz = client.AuthorizationV1Api(api)
-    for verb, group, resource in RBAC_NEEDS:
-        what = f"{verb} {resource}" + (f".{group}" if group else "")
+    for need, who in rbac_needs(components):
+        what = f"{need.text()} ({', '.join(who)})"
         try:
-            allowed = _can(authz, verb, group, resource)
+            allowed = _can(authz, need)
         except ApiException as exc:
             if exc.status in (403, 404):  # not served, or we may not ask: nothing is known
                 yield cannot_check_rbac(exc)
@@ -187,12 +225,16 @@ def cannot_check_rbac(exc: Any) -> Check:
     )
 
 
-def _can(authz: Any, verb: str, group: str, resource: str) -> bool:
+def _can(authz: Any, need: Need) -> bool:
     from kubernetes import client
 
-    plural, _, sub = resource.partition("/")
     attrs = client.V1ResourceAttributes(
-        verb=verb, group=group, resource=plural, subresource=sub or None
+        verb=need.verb,
+        group=need.group,
+        resource=need.resource,
+        subresource=need.subresource or None,
+        name=need.name or None,
+        namespace=os.environ.get("POD_NAMESPACE", "default") if need.own_namespace else None,
     )
     review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
         resource_attributes=attrs
@@ -239,8 +281,14 @@ def run_github_check(settings: LenientSettings | None) -> list[Check]:
         return [Check(BAD, "github", f"App authentication failed: {exc}")]
 
 
-def run_doctor(echo: Callable[[str], None] = print) -> int:
-    """Run every check, printing each line as it completes; 0 when nothing is wrong."""
+def run_doctor(
+    echo: Callable[[str], None] = print, *, components: tuple[str, ...] = COMPONENTS
+) -> int:
+    """Run every check, printing each line as it completes; 0 when nothing is wrong.
+
+    RBAC is checked for `components` (default all: an admin's view); in a process's pod, name
+    that process, so its own ServiceAccount is held to what it needs and nothing more.
+    """
     checks: list[Check] = []
 
     def report(found: list[Check] | Iterator[Check]) -> None:
@@ -252,7 +300,7 @@ def run_doctor(echo: Callable[[str], None] = print) -> int:
     report([*settings_source(), *found, check_dashboard(settings)])
     redis_check = check_redis(settings) if settings else Check(SKIP, "redis", "skipped")
     report([redis_check])
-    report(check_kubernetes())
+    report(check_kubernetes(components))
     report(run_github_check(settings))
     bad = sum(c.mark == BAD for c in checks)
     warned = sum(c.mark == WARN for c in checks)

@@ -170,7 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_process_parsers(sub)
     add_replay_parser(sub)
-    add_command(sub, "doctor", "check settings, Redis, Kubernetes, CRDs, RBAC and the GitHub App")
+    doctor = add_command(
+        sub, "doctor", "check settings, Redis, Kubernetes, CRDs, RBAC and the GitHub App"
+    )
+    doctor.add_argument(
+        "--component",
+        choices=("all", "worker", "reconciler"),
+        default="all",
+        help="whose RBAC to check: in a worker or reconciler pod, that process's (default: all)",
+    )
     add_env_parser(sub)
     render = sub.add_parser(
         "render",
@@ -311,9 +319,11 @@ def run_render(ns: argparse.Namespace) -> int:
 
 def run_doctor(ns: argparse.Namespace) -> int:
     """Check the deployment and print one line per finding."""
+    from cli.doctor import COMPONENTS
     from cli.doctor import run_doctor as doctor
 
-    return doctor()
+    chosen = COMPONENTS if ns.component == "all" else (ns.component,)
+    return doctor(components=chosen)
 
 
 def parse(args: list[str]) -> argparse.Namespace:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from cli.doctor import run_doctor
-from tests.support.control_plane import ControlPlane
+from cli.doctor import COMPONENTS, RBAC_NEEDS, check_kubernetes, rbac_needs, run_doctor
+from tests.support.control_plane import ChartRelease, ControlPlane
 from tests.support.github import private_key_pem
 from tests.support.redis_server import RedisServer
 
@@ -84,7 +84,28 @@ def test_configured_deployment_checks_redis_cluster_crds_and_github(
     assert "✓ github: 1 installation(s): acme" in lines
     # The real authorizer answers each SelfSubjectAccessReview: an admin may do all of it.
     rbac = [line for line in lines if line[2:].startswith("rbac:")]
-    assert len(rbac) == 9 and all(line.startswith("✓ rbac:") for line in rbac), rbac
+    assert len(rbac) == len(rbac_needs()) and all(line.startswith("✓ rbac:") for line in rbac), rbac
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_each_process_token_from_the_chart_holds_exactly_what_doctor_checks(
+    clean_env: pytest.MonkeyPatch, chart_release: ChartRelease, component: str
+) -> None:
+    # doctor run in the component's pod, as its ServiceAccount: no false problem
+    clean_env.setenv("KUBECONFIG", str(chart_release.kubeconfig_for(component)))
+    clean_env.setenv("POD_NAMESPACE", chart_release.namespace)  # as in its pod (the Lease)
+    rbac = [c.line() for c in check_kubernetes((component,)) if c.subject == "rbac"]
+    assert len(rbac) == len(RBAC_NEEDS[component])
+    assert all(line.startswith("✓ rbac:") for line in rbac), rbac
+
+
+def test_a_process_token_lacking_a_right_is_reported(
+    clean_env: pytest.MonkeyPatch, chart_release: ChartRelease
+) -> None:
+    # the worker's token checked for the reconciler's needs: it may not create namespaces
+    clean_env.setenv("KUBECONFIG", str(chart_release.kubeconfig_for("worker")))
+    lines = [c.line() for c in check_kubernetes(("reconciler",)) if c.subject == "rbac"]
+    assert "✗ rbac: create namespaces (reconciler) denied" in lines
 
 
 def test_a_half_configured_dashboard_is_named_and_an_unconfigured_one_skipped(

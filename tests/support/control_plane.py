@@ -428,14 +428,15 @@ class ControlPlane:
     def install_crds(self, paths: list[Path]) -> None:
         """Create or replace the CustomResourceDefinitions in `paths` and wait until Established."""
         rest = self.rest()
-        names = []
+        crds = []
         for path in paths:
             for doc in yaml.safe_load_all(path.read_text()):
                 if doc and doc.get("kind") == "CustomResourceDefinition":
                     rest.apply(doc)
-                    names.append(doc["metadata"]["name"])
-        for name in names:
-            _wait_established(rest, name)
+                    crds.append(doc)
+        for crd in crds:
+            _wait_established(rest, crd["metadata"]["name"])
+            _wait_listable(rest, crd)
 
     def append_log(self, *lines: str) -> None:
         """Append lines to every simulated container's log (kwok follows the file).
@@ -467,6 +468,20 @@ def _wait_established(rest: KubeRest, name: str) -> None:
             return
         time.sleep(0.1)
     raise ControlPlaneError(f"control plane: CRD {name} never became Established")
+
+
+def _wait_listable(rest: KubeRest, crd: dict[str, Any]) -> None:
+    """Until a LIST of the resource answers: Established comes before the API server's watch cache
+    for it is ready, and a list in between is a 429 "storage is (re)initializing"."""
+    spec = crd["spec"]
+    served = next(v["name"] for v in spec["versions"] if v.get("served", True))
+    path = f"/apis/{spec['group']}/{served}/{spec['names']['plural']}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if rest.http.get(path, params={"limit": 1}).status_code == 200:
+            return
+        time.sleep(0.1)
+    raise ControlPlaneError(f"control plane: {path} never answered a LIST")
 
 
 def kwok_stages() -> list[dict[str, Any]]:
