@@ -7,26 +7,10 @@ simulated node, Jobs complete, and the simulated kubelet refuses what a kubelet 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from tests.support.control_plane import ClusterScope, ControlPlane
-
-WAIT = 60.0
-T = TypeVar("T")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = WAIT) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+from tests.support.waiting import wait_for
 
 
 def deployment(

@@ -21,8 +21,9 @@ from core.errors import TemporaryError
 from reconciler.confinement import WORKER_POD_READER
 from tests.control_plane.test_platform import deployment, pods_of
 from tests.control_plane.test_rbac import allowed
-from tests.reconciler.support import SETTINGS, Names, Rig, environment_obj, make_rig, seed, wait_for
+from tests.reconciler.support import SETTINGS, Names, Rig, environment_obj, make_rig, seed
 from tests.support.control_plane import ChartRelease, ClusterScope, ControlPlane
+from tests.support.waiting import wait_for
 
 READ_PODS = ("list", "", "pods", "")
 

@@ -41,6 +41,7 @@ from tests.support.dashboard_world import Scene
 from tests.support.fake_github_server import FakeGitHubServer
 from tests.support.kube_rest import KubeRest, KubeRestError
 from tests.support.redis_server import free_port
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("catalyst-preview"))
@@ -193,7 +194,7 @@ def test_terminal_runs_a_command_in_the_pod(live: Live, writer: Browser, scene: 
     writer.call("press", key="Enter")
     writer.wait_text("#terminal", f"served-by-kwok-{scene.marker}")
     writer.wait_text("#terminal", "tty=/dev/pts/")  # an interactive shell on a terminal
-    shown = world.wait_for("the pty's size", lambda: SIZE.search(writer.text("#terminal")))
+    shown = wait_for("the pty's size", lambda: SIZE.search(writer.text("#terminal")))
     rows = writer.call(
         "evaluate", expression="document.querySelectorAll('.xterm-rows > div').length"
     )

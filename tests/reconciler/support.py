@@ -304,18 +304,6 @@ class Live:
                     self.kube.remove_finalizers(resource, obj["metadata"]["name"], ns)
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
 def ready_image_rig(kf: KubeFake) -> Rig:
     """pr-1 of a docker Project running a ready-made image (no builds), reconciled to Ready."""
     seed(kf, builds=False)

@@ -12,16 +12,9 @@ from core import naming
 from core.errors import Conflict, TemporaryError
 from reconciler.cluster import Cluster
 from tests.kubefake import KubeFake
-from tests.reconciler.support import (
-    SETTINGS,
-    SHA1,
-    Live,
-    environment_obj,
-    make_rig,
-    seed,
-    wait_for,
-)
+from tests.reconciler.support import SETTINGS, SHA1, Live, environment_obj, make_rig, seed
 from tests.support.control_plane import ControlPlane
+from tests.support.waiting import wait_for
 
 
 def start(kubefake: KubeFake, **outcome: Any) -> None:

@@ -50,6 +50,7 @@ from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
 from tests.support.control_plane import PREVIEW_DOMAIN, ControlPlane
 from tests.support.fake_sources import LocalSourceFetcher
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
 SERVICES = [{"name": "db", "engine": "postgres"}, {"name": "cache", "engine": "redis"}]
 PREBUILT: dict[str, Any] = {
@@ -57,13 +58,6 @@ PREBUILT: dict[str, Any] = {
     "image": "ghcr.io/acme/shop",
     "config": {"ports": [{"containerPort": 8080}], "services": SERVICES},
 }
-
-
-def eventually(check: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:

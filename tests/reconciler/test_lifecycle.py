@@ -20,9 +20,9 @@ from tests.reconciler.support import (
     environment_obj,
     make_rig,
     seed,
-    wait_for,
 )
 from tests.support.control_plane import ControlPlane
+from tests.support.waiting import wait_for
 
 GIT_TOKENS = "catalyst.dev/git-token=true"
 

@@ -33,13 +33,7 @@ from tests.reconciler.support import (
     seed,
 )
 from tests.support.redis_server import RedisServer
-
-
-def eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
+from tests.support.waiting import eventually
 
 
 def test_informer_relists_after_410_and_misses_nothing(kubefake: KubeFake) -> None:

@@ -12,15 +12,14 @@ people with roles on the repository: `writer` (write), `reader` (read), `maintai
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from tests.kubefake import KubeFake
 from tests.support.control_plane import ClusterScope, ControlPlane
 from tests.support.fake_github import GitHubState, sha_of
 from tests.support.kube_rest import KubeRest
+from tests.support.waiting import wait_for
 
 REPO = "acme/shop"
 PROJECT_NS = "acme-shop"
@@ -33,8 +32,6 @@ SESSION_KEY = "k" * 40
 USERS = {"writer": "write", "reader": "read", "maintainer": "maintain", "admin": "admin"}
 FIRST_LOG = "server listening on :8080\nGET / 200\n"
 CRD_DIR = "crds"
-WAIT_SECONDS = 60.0
-T = TypeVar("T")
 
 
 def environment(
@@ -264,15 +261,3 @@ def report_restarts(rest: KubeRest, namespace: str, *, restarts: int) -> None:
         status |= {"restartCount": restarts, "lastState": oom_killed()}
     body = {"status": {"containerStatuses": statuses}}
     rest.merge_patch("pods", POD, namespace, body, subresource="status")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
