@@ -20,6 +20,7 @@ from core import naming
 from core.clients.github import GitHubApp
 from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments, KubePods
+from core.jobs import PushJob
 from core.model import Environment, Project
 from tests.kubefake import KubeFake
 from tests.support.control_plane import ClusterScope, ControlPlane
@@ -29,6 +30,7 @@ from tests.support.kube_rest import KubeView
 from tests.support.redis_server import RedisServer
 from workers.context import Context
 from workers.projects import ProjectIndex
+from workers.tracked import handle_push
 
 T = TypeVar("T")
 REPO = "octo/shop"
@@ -254,3 +256,23 @@ def kubefake_of(harness: Harness) -> KubeFake:
     """The fake API server behind a ``fake_harness`` (its faults and request log)."""
     assert isinstance(harness.kube, KubeFake), "this test needs fake_harness"
     return harness.kube
+
+
+def push_branch(
+    harness: Harness,
+    sha: str,
+    *,
+    repository: str = REPO,
+    branch: str = "main",
+    deleted: bool = False,
+) -> None:
+    """Deliver a `push` of `branch` (to `sha`, or its deletion) and run the worker's flow."""
+    job = PushJob(
+        delivery_id=f"p-{repository}-{branch}-{sha[:4]}",
+        installation_id=INSTALLATION,
+        repository=repository,
+        branch=branch,
+        after_sha=sha,
+        deleted=deleted,
+    )
+    harness.run(lambda ctx: handle_push(ctx, job))

@@ -12,14 +12,13 @@ import json
 from typing import Any
 
 from core import naming
-from core.jobs import CommentJob, PullRequestJob, PushJob
+from core.jobs import CommentJob, PullRequestJob
 from core.model import Environment, EnvironmentSource, Project
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness, push_branch
 from workers.admission import handle_pull_request
 from workers.commands import handle_comment
 from workers.resync import resync
-from workers.tracked import handle_push
 
 API = "octo/api"
 
@@ -69,17 +68,6 @@ def deliver(harness: Harness, repository: str, number: int, action: str, sha: st
         head_sha=sha,
     )
     harness.run(lambda ctx: handle_pull_request(ctx, job))
-
-
-def push(harness: Harness, repository: str, branch: str, sha: str) -> None:
-    job = PushJob(
-        delivery_id=f"p-{repository}-{branch}-{sha[:4]}",
-        installation_id=INSTALLATION,
-        repository=repository,
-        branch=branch,
-        after_sha=sha,
-    )
-    harness.run(lambda ctx: handle_push(ctx, job))
 
 
 def sources_of(env: Environment | None) -> list[tuple[str, str, str, int | None]]:
@@ -168,7 +156,7 @@ def test_a_missing_branch_is_named_on_the_environment_and_never_built_elsewhere(
 
     develop = sha_of("api-develop-1")
     harness.github.state.branches[(API, "develop")] = develop
-    push(harness, API, "develop", develop)
+    push_branch(harness, develop, repository=API, branch="develop")
     env = harness.environment("pr-5")
     assert sources_of(env)[1:] == [("api", develop, "develop", None)]
     assert unresolved(env) == {}
@@ -184,7 +172,7 @@ def test_a_push_to_the_followed_branch_moves_that_source_without_a_new_deploymen
     deployments = harness.github.state.deployments_of(REPO)
 
     harness.github.state.branches[(API, "develop")] = second
-    push(harness, API, "develop", second)
+    push_branch(harness, second, repository=API, branch="develop")
     assert sources_of(harness.environment("pr-5")) == [
         ("app", head, "feat-5", 5),
         ("api", second, "develop", None),
@@ -192,7 +180,7 @@ def test_a_push_to_the_followed_branch_moves_that_source_without_a_new_deploymen
     assert harness.github.state.deployments_of(REPO) == deployments
 
     del harness.github.state.branches[(API, "develop")]
-    push(harness, API, "develop", "0" * 40)
+    push_branch(harness, "0" * 40, repository=API, branch="develop")
     env = harness.environment("pr-5")
     assert sources_of(env) == [("app", head, "feat-5", 5)]
     assert "api" in unresolved(env)
@@ -205,11 +193,13 @@ def test_tracked_branches_follow_the_primary_source_and_resolve_the_others(
     main, develop, api_main = sha_of("shop-main"), sha_of("api-develop"), sha_of("api-main")
     harness.github.state.branches[(API, "develop")] = develop
     harness.github.state.branches[(API, "main")] = api_main
-    push(harness, API, "main", api_main)  # octo/api's own `main` is not the tracked branch
+    push_branch(
+        harness, api_main, repository=API, branch="main"
+    )  # octo/api's own `main` is not the tracked branch
     assert harness.environment("staging") is None
 
     harness.github.state.branches[(REPO, "main")] = main
-    push(harness, REPO, "main", main)
+    push_branch(harness, main, repository=REPO, branch="main")
     staging = harness.environment("staging")
     assert sources_of(staging) == [("app", main, "main", None), ("api", develop, "develop", None)]
     assert staging is not None and staging.spec.type == "deployment"

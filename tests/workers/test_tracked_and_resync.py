@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from core.jobs import PushJob
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, REPO, Harness
+from tests.workers.conftest import push_branch as push
 from workers.resync import resync
-from workers.tracked import handle_push
-
-
-def push(harness: Harness, sha: str, *, deleted: bool = False, branch: str = "main") -> None:
-    job = PushJob(
-        delivery_id=f"p-{sha[:4]}",
-        installation_id=INSTALLATION,
-        repository=REPO,
-        branch=branch,
-        after_sha=sha,
-        deleted=deleted,
-    )
-    harness.run(lambda ctx: handle_push(ctx, job))
 
 
 def test_tracked_branch_push_upserts_deployment_environment(harness: Harness) -> None:
