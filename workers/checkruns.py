@@ -41,15 +41,31 @@ async def sync_check_runs(
 
 
 async def retire_check_runs(
-    gh: GitHubInstallation, repository: str, book: Bookkeeping, *, name: str, ext_id: str
+    gh: GitHubInstallation,
+    repository: str,
+    book: Bookkeeping,
+    *,
+    name: str,
+    ext_id: str,
+    verify: bool = False,
 ) -> None:
-    """Complete every run of a torn-down preview that is not completed yet."""
+    """Complete every run of a torn-down preview that is not completed yet.
+
+    With `verify` (the bookkeeping is a copy taken when teardown started, and runs may have been
+    completed since) GitHub is asked first: a retried teardown never completes a run twice.
+    """
     for sha, run_id in list(book.check_runs.items()):
         gone = checks.torn_down_check(name, sha, ext_id=ext_id)
         if book.check_digests.get(sha, "").startswith(COMPLETED):
             continue
-        await _update(gh, repository, run_id, gone)
-        book.check_digests[sha] = gone.digest()
+        if not (verify and await _shows_completed(gh, repository, run_id)):
+            await _update(gh, repository, run_id, gone)
+        book.check_digests[sha] = _digest(gone)  # marked completed: a later retire skips it
+
+
+async def _shows_completed(gh: GitHubInstallation, repository: str, run_id: int) -> bool:
+    shown = await gh.get_check_run(repository, run_id)
+    return shown is not None and shown.status == "completed"
 
 
 async def converge_run(

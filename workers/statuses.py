@@ -266,7 +266,12 @@ async def finish_teardown(
         name_of_check = checks.check_name(facts.project)
         ext_id = checks.external_id(namespace, name)
         await checkruns.retire_check_runs(
-            gh, facts.repository, record.bookkeeping(), name=name_of_check, ext_id=ext_id
+            gh,
+            facts.repository,
+            record.bookkeeping(),
+            name=name_of_check,
+            ext_id=ext_id,
+            verify=True,
         )
     if facts.pr_number is not None:
         sha = record.sha if record else ""

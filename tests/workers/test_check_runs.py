@@ -179,6 +179,31 @@ def test_a_teardown_whose_last_publish_is_lost_is_repaired_by_the_resync(
     assert len(harness.github.content_writes()) == served
 
 
+def test_a_teardown_retried_after_a_failed_write_completes_each_run_once(
+    harness: Harness,
+) -> None:
+    # under load the e2e PR life saw "Preview torn down" PATCHed four times: each retry of the
+    # teardown (a later write refused) completed the run again, its digest never saved
+    a = sha_of("A")
+    opened(harness, a)
+    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": a})
+    publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    harness.github.fail("PATCH", r"/issues/comments/\d+$", 502, times=1000)  # the comment edit
+    with pytest.raises(TemporaryError):
+        deliver(harness, "closed", a)
+    harness.github.faults.clear()
+    harness.github.revoke_tokens()
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+    harness.run(resync)  # the pending teardown is finished, the run already completed
+    harness.run(resync)
+    [run] = runs(harness, a)
+    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    assert "torn down" in comment["body"]
+    assert harness.github.redundant_writes() == []
+
+
 def test_policy_without_a_preview_shows_skipped_neutral_or_queued(harness: Harness) -> None:
     set_previews(harness, maxEnvironments=1)
     open_pr(harness, 7, sha_of("A"), draft=True)
