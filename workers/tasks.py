@@ -73,7 +73,11 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
     async with httpx.AsyncClient() as http:
         try:
             github = GitHubApp(
-                credentials, http=http, redis=redis, base_url=settings.github_api_url
+                credentials,
+                http=http,
+                redis=redis,
+                base_url=settings.github_api_url,
+                slug=settings.github_app_slug,
             )
             await flow(
                 Context(

@@ -240,6 +240,11 @@ def map_gidgethub_error(exc: gidgethub.HTTPException, what: str) -> Exception:
     return PermanentError(message)
 
 
+# The App's slug by (API URL, App id): it never changes while a process runs, and every task
+# builds its own GitHubApp, so without this each comment update would ask `GET /app` again.
+_SLUGS: dict[tuple[str, int], str] = {}
+
+
 class GitHubApp:
     """The App: JWT-authenticated calls and installation tokens (one per process and event loop)."""
 
@@ -264,9 +269,14 @@ class GitHubApp:
         self.throttle = Throttle(redis, self.clock)
 
     async def bot_login(self) -> str:
-        """The login GitHub gives the App's own comments (`<slug>[bot]`); asks `GET /app` once."""
+        """The login GitHub gives the App's own comments (`<slug>[bot]`): the configured slug,
+        else `GET /app`, asked once per process."""
+        known = (self.api.base_url, self.credentials.app_id)
+        if self._slug is None:
+            self._slug = _SLUGS.get(known)
         if self._slug is None:
             self._slug = str((await self.app_call("GET", "/app"))["slug"])
+        _SLUGS[known] = self._slug
         return f"{self._slug}[bot]"
 
     def jwt(self) -> str:

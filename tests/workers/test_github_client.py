@@ -13,6 +13,7 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 
+from core.clients import github as github_client
 from core.clients.github import GitHubApp
 from core.clients.githubauth import AppCredentials, make_app_jwt, rate_limit_delay
 from core.errors import RateLimited, TemporaryError
@@ -122,6 +123,32 @@ def test_concurrent_tasks_mint_one_token_per_installation(harness: Harness) -> N
 
     harness.run(burst)
     assert harness.github.state.mints == {5: 1}
+
+
+def test_the_bot_login_is_asked_once_per_process_and_never_when_configured(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every task builds its own App client: each comment update used to ask `GET /app` again
+    monkeypatch.setattr(github_client, "_SLUGS", {})
+    logins: list[str] = []
+
+    async def tasks(ctx: Context) -> None:
+        for slug in (None, None, None):
+            app = GitHubApp(
+                harness.credentials,
+                http=ctx.github.api._client,
+                redis=ctx.redis,
+                clock=harness.clock,
+                slug=slug,
+            )
+            logins.append(await app.bot_login())
+        other = AppCredentials(harness.credentials.app_id + 1, harness.credentials.private_key)
+        configured = GitHubApp(other, http=ctx.github.api._client, redis=ctx.redis, slug="given")
+        logins.append(await configured.bot_login())
+
+    harness.run(tasks)
+    assert logins == ["catalyst-preview[bot]"] * 3 + ["given[bot]"]
+    assert [r.path for r in harness.github.log if r.path == "/app"] == ["/app"]
 
 
 def test_revoked_token_is_reminted_once(harness: Harness) -> None:
