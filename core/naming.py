@@ -122,7 +122,7 @@ def repository_slug(url: str) -> str | None:
 
 def primary_repository(project: Project) -> str | None:
     """`owner/name` of the Project's primary (first) source, None when its URL is not one."""
-    return repository_slug(project.spec.sources[0].repository_url)
+    return repository_slug(project.primary_source.repository_url)
 
 
 def preview_environment_name(project: Project, repository: str, pr_number: int) -> str:

@@ -2,11 +2,14 @@
 
 One builder for what the workers create (`workers.environments`) and what
 `catalyst-preview render --pr` shows, so the two cannot drift apart. The workers then add their
-GitHub bookkeeping (annotations) and the Project's other sources at their branch heads.
+GitHub bookkeeping (annotations) and the Project's other sources at their branch heads, naming
+those they could not resolve in an annotation that `unresolved_sources` reads back (for the
+workers, and for the reconciler's SourceMissing condition).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from core import naming
@@ -47,3 +50,13 @@ def new_environment(
             github=GitHubRef(installation_id=installation_id, repository=repository),
         ),
     )
+
+
+def unresolved_sources(env: Environment) -> dict[str, str]:
+    """Source name -> why the workers could not resolve its commit (unreadable annotation: none)."""
+    raw = (env.metadata.annotations or {}).get(naming.ANNOTATION_UNRESOLVED_SOURCES)
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -35,7 +35,7 @@ from core.model import (
     Project,
     ProjectSource,
 )
-from core.previews import new_environment
+from core.previews import new_environment, unresolved_sources
 from workers.bookkeeping import Bookkeeping, TeardownRecord
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
@@ -307,16 +307,6 @@ def refreshed(current: Environment, project: Project, heads: SourceHeads) -> Env
     with_other_sources(env, project, heads)
     same = env.spec.sources == current.spec.sources
     return None if same and env.metadata.annotations == current.metadata.annotations else env
-
-
-def unresolved_sources(env: Environment) -> dict[str, str]:
-    """The sources the annotation says could not be resolved (unreadable: none)."""
-    raw = (env.metadata.annotations or {}).get(naming.ANNOTATION_UNRESOLVED_SOURCES)
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _set_unresolved(env: Environment, problems: dict[str, str]) -> None:

@@ -15,11 +15,6 @@ log = logging.getLogger("catalyst.worker.projects")
 DEFAULT_TTL = 30.0
 
 
-def repository_of(url: str) -> str | None:
-    """`owner/name` (lowercase) of a repository URL or `owner/name` string, else None."""
-    return naming.repository_slug(url)
-
-
 class ProjectIndex:
     """Projects by repository, re-listed from the cluster when older than `ttl` seconds."""
 
@@ -42,7 +37,7 @@ class ProjectIndex:
         by_repo: dict[str, list[tuple[Project, ProjectSource]]] = {}
         for project in self._store.list_projects():
             for source in project.spec.sources:
-                repo = repository_of(source.repository_url)
+                repo = naming.repository_slug(source.repository_url)
                 if repo:
                     by_repo.setdefault(repo, []).append((project, source))
         self._by_repo, self._loaded_at = by_repo, self._monotonic()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 
-from core import conditions, naming
+from core import conditions
 from core.errors import ConfigError
 from core.model import Environment, EnvironmentSource, ProjectSource
+from core.previews import unresolved_sources
 from reconciler import services
 from reconciler.modes import Manifest, ModeContext, Readiness, WorkloadKey, deployment_rolled_out
 from reconciler.sourcerefs import SourceRef
@@ -78,12 +78,7 @@ def recorded_source(env: Environment, name: str) -> EnvironmentSource:
 
 def missing_source_message(env: Environment, name: str) -> str:
     """Why source `name` has no commit: the workers' reason when they recorded one."""
-    notes = (env.metadata.annotations or {}).get(naming.ANNOTATION_UNRESOLVED_SOURCES)
-    try:
-        reasons = json.loads(notes or "{}")
-    except ValueError:
-        reasons = {}
-    why = reasons.get(name) if isinstance(reasons, dict) else None
+    why = unresolved_sources(env).get(name)
     return (
         f"source {name!r} has no commit in this Environment's spec.sources, so it is not built "
         f"at any: {why or 'the workers have not resolved its branch head yet'}"
