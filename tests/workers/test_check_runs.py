@@ -151,22 +151,28 @@ def test_a_users_comment_holding_the_marker_is_never_adopted(harness: Harness) -
     assert len(ours) == 1 and a[:7] in ours[0]["body"]
 
 
+def close_deploying_while_failing(harness: Harness, sha: str, method: str, path: str) -> None:
+    """Open PR 7 at `sha`, Deploying, then close it while GitHub fails `method` on `path`: the
+    close's teardown raises (left to the resync); GitHub is healthy again afterwards."""
+    opened(harness, sha)
+    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": sha})
+    publish(harness)
+    harness.github.state.close_pull(REPO, 7)
+    harness.github.fail(method, path, 502, times=1000)
+    with pytest.raises(TemporaryError):
+        deliver(harness, "closed", sha)
+    harness.github.faults.clear()
+    harness.github.revoke_tokens()
+    harness.github.state.repo_installation[REPO] = INSTALLATION
+
+
 def test_a_teardown_whose_last_publish_is_lost_is_repaired_by_the_resync(
     harness: Harness,
 ) -> None:
     a = sha_of("A")
-    opened(harness, a)
-    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": a})
-    publish(harness)
-    harness.github.state.close_pull(REPO, 7)
-    harness.github.fail("POST", r"/statuses$", 502, times=1000)  # GitHub down through the close
-    with pytest.raises(TemporaryError):
-        deliver(harness, "closed", a)
+    close_deploying_while_failing(harness, a, "POST", r"/statuses$")  # GitHub down then
     assert harness.environment(ENV) is None
-    harness.github.faults.clear()
     harness.github.state.permissions.pop("administration")  # deployments stay, inactive
-    harness.github.revoke_tokens()
-    harness.github.state.repo_installation[REPO] = INSTALLATION
     harness.run(resync)
     [deployment] = harness.github.state.deployments_of(REPO)
     assert harness.github.state.states_of(deployment["id"])[-1] == "inactive"
@@ -185,16 +191,7 @@ def test_a_teardown_retried_after_a_failed_write_completes_each_run_once(
     # under load the e2e PR life saw "Preview torn down" PATCHed four times: each retry of the
     # teardown (a later write refused) completed the run again, its digest never saved
     a = sha_of("A")
-    opened(harness, a)
-    harness.set_status(ENV, {"phase": "Deploying", "targetCommitSha": a})
-    publish(harness)
-    harness.github.state.close_pull(REPO, 7)
-    harness.github.fail("PATCH", r"/issues/comments/\d+$", 502, times=1000)  # the comment edit
-    with pytest.raises(TemporaryError):
-        deliver(harness, "closed", a)
-    harness.github.faults.clear()
-    harness.github.revoke_tokens()
-    harness.github.state.repo_installation[REPO] = INSTALLATION
+    close_deploying_while_failing(harness, a, "PATCH", r"/issues/comments/\d+$")  # the comment
     harness.run(resync)  # the pending teardown is finished, the run already completed
     harness.run(resync)
     [run] = runs(harness, a)
