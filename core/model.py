@@ -394,6 +394,10 @@ class Project(CamelModel):
         it, and every other source builds at the head of its own branch."""
         return self.spec.sources[0]
 
+    def source_named(self, name: str | None) -> ProjectSource | None:
+        """The source called `name` (a template's or build's `sourceRef`), None when none is."""
+        return next((s for s in self.spec.sources if s.name == name), None)
+
     def template_for(self, env_type: EnvironmentType) -> Template | None:
         """The template deploying environments of `env_type`, if the Project defines one."""
         return getattr(self.spec.templates, env_type)  # type: ignore[no-any-return]

@@ -105,7 +105,7 @@ def token_scope(ctx: ModeContext, build: BuildSpec) -> tuple[int | None, str | N
         return None, None
     if build.source_ref == ctx.environment.primary_source.name:
         return github.installation_id, github.repository
-    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
+    source = ctx.project.source_named(build.source_ref)
     repository = naming.repository_slug(source.repository_url) if source else None
     return github.installation_id, repository
 
@@ -175,7 +175,7 @@ def build_job(
     cache: bool = True,
 ) -> Manifest:
     """The Kaniko Job for one build at its source's commit (`cache=False`: from scratch)."""
-    source = next((s for s in ctx.project.spec.sources if s.name == build.source_ref), None)
+    source = ctx.project.source_named(build.source_ref)
     if source is None:
         raise ConfigError(f"build {build.name!r}: source {build.source_ref!r} not in project")
     env_source = environment_source(ctx, build)

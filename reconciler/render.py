@@ -120,9 +120,7 @@ def pr_environment(
     template = project.template_for(env_type)
     if template is None:
         raise RenderError(f"project has no {env_type!r} template")
-    source = next(
-        (s for s in project.spec.sources if s.name == template.source_ref), project.spec.sources[0]
-    )
+    source = project.source_named(template.source_ref) or project.primary_source
     owner, repo = repository_of(source.repository_url)
     name = naming.preview_environment_name(project, f"{owner}/{repo}", pr)
     return new_environment(

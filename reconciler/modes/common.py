@@ -56,7 +56,7 @@ def with_service_env(ctx: ModeContext) -> ModeContext:
 def template_source(ctx: ModeContext) -> tuple[ProjectSource, EnvironmentSource]:
     """The project source the template reads (its `sourceRef`, else the first) and its commit."""
     name = ctx.template.source_ref or ctx.project.spec.sources[0].name
-    source = next((s for s in ctx.project.spec.sources if s.name == name), None)
+    source = ctx.project.source_named(name)
     if source is None:
         raise ConfigError(f"template sourceRef {name!r} is not a source of the project")
     return source, recorded_source(ctx.environment, name)
