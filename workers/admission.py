@@ -28,6 +28,7 @@ from core.policy import Action, Decision, PrFacts, preview_decision
 from workers import checkruns, comments, locks, statuses
 from workers.context import Context
 from workers.environments import Target, apply_target, delete_target, pr_target, update_environment
+from workers.projects import installation_id_of
 
 log = logging.getLogger("catalyst.worker.admission")
 
@@ -367,7 +368,8 @@ async def admit_waiting(
             continue
         owner, repo = gh, repository
         if found[0] != (naming.repository_slug(repository) or repository.lower()):
-            owner, repo = await _installation_for(ctx, project, found[0]), found[0]
+            repo = found[0]
+            owner = ctx.github.installation(await installation_id_of(ctx.github, project, repo))
         pr = await owner.get_pull(repo, found[1])
         await _converge_one(ctx, owner, project, waiting_source, pr, repo)
 
@@ -378,13 +380,6 @@ def _source_of(project: Project, repository: str) -> ProjectSource | None:
         (s for s in project.spec.sources if naming.repository_slug(s.repository_url) == repository),
         None,
     )
-
-
-async def _installation_for(ctx: Context, project: Project, repository: str) -> GitHubInstallation:
-    installation_id = project.spec.github_installation_id or (
-        await ctx.github.installation_id_for(repository)
-    )
-    return ctx.github.installation(installation_id)
 
 
 # --- writing and publishing ---------------------------------------------------------------------

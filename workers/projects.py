@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from core import naming
+from core.clients.github import GitHubApp
 from core.clients.kube import EnvironmentStore
 from core.model import Project, ProjectSource
 
@@ -78,3 +79,9 @@ def first_per_project(
             seen.add(key)
             first.append((project, source))
     return first
+
+
+async def installation_id_of(app: GitHubApp, project: Project, repository: str) -> int:
+    """The installation to act on `repository` with: the Project's, else the one GitHub says
+    covers the repository."""
+    return project.spec.github_installation_id or await app.installation_id_for(repository)

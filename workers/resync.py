@@ -22,6 +22,7 @@ from core.policy import is_idle_expired
 from workers import admission, statuses
 from workers.context import Context
 from workers.environments import pr_target
+from workers.projects import installation_id_of
 from workers.teardowns import pending_teardowns
 from workers.tracked import converge_tracked
 
@@ -66,10 +67,7 @@ async def resync_repository(
     ctx: Context, project: Project, source: ProjectSource, repository: str
 ) -> None:
     """Converge one Project source's previews, tracked branches and statuses."""
-    installation_id = project.spec.github_installation_id or (
-        await ctx.github.installation_id_for(repository)
-    )
-    gh = ctx.github.installation(installation_id)
+    gh = ctx.github.installation(await installation_id_of(ctx.github, project, repository))
     open_prs = await gh.list_open_pulls(repository)
     for pr in open_prs:
         await admission.converge(ctx, gh, project, source, pr, repository)

@@ -25,6 +25,7 @@ from workers.bookkeeping import Bookkeeping, TeardownRecord
 from workers.context import Context
 from workers.deployments import DeploymentRef, ensure_deployment
 from workers.environments import update_environment
+from workers.projects import installation_id_of
 from workers.teardowns import forget_teardown, load_teardown
 
 log = logging.getLogger("catalyst.worker.statuses")
@@ -303,9 +304,7 @@ async def _facts_from_projects(ctx: Context, namespace: str, name: str) -> Teard
         preview = naming.preview_of(project, name)
         # A preview's repository is the PR's; a tracked Environment's, the primary source's.
         repository = preview[0] if preview else naming.primary_repository(project) or repository
-        installation_id = project.spec.github_installation_id or (
-            await ctx.github.installation_id_for(repository)
-        )
+        installation_id = await installation_id_of(ctx.github, project, repository)
         number = preview[1] if preview else None
         environment = (
             naming.github_environment(project.metadata.name, name)
