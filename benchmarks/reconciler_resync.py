@@ -43,10 +43,10 @@ from tests.reconciler.support import (
     PROJECT_NS,
     SETTINGS,
     FakeTokens,
-    RecordingEnqueuer,
     environment_obj,
     seed,
 )
+from tests.support.queue import RecordingEnqueuer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core import naming
@@ -25,6 +25,7 @@ from reconciler.tokens import TokenSource
 from tests.kubefake import KubeFake
 from tests.support.control_plane import PREVIEW_DOMAIN, ControlPlane
 from tests.support.kube_rest import KubeRest, KubeView
+from tests.support.queue import RecordingEnqueuer
 
 SHA1 = "a" * 40
 SHA2 = "b" * 40
@@ -90,18 +91,6 @@ class FakeTokens:
 
     def revoke(self, token: str) -> None:
         self.live.discard(token)
-
-
-@dataclass
-class RecordingEnqueuer:
-    """An Enqueuer that keeps what was sent."""
-
-    sent: list[tuple[str, dict[str, Any], float | None]] = field(default_factory=list)
-
-    def __call__(
-        self, task: str, kwargs: dict[str, Any], *, countdown: float | None = None
-    ) -> None:
-        self.sent.append((task, kwargs, countdown))
 
 
 def project_obj(

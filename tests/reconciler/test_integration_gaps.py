@@ -39,7 +39,6 @@ from tests.reconciler.support import (
     SHA2,
     TEAM,
     Live,
-    RecordingEnqueuer,
     Rig,
     environment_obj,
     make_rig,
@@ -49,6 +48,7 @@ from tests.reconciler.support import (
 from tests.reconciler.test_compose_helm_e2e import COMPOSE, write
 from tests.support.control_plane import PREVIEW_DOMAIN, ControlPlane
 from tests.support.fake_sources import LocalSourceFetcher
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually
 

@@ -18,7 +18,7 @@ from reconciler.celery_app import Runtime, run_environment
 from reconciler.feeder import Feeder
 from reconciler.keys import QUEUED_STALE, KeyGate
 from reconciler.reconcile import Outcome
-from tests.reconciler.support import RecordingEnqueuer
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,11 +27,11 @@ from tests.reconciler.support import (
     PROJECT_NS,
     SHA2,
     Live,
-    RecordingEnqueuer,
     environment_obj,
     make_rig,
     seed,
 )
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -12,6 +10,7 @@ from starlette.testclient import TestClient
 
 from core.errors import TemporaryError
 from core.settings import Settings
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
 from webhook.app import create_app
 from webhook.receiver import Limits
@@ -22,23 +21,6 @@ SECRET = "It's a Secret to Everybody"
 def make_settings(redis_url: str, secret: str = SECRET) -> Settings:
     """Settings for a test app (no .env, no environment needed beyond these)."""
     return Settings(webhook_secret=SecretStr(secret), redis_url=redis_url, _env_file=None)
-
-
-class RecordingEnqueuer:
-    """An Enqueuer that keeps what it was given; set `failure` to make it refuse like a broker."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-        self.failure: Exception | None = None
-        self._lock = threading.Lock()
-
-    def __call__(
-        self, task: str, kwargs: dict[str, Any], *, countdown: float | None = None
-    ) -> None:
-        if self.failure is not None:
-            raise self.failure
-        with self._lock:
-            self.sent.append((task, kwargs))
 
 
 def broker_down() -> TemporaryError:

@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 
 from core import jobs
 from tests.support.github import signed_delivery
-from tests.webhook.conftest import SECRET, RecordingEnqueuer
+from tests.support.queue import RecordingEnqueuer
+from tests.webhook.conftest import SECRET
 
 SHA = "5bd5f196a46b8222fb7484f05faba41a73cf34bd"
 
@@ -37,7 +38,7 @@ def test_a_button_press_becomes_one_job(client: TestClient, enqueuer: RecordingE
         "check_run", "requested_action", requested_action={"identifier": "rebuild"}
     )
     assert post(client, "check_run", payload) == 202
-    [(task, kwargs)] = enqueuer.sent
+    [(task, kwargs)] = enqueuer.jobs
     job = jobs.CheckActionJob.from_kwargs(kwargs)
     assert task == jobs.TASK_CHECK_ACTION
     assert (job.identifier, job.head_sha, job.sender, job.pr_numbers) == (
@@ -54,7 +55,7 @@ def test_rerequested_becomes_a_job(
     client: TestClient, enqueuer: RecordingEnqueuer, event: str
 ) -> None:
     assert post(client, event, check_payload(event, "rerequested")) == 202
-    [(task, kwargs)] = enqueuer.sent
+    [(task, kwargs)] = enqueuer.jobs
     assert task == jobs.TASK_CHECK_ACTION and kwargs["action"] == "rerequested"
 
 
@@ -65,7 +66,7 @@ def test_other_check_actions_need_no_work(
     client: TestClient, enqueuer: RecordingEnqueuer, event: str, action: str
 ) -> None:
     assert post(client, event, check_payload(event, action)) == 202
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 def test_a_check_run_without_its_commit_is_400(
@@ -74,4 +75,4 @@ def test_a_check_run_without_its_commit_is_400(
     payload = check_payload("check_run", "rerequested")
     del payload["check_run"]["head_sha"]
     assert post(client, "check_run", payload) == 400
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []

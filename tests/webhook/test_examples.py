@@ -11,7 +11,8 @@ from starlette.testclient import TestClient
 
 from core import jobs
 from tests.support.github import example_event, example_paths, signed_delivery
-from tests.webhook.conftest import SECRET, RecordingEnqueuer
+from tests.support.queue import RecordingEnqueuer
+from tests.webhook.conftest import SECRET
 
 # Decided by reading each example: preview-relevant PR actions, branch pushes and installation
 # bookkeeping of App deliveries (those carrying `installation`), and the /catalyst comment.
@@ -128,11 +129,11 @@ def test_example_enqueues_exactly_its_job(
     status = post_example(client, path, delivery_id)
     task = HANDLED.get(path.name)
     if task is None:
-        assert (status, enqueuer.sent) == (202, [])
+        assert (status, enqueuer.jobs) == (202, [])
         return
     assert status == 202
     expected = expected_kwargs(task, json.loads(path.read_bytes()), delivery_id)
-    assert enqueuer.sent == [(task, expected)]
+    assert enqueuer.jobs == [(task, expected)]
 
 
 @pytest.mark.parametrize("path", example_paths("ping"), ids=lambda p: p.name)
@@ -140,11 +141,11 @@ def test_ping_answers_200_without_work(
     client: TestClient, enqueuer: RecordingEnqueuer, path: Path
 ) -> None:
     assert post_example(client, path, "ping-1") == 200
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 def test_merged_close_carries_merged_flag(client: TestClient, enqueuer: RecordingEnqueuer) -> None:
     [merged] = [p for p in ALL if p.name == "variant.pull_request.closed.merged.json"]
     assert post_example(client, merged, "merged-1") == 202
-    [(task, kwargs)] = enqueuer.sent
+    [(task, kwargs)] = enqueuer.jobs
     assert (task, kwargs["action"], kwargs["merged"]) == (jobs.TASK_PULL_REQUEST, "closed", True)

@@ -11,7 +11,8 @@ from starlette.testclient import TestClient
 
 from core.signing import sign
 from tests.support.github import load_example
-from tests.webhook.conftest import SECRET, RecordingEnqueuer
+from tests.support.queue import RecordingEnqueuer
+from tests.webhook.conftest import SECRET
 
 EVENTS = ["pull_request", "push", "issue_comment", "installation", "installation_repositories"]
 EXAMPLES = [

@@ -18,10 +18,11 @@ from starlette.testclient import TestClient
 
 from core.clients.queue import CeleryEnqueuer, make_celery_app
 from tests.support.github import load_example, signed_delivery
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.serving import serve
 from tests.webhook import worker_tasks
-from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
+from tests.webhook.conftest import SECRET, make_settings
 from webhook.app import create_app
 from webhook.ledger import delivery_key
 from webhook.receiver import Limits
@@ -59,7 +60,7 @@ def test_five_concurrent_copies_enqueue_once(
     with serve(app) as url:
         statuses = post_copies(url, "concurrent-1", 5)
     assert statuses == [200, 200, 200, 200, 202]
-    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.sent] == ["concurrent-1"]
+    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.jobs] == ["concurrent-1"]
 
 
 def timed_post(client: TestClient, delivery_id: str) -> tuple[int, float]:
@@ -114,7 +115,7 @@ def test_slow_body_is_cut_by_the_read_timeout(
         answer = conn.recv(1024)
     assert answer.startswith(b"HTTP/1.1 408")
     assert time.monotonic() - started < 2
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 @pytest.fixture

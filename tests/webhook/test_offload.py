@@ -18,8 +18,9 @@ from starlette.testclient import TestClient
 
 from core import jobs
 from tests.support.github import load_example, signed_delivery
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
-from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
+from tests.webhook.conftest import SECRET, make_settings
 from webhook.app import create_app
 from webhook.offload import HelperPool, parse_and_route
 from webhook.receiver import Limits
@@ -62,7 +63,7 @@ def test_big_deliveries_get_the_contract_answers(
         post(offloading, "gollum", json.dumps(OPENED).encode(), "big-7"),
     ]
     assert answers == [202, 200, 202, 200, 400, 400, 400, 202]
-    assert [(task, kwargs["delivery_id"]) for task, kwargs in enqueuer.sent] == [
+    assert [(task, kwargs["delivery_id"]) for task, kwargs in enqueuer.jobs] == [
         (jobs.TASK_PULL_REQUEST, "big-1"),
         (jobs.TASK_PUSH, "big-2"),
     ]
@@ -98,7 +99,7 @@ def test_a_dead_helper_answers_503_and_is_replaced(
         child.join(5)
     assert post(offloading, "pull_request", body, "dead-1") == 503
     assert post(offloading, "pull_request", body, "dead-1") == 202
-    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.sent] == ["dead-0", "dead-1"]
+    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.jobs] == ["dead-0", "dead-1"]
 
 
 def test_the_helper_stops_with_the_app(redis_server: RedisServer) -> None:

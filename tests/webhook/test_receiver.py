@@ -14,8 +14,9 @@ from starlette.testclient import TestClient
 from core import jobs
 from core.signing import sign
 from tests.support.github import load_example, signed_delivery
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
-from tests.webhook.conftest import SECRET, RecordingEnqueuer, broker_down, make_settings
+from tests.webhook.conftest import SECRET, broker_down, make_settings
 from webhook import signature
 from webhook.app import create_app
 from webhook.ledger import FAILED_INDEX, RedisLedger, delivery_key, make_redis
@@ -77,7 +78,7 @@ def test_unverified_delivery_gets_bare_401(
 ) -> None:
     headers, body = tamper(*opened())
     response = client.post("/webhook", content=body, headers=headers)
-    assert (response.status_code, response.content, enqueuer.sent) == (401, b"", [])
+    assert (response.status_code, response.content, enqueuer.jobs) == (401, b"", [])
 
 
 def signed(event: str, body: bytes, **extra: str) -> tuple[dict[str, str], bytes]:
@@ -128,7 +129,7 @@ def test_signed_bad_input_gets_contract_status(
     status: int,
 ) -> None:
     assert post(client, *delivery) == status
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 @pytest.mark.parametrize("header", ["X-GitHub-Event", "X-GitHub-Delivery"])
@@ -137,7 +138,7 @@ def test_signed_delivery_without_event_or_id_is_400(
 ) -> None:
     headers, body = opened()
     assert post(client, without(header)(headers, body)[0], body) == 400
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 def test_oversized_body_is_413(redis_server: RedisServer, enqueuer: RecordingEnqueuer) -> None:
@@ -147,7 +148,7 @@ def test_oversized_body_is_413(redis_server: RedisServer, enqueuer: RecordingEnq
     headers, body = signed_delivery("pull_request", {**OPENED, "pad": "x" * 2048}, SECRET)
     with TestClient(app) as client:
         assert post(client, headers, body) == 413
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []
 
 
 def test_streamed_body_over_the_cap_is_413_without_content_length(
@@ -160,7 +161,7 @@ def test_streamed_body_over_the_cap_is_413_without_content_length(
     chunks = iter([body[i : i + 512] for i in range(0, len(body), 512)])
     with TestClient(app) as client:
         response = client.post("/webhook", content=chunks, headers=headers)
-    assert (response.status_code, enqueuer.sent) == (413, [])
+    assert (response.status_code, enqueuer.jobs) == (413, [])
 
 
 def test_both_secrets_accepted_during_rotation(
@@ -171,7 +172,7 @@ def test_both_secrets_accepted_during_rotation(
         assert post(client, *opened("d-old", secret="old-secret")) == 202
         assert post(client, *opened("d-new", secret="new-secret")) == 202
         assert post(client, *opened("d-other", secret="other-secret")) == 401
-    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.sent] == ["d-old", "d-new"]
+    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.jobs] == ["d-old", "d-new"]
 
 
 def test_duplicate_delivery_answers_200_and_enqueues_once(
@@ -179,7 +180,7 @@ def test_duplicate_delivery_answers_200_and_enqueues_once(
 ) -> None:
     statuses = [post(client, *opened("dup-1")) for _ in range(3)]
     assert statuses == [202, 200, 200]
-    assert len(enqueuer.sent) == 1
+    assert len(enqueuer.jobs) == 1
     assert redis_server.command("GET", delivery_key("dup-1")).endswith(b"enqueued\r\n")
     ttl = int(redis_server.command("TTL", delivery_key("dup-1"))[1:])
     assert ttl > 3 * 24 * 3600 - 60
@@ -194,7 +195,7 @@ def test_enqueue_failure_answers_503_and_frees_the_delivery_for_redelivery(
     assert redis_server.command("ZSCORE", FAILED_INDEX, "fail-1").startswith(b"$")
     enqueuer.failure = None
     assert post(client, *opened("fail-1")) == 202
-    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.sent] == ["fail-1"]
+    assert [kwargs["delivery_id"] for _, kwargs in enqueuer.jobs] == ["fail-1"]
 
 
 def test_failed_deliveries_are_listed_for_the_sweep(
@@ -274,7 +275,7 @@ def test_one_structured_log_line_per_delivery(
 
 def test_routes_to_the_named_task(client: TestClient, enqueuer: RecordingEnqueuer) -> None:
     post(client, *opened("t-1"))
-    assert [task for task, _ in enqueuer.sent] == [jobs.TASK_PULL_REQUEST]
+    assert [task for task, _ in enqueuer.jobs] == [jobs.TASK_PULL_REQUEST]
 
 
 def test_non_string_action_on_an_event_routed_without_actions_is_not_a_crash(
@@ -283,7 +284,7 @@ def test_non_string_action_on_an_event_routed_without_actions_is_not_a_crash(
     push = load_example("push.event.5.json")
     headers, body = signed_delivery("push", {**push, "action": []}, SECRET)
     assert post(client, headers, body) == 202
-    assert [task for task, _ in enqueuer.sent] == [jobs.TASK_PUSH]
+    assert [task for task, _ in enqueuer.jobs] == [jobs.TASK_PUSH]
 
 
 def test_the_incremental_verifier_agrees_with_the_whole_body_check() -> None:
@@ -313,4 +314,4 @@ def test_a_full_receiver_answers_503_and_does_no_work(
     with TestClient(app) as client:
         assert post(client, headers, body) == 503
         assert client.get("/healthz").status_code == 200
-    assert enqueuer.sent == []
+    assert enqueuer.jobs == []

@@ -13,8 +13,9 @@ from starlette.testclient import TestClient
 from core.jobs import TASK_CHECK_ACTION, CheckActionJob
 from tests.support.fake_github import sha_of
 from tests.support.github import signed_delivery
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
-from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
+from tests.webhook.conftest import SECRET, make_settings
 from tests.workers.conftest import INSTALLATION, REPO, Harness
 from tests.workers.test_check_runs import ready, runs
 from tests.workers.test_commands import SLUG, Receiver, env_of, grant, open_pr, replies, sticky
@@ -68,7 +69,7 @@ class Checks:
         headers["X-GitHub-Delivery"] = f"check-delivery-{next(self.ids)}"
         response = self.client.post("/webhook", content=raw, headers=headers)
         assert response.status_code == 202, response.text
-        for task, kwargs in self.enqueuer.sent:
+        for task, kwargs in self.enqueuer.jobs:
             assert task == TASK_CHECK_ACTION
             self.run(CheckActionJob.from_kwargs(kwargs))
         self.enqueuer.sent.clear()

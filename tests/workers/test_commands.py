@@ -18,8 +18,9 @@ from core.jobs import TASK_COMMENT, CommentJob, PullRequestJob
 from core.model import Environment
 from tests.support.fake_github import sha_of
 from tests.support.github import load_example, signed_delivery
+from tests.support.queue import RecordingEnqueuer
 from tests.support.redis_server import RedisServer
-from tests.webhook.conftest import SECRET, RecordingEnqueuer, make_settings
+from tests.webhook.conftest import SECRET, make_settings
 from tests.workers.conftest import INSTALLATION, REPO, Harness
 from webhook.app import create_app
 from webhook.receiver import Limits
@@ -55,7 +56,7 @@ class Receiver:
         headers, raw = signed_delivery("issue_comment", payload, SECRET)
         response = self.client.post("/webhook", content=raw, headers=headers)
         assert response.status_code in (200, 202), response.text
-        for task, kwargs in self.enqueuer.sent:
+        for task, kwargs in self.enqueuer.jobs:
             assert task == TASK_COMMENT
             self.run(CommentJob.from_kwargs(kwargs))
         self.enqueuer.sent.clear()
@@ -410,7 +411,7 @@ def test_fork_approval_never_covers_a_push_after_the_comment(
     payload["comment"]["created_at"] = iso(harness.clock.time())
     headers, raw = signed_delivery("issue_comment", payload, SECRET)
     assert receiver.client.post("/webhook", content=raw, headers=headers).status_code == 202
-    [(_, kwargs)] = receiver.enqueuer.sent
+    [(_, kwargs)] = receiver.enqueuer.jobs
     receiver.enqueuer.sent.clear()
     harness.clock.advance(5)
     harness.github.state.push_pull(REPO, 7, B)  # lands before the worker runs the command
