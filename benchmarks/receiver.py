@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.results import save_section
 from core.signing import sign
 from tests.support.redis_server import RedisServer, free_port
 
@@ -472,7 +473,7 @@ def main() -> None:
     header = (
         f"# Webhook receiver benchmark\n\nLatest run: {stamp}, `python -m benchmarks.receiver`.\n\n"
     )
-    (ROOT / "benchmarks" / "RESULTS.md").write_text(header + text + NOTES)
+    save_section("Webhook receiver benchmark", header + text + NOTES)
 
 
 if __name__ == "__main__":
