@@ -35,6 +35,13 @@ class RateLimited(TemporaryError):
     """The remote said to wait before the next request."""
 
 
+class WriteDeferred(RateLimited):
+    """A progress write was put off to keep the write budget for first and final statuses.
+
+    Nothing was sent; the caller writes the newest state after `delay` instead.
+    """
+
+
 class PermanentError(CatalystError):
     """The same input will fail the same way; report it, do not retry."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from core import checks
 from core.checks import CheckProjection
 from core.clients.github import GitHubInstallation
-from core.errors import NotFound
+from core.errors import NotFound, WriteDeferred
 from core.model import Environment
 from workers import locks
 from workers.bookkeeping import Bookkeeping
@@ -31,13 +31,19 @@ async def sync_check_runs(
     wanted = checks.project_check(
         env, log_url_template=ctx.log_url_template, dashboard_url=ctx.dashboard_url
     )
-    await converge_run(ctx, gh, repository, wanted, book, verify=verify)
+    put_off: WriteDeferred | None = None
+    try:
+        await converge_run(ctx, gh, repository, wanted, book, verify=verify)
+    except WriteDeferred as exc:
+        put_off = exc  # the head run's progress waits; cancelling older runs does not
     for sha in list(book.check_runs):
         if sha != wanted.sha:
             older = checks.superseded_check(
                 wanted.name, sha, newer=wanted.sha, ext_id=wanted.external_id
             )
             await converge_run(ctx, gh, repository, older, book, verify=verify)
+    if put_off is not None:
+        raise put_off
 
 
 async def retire_check_runs(
@@ -80,6 +86,8 @@ async def converge_run(
     """Make the run of `wanted.sha` show `wanted`, writing only when it shows something else.
 
     With `verify` (bookkeeping may predate a write whose save was lost) GitHub is asked first.
+    Creating a run and concluding it are first and final writes; moving an in-progress run on
+    is a progress write (WriteDeferred when the budget is at its reserve; digest not recorded).
     """
     digest = _digest(wanted)
     run_id = book.check_runs.get(wanted.sha)
@@ -129,7 +137,7 @@ async def _update(
     gh: GitHubInstallation, repository: str, run_id: int, wanted: CheckProjection
 ) -> None:
     try:
-        await gh.update_check_run(repository, run_id, wanted.body())
+        await gh.update_check_run(repository, run_id, wanted.body(), progress=not wanted.completed)
     except NotFound:
         return  # the run (or the repository) is gone: nothing is left to show
 

@@ -15,7 +15,7 @@ import hashlib
 
 from core import naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import Conflict
+from core.errors import Conflict, WriteDeferred
 from core.github_values import Comment
 from core.jobs import PullRequestJob
 from core.model import Environment, Project
@@ -57,6 +57,9 @@ async def sync_environment_comment(
     if verify and await _already_shows(gh, repository, book.comment_id, view.project, body):
         book.comment_digest = digest(body)
         return
+    if wait := await gh.progress_wait():
+        # The comment is a progress write: put off before reading what it shows.
+        raise WriteDeferred("comment update put off for the write budget", delay=wait)
     book.comment_id = await upsert_comment(
         ctx,
         gh,
@@ -65,6 +68,7 @@ async def sync_environment_comment(
         project=view.project,
         body=body,
         known_id=book.comment_id,
+        progress=True,
     )
     book.comment_digest = digest(body)
 
@@ -146,19 +150,19 @@ async def upsert_comment(
     project: str,
     body: str,
     known_id: int | None,
+    progress: bool = False,
 ) -> int:
     """Put `body` (the project's section) into the PR's comment, creating it only if none
-    exists; returns the comment's id."""
+    exists; returns the comment's id. A `progress` write may raise WriteDeferred."""
     key = f"catalyst:comment:{repository}:{pr_number}"
     async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
         found = await _our_comment(gh, repository, pr_number, known_id)
         if found is None:
-            return await gh.create_comment(
-                repository, pr_number, projection.splice_section(None, project, body)
-            )
+            first = projection.splice_section(None, project, body)
+            return await gh.create_comment(repository, pr_number, first, progress=progress)
         spliced = projection.splice_section(found.body, project, body)
         if spliced != found.body:
-            await gh.edit_comment(repository, found.id, spliced)
+            await gh.edit_comment(repository, found.id, spliced, progress=progress)
         return found.id
 
 

@@ -6,13 +6,26 @@ fake API server and a real Redis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from core.clients.github import GitHubApp
 from core.clients.kube import EnvironmentStore, PodReader
 from workers.projects import ProjectIndex
+
+
+@dataclass
+class FollowUps:
+    """Environments whose progress writes were put off, and how soon to publish them again."""
+
+    due: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def note(self, namespace: str, name: str, delay: float) -> None:
+        """Publish `namespace/name` again in `delay` seconds (the longest asked for wins: by
+        then every put-off write may go)."""
+        key = (namespace, name)
+        self.due[key] = max(delay, self.due.get(key, 0.0))
 
 
 @dataclass
@@ -28,3 +41,5 @@ class Context:
     dashboard_url: str | None = None
     # Read-only pods and logs of preview namespaces (`/catalyst status` and `logs`).
     pods: PodReader | None = None
+    # Filled by the flow, scheduled by the task shell once the flow is done (workers.followups).
+    follow_ups: FollowUps = field(default_factory=FollowUps)

@@ -12,13 +12,13 @@ says so.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core import checks, naming, projection
 from core.clients.github import GitHubInstallation
-from core.errors import NotFound, TemporaryError
+from core.errors import NotFound, TemporaryError, WriteDeferred
 from core.model import Environment, Project
 from workers import checkruns, comments, locks
 from workers.bookkeeping import Bookkeeping, TeardownRecord
@@ -31,7 +31,6 @@ from workers.teardowns import forget_teardown, load_teardown
 log = logging.getLogger("catalyst.worker.statuses")
 PUBLISH_LOCK = locks.LockSpec(ttl=10.0, wait=3.0, retry_delay=2.0)
 MARKER_SECONDS = 24 * 3600
-SHORT_BUDGET = 5.0  # write tokens left below which a `queued` status is not worth one
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +132,22 @@ async def _publish_once(
     book = Bookkeeping.of(env, default_environment=_default_environment(env))
     if not env.metadata.deletion_timestamp:
         await _publish_deployment(ctx, gh, env, book, verify=verify)
-        await checkruns.sync_check_runs(ctx, gh, env, book, verify=verify)
+        await _or_later(ctx, env, checkruns.sync_check_runs(ctx, gh, env, book, verify=verify))
     else:
         await _retire_check_runs(gh, env, book)
-    await comments.sync_environment_comment(ctx, gh, env, book, verify=verify)
+    await _or_later(ctx, env, comments.sync_environment_comment(ctx, gh, env, book, verify=verify))
     return book
+
+
+async def _or_later(ctx: Context, env: Environment, step: Awaitable[None]) -> None:
+    """Run a publishing step; a progress write it put off makes the task publish again later.
+
+    The bookkeeping keeps what was written, so the later run writes only what is still missing.
+    """
+    try:
+        await step
+    except WriteDeferred as exc:
+        ctx.follow_ups.note(env.metadata.namespace or "", env.metadata.name, exc.delay or 1.0)
 
 
 async def _retire_check_runs(gh: GitHubInstallation, env: Environment, book: Bookkeeping) -> None:
@@ -205,22 +215,28 @@ async def _post_if_changed(
     verify: bool,
 ) -> None:
     deployment_id = book.deployments[wanted.sha]
-    if wanted.state == "queued" and await gh.write_budget() < SHORT_BUDGET:
-        # Nobody would see it: `in_progress` follows as soon as the reconciler picks it up.
+    # Nobody would see a `queued` that `in_progress` follows as soon as the reconciler picks the
+    # commit up: it is a progress write, skipped (not put off) when the budget is at its reserve.
+    progress = wanted.state == "queued"
+    if progress and await gh.progress_wait() > 0:
         return
     shown = book.published.get(wanted.sha)
     if shown is None or (verify and shown != wanted.state):
         # Bookkeeping lost, or a publisher died between posting and saving: ask GitHub once.
         shown = await gh.latest_deployment_state(repository, deployment_id)
     if shown != wanted.state:
-        await gh.create_deployment_status(
-            repository,
-            deployment_id,
-            state=wanted.state,
-            description=wanted.description,
-            environment_url=wanted.environment_url,
-            log_url=wanted.log_url,
-        )
+        try:
+            await gh.create_deployment_status(
+                repository,
+                deployment_id,
+                state=wanted.state,
+                description=wanted.description,
+                environment_url=wanted.environment_url,
+                log_url=wanted.log_url,
+                progress=progress,
+            )
+        except WriteDeferred:
+            return
     book.published[wanted.sha] = wanted.state
 
 

@@ -1,6 +1,7 @@
 """Shell: the worker's Celery tasks, one thin wrapper per task name in core.jobs.
 
-Each task takes primitive ids, builds the adapters, runs one flow with `asyncio.run` and
+Each task takes primitive ids, builds the adapters, runs one flow with `asyncio.run` (then
+queues the later publishes its put-off progress writes asked for, `workers.followups`) and
 translates the outcome: `TemporaryError` is retried with its own delay (rate limits, a busy
 lock) or capped exponential backoff with full jitter, never by sleeping; `PermanentError` and
 exhausted retries are logged and counted (visible failure), not retried. Tasks are `acks_late`
@@ -25,8 +26,9 @@ from core.backoff import full_jitter
 from core.clients.github import GitHubApp
 from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments, KubePods, new_api_client
+from core.clients.queue import CeleryEnqueuer
 from core.errors import CatalystError, PermanentError, RateLimited, TemporaryError
-from workers import comments, statuses, tracked
+from workers import comments, followups, statuses, tracked
 from workers import resync as resync_flow
 from workers.admission import handle_pull_request
 from workers.celery_app import app, worker_settings
@@ -79,17 +81,17 @@ async def _with_context(flow: Callable[[Context], Awaitable[None]]) -> None:
                 base_url=settings.github_api_url,
                 slug=settings.github_app_slug,
             )
-            await flow(
-                Context(
-                    github,
-                    kube,
-                    redis,
-                    _process["projects"],
-                    log_url_template=settings.log_url_template,
-                    dashboard_url=settings.dashboard_url,
-                    pods=_process["pods"],
-                )
+            ctx = Context(
+                github,
+                kube,
+                redis,
+                _process["projects"],
+                log_url_template=settings.log_url_template,
+                dashboard_url=settings.dashboard_url,
+                pods=_process["pods"],
             )
+            await flow(ctx)
+            await followups.schedule(redis, ctx.follow_ups, CeleryEnqueuer(app))
         finally:
             await redis.aclose()
 

@@ -8,6 +8,12 @@ A write takes a token from both. When one is empty the caller may *reserve* the 
 (wait up to `max_wait`, then write) or is told how long to wait (`RateLimited`). A reservation
 not followed by a write (the caller gave up, GitHub refused it before storing anything) is
 refunded, so failed attempts never push the next free slot away.
+
+Writes are not equal: a PR's first status and check run, and its final ones (`success`, the
+superseded deployment's `inactive`), are what people wait for, while progress edits (the
+comment, a check run moving from Building to Deploying) are overwritten a moment later. A
+progress write therefore only goes when it leaves `PROGRESS_RESERVE` tokens behind and never
+waits for one (`keep`); the caller puts it off and writes the newest state later.
 """
 
 from __future__ import annotations
@@ -18,23 +24,26 @@ from redis.asyncio import Redis
 
 _KEY = "catalyst:github:budget"
 
-# KEYS[1] hash; ARGV: now, take (1 take/0 peek/-1 refund), max_wait, then per bucket cap, rate.
+# KEYS[1] hash; ARGV: now, take (1 take/0 peek/-1 refund), max_wait, keep (tokens that must stay
+# behind), then per bucket cap, rate. `wait` is the time until a write may go (keep + 1 tokens).
 _BUCKET_SCRIPT = """
 local now = tonumber(ARGV[1])
 local take = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
+local need = 1 + tonumber(ARGV[4])
 local tokens = {}
 local wait = 0
 local low = nil
 for i = 0, 1 do
-  local cap = tonumber(ARGV[4 + i * 2])
-  local rate = tonumber(ARGV[5 + i * 2])
+  local cap = tonumber(ARGV[5 + i * 2])
+  local rate = tonumber(ARGV[6 + i * 2])
   local have = tonumber(redis.call('HGET', KEYS[1], 't' .. i) or cap)
   local at = tonumber(redis.call('HGET', KEYS[1], 'at') or now)
   have = math.min(cap, have + math.max(now - at, 0) * rate)
   if take < 0 then have = math.min(cap, have + 1) end
   tokens[i] = have
-  if have < 1 then wait = math.max(wait, (1 - have) / rate) end
+  -- 1e-6: a caller who waited exactly the time named must not be told to wait 1e-8 s more
+  if have + 1e-6 < need then wait = math.max(wait, (need - have) / rate) end
   if low == nil or have < low then low = have end
 end
 if take > 0 and wait <= max_wait then
@@ -65,6 +74,9 @@ class Bucket:
 # fast; the slow refill keeps a busy hour under the limit.
 MINUTE = Bucket(burst=20.0, per_second=0.9)
 HOUR = Bucket(burst=150.0, per_second=0.094)
+# Enough for a rollout's final writes at once (`success`, the superseded `inactive`, the check
+# run's conclusion) plus a new head's deployment and first status.
+PROGRESS_RESERVE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +98,20 @@ class WriteBudget:
         self._buckets = (minute, hour)
         self._max_wait = max_wait
 
-    async def reserve(self, scope: str, *, now: float) -> Grant:
-        """Take a token now or reserve the next one within `max_wait`; else say how long."""
-        wait, low = await self._run(scope, now=now, take=1)
-        return Grant(wait <= self._max_wait, wait, low)
+    async def reserve(self, scope: str, *, now: float, keep: float = 0.0) -> Grant:
+        """Take a token now or reserve the next one within `max_wait`; else say how long.
+
+        With `keep` (a progress write) the token is taken only when `keep` tokens stay behind,
+        and never reserved ahead: such a write goes now or later, with the newest state.
+        """
+        max_wait = self._max_wait if keep == 0 else 0.0
+        wait, low = await self._run(scope, now=now, take=1, keep=keep, max_wait=max_wait)
+        return Grant(wait <= max_wait, wait, low)
+
+    async def wait_for(self, scope: str, *, now: float, keep: float) -> float:
+        """Seconds until a write that leaves `keep` tokens may go (0: now); takes nothing."""
+        wait, _ = await self._run(scope, now=now, take=0, keep=keep)
+        return wait
 
     async def refund(self, scope: str, *, now: float) -> None:
         """Give back a token whose write did not happen."""
@@ -100,9 +122,11 @@ class WriteBudget:
         _, low = await self._run(scope, now=now, take=0)
         return low
 
-    async def _run(self, scope: str, *, now: float, take: int) -> tuple[float, float]:
+    async def _run(
+        self, scope: str, *, now: float, take: int, keep: float = 0.0, max_wait: float = 0.0
+    ) -> tuple[float, float]:
         script = self._redis.register_script(_BUCKET_SCRIPT)
-        args: list[str] = [repr(now), str(take), repr(self._max_wait)]
+        args: list[str] = [repr(now), str(take), repr(max_wait), repr(keep)]
         for bucket in self._buckets:
             args += [repr(bucket.burst), repr(bucket.per_second)]
         wait, low = await script(keys=[f"{_KEY}:{scope}"], args=args)

@@ -28,7 +28,7 @@ import httpx
 from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
-from core.clients.budget import WriteBudget
+from core.clients.budget import PROGRESS_RESERVE, WriteBudget
 from core.clients.githubauth import (
     SECONDARY_LIMIT_DEFAULT,
     AppCredentials,
@@ -43,6 +43,7 @@ from core.errors import (
     PermanentError,
     RateLimited,
     TemporaryError,
+    WriteDeferred,
 )
 from core.github_values import (
     CheckRun,
@@ -57,6 +58,7 @@ USER_AGENT = "catalyst-preview"
 REQUEST_TIMEOUT = 10.0
 TOKEN_MARGIN = 300.0
 MAX_PACING_WAIT = 3.0
+_DEFERRED = "progress write put off: the budget keeps its last writes for first and final ones"
 _KEY = "catalyst:github"
 _LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
 # Which installation the request in flight acts as (`app`: the App's own JWT), for metrics.
@@ -155,9 +157,15 @@ class Throttle:
         until = self._clock.time() + delay
         await self._redis.set(f"{_KEY}:blocked:{scope}", str(until), ex=max(int(delay) + 1, 1))
 
-    async def reserve_write(self, scope: str) -> None:
-        """Take (or wait briefly for) a write token; reschedule instead of a long wait."""
-        grant = await self.budget.reserve(scope, now=self._clock.time())
+    async def reserve_write(self, scope: str, *, progress: bool = False) -> None:
+        """Take (or wait briefly for) a write token; reschedule instead of a long wait.
+
+        A `progress` write never waits and leaves the budget's reserve alone (WriteDeferred).
+        """
+        keep = PROGRESS_RESERVE if progress else 0.0
+        grant = await self.budget.reserve(scope, now=self._clock.time(), keep=keep)
+        if not grant.granted and progress:
+            raise WriteDeferred(_DEFERRED, delay=grant.wait)
         if not grant.granted:
             raise RateLimited("write budget spent", delay=grant.wait)
         if grant.wait > 0:
@@ -174,6 +182,10 @@ class Throttle:
     async def remaining(self, scope: str) -> float:
         """Write tokens left for this installation now."""
         return await self.budget.remaining(scope, now=self._clock.time())
+
+    async def progress_wait(self, scope: str) -> float:
+        """Seconds until a progress write may go for this installation (0: now)."""
+        return await self.budget.wait_for(scope, now=self._clock.time(), keep=PROGRESS_RESERVE)
 
 
 class _TimedGitHubAPI(GitHubAPI):
@@ -376,14 +388,24 @@ class GitHubInstallation:
         self._scope = str(installation_id)
 
     async def call(
-        self, method: str, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any = b""
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, Any] | None = None,
+        *,
+        data: Any = b"",
+        progress: bool = False,
     ) -> Any:
-        """One call (a write spends the installation's budget); raises core.errors."""
+        """One call (a write spends the installation's budget); raises core.errors.
+
+        A `progress` write (one a later write overwrites) raises WriteDeferred rather than
+        spend the budget's reserve.
+        """
         if method == "GET":
             body, _ = await self._request(method, url, url_vars, data)
             return body
         await self.app.throttle.check_blocked(self._scope)
-        await self.app.throttle.reserve_write(self._scope)
+        await self.app.throttle.reserve_write(self._scope, progress=progress)
         try:
             body, _ = await self._request(method, url, url_vars, data)
         except CatalystError as exc:
@@ -393,8 +415,12 @@ class GitHubInstallation:
         return body
 
     async def write_budget(self) -> float:
-        """Write tokens this installation has left now (to skip writes nobody would see)."""
+        """Write tokens this installation has left now."""
         return await self.app.throttle.remaining(self._scope)
+
+    async def progress_wait(self) -> float:
+        """Seconds until a progress write may go (0: now), to put one off before reading."""
+        return await self.app.throttle.progress_wait(self._scope)
 
     async def iterate(self, url: str, url_vars: Mapping[str, Any] | None = None) -> list[Any]:
         """Every item of a paginated listing (follows `Link: next`)."""
@@ -539,6 +565,7 @@ class GitHubInstallation:
         description: str,
         environment_url: str | None = None,
         log_url: str | None = None,
+        progress: bool = False,
     ) -> None:
         """Post a deployment status (`auto_inactive` off: we inactivate explicitly)."""
         owner, repo = split_repository(repository)
@@ -552,7 +579,10 @@ class GitHubInstallation:
         if log_url:
             body["log_url"] = log_url
         await self.call(
-            "POST", f"/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", data=body
+            "POST",
+            f"/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+            data=body,
+            progress=progress,
         )
 
     async def delete_deployment(self, repository: str, deployment_id: int) -> None:
@@ -601,13 +631,17 @@ class GitHubInstallation:
         return int(data["id"])
 
     async def update_check_run(
-        self, repository: str, check_run_id: int, body: Mapping[str, Any]
+        self,
+        repository: str,
+        check_run_id: int,
+        body: Mapping[str, Any],
+        *,
+        progress: bool = False,
     ) -> None:
         """Update a check run's status, conclusion, output or actions."""
         owner, repo = split_repository(repository)
-        await self.call(
-            "PATCH", f"/repos/{owner}/{repo}/check-runs/{check_run_id}", data=dict(body)
-        )
+        path = f"/repos/{owner}/{repo}/check-runs/{check_run_id}"
+        await self.call("PATCH", path, data=dict(body), progress=progress)
 
     # --- comments, reactions, permissions -----------------------------------------------------
 
@@ -624,20 +658,22 @@ class GitHubInstallation:
         )
         return None if found is None else Comment(int(found["id"]), str(found["body"]), ours)
 
-    async def create_comment(self, repository: str, number: int, body: str) -> int:
+    async def create_comment(
+        self, repository: str, number: int, body: str, *, progress: bool = False
+    ) -> int:
         """Post a new issue comment; returns its id."""
         owner, repo = split_repository(repository)
-        data = await self.call(
-            "POST", f"/repos/{owner}/{repo}/issues/{number}/comments", data={"body": body}
-        )
+        path = f"/repos/{owner}/{repo}/issues/{number}/comments"
+        data = await self.call("POST", path, data={"body": body}, progress=progress)
         return int(data["id"])
 
-    async def edit_comment(self, repository: str, comment_id: int, body: str) -> None:
+    async def edit_comment(
+        self, repository: str, comment_id: int, body: str, *, progress: bool = False
+    ) -> None:
         """Replace an issue comment's body."""
         owner, repo = split_repository(repository)
-        await self.call(
-            "PATCH", f"/repos/{owner}/{repo}/issues/comments/{comment_id}", data={"body": body}
-        )
+        path = f"/repos/{owner}/{repo}/issues/comments/{comment_id}"
+        await self.call("PATCH", path, data={"body": body}, progress=progress)
 
     async def get_comment(self, repository: str, comment_id: int) -> Comment | None:
         """One issue comment, or None when it was deleted."""

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from core.clients.budget import HOUR, MINUTE
+from core.clients.budget import HOUR, MINUTE, PROGRESS_RESERVE
 from core.errors import NotFound, RateLimited
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, REPO, FakeClock, Harness
 from tests.workers.test_github_client import opened
+from tests.workers.test_pull_requests import deliver
 from workers.context import Context
+from workers.statuses import publish_status
 
 
 def react(n: int) -> Callable[[Context], Awaitable[None]]:
@@ -131,3 +133,102 @@ def test_a_queued_status_nobody_would_see_is_skipped_when_the_budget_is_short(
     clock.advance(60)
     publish(harness)
     assert deployment_states(harness, sha_of("A")) == ["in_progress"]
+
+
+def spend_down_to(harness: Harness, clock: FakeClock, tokens: float) -> None:
+    """Spend write tokens (reactions) until `tokens` are left, without refill."""
+    left = harness.run(lambda ctx: ctx.github.installation(INSTALLATION).write_budget())
+    write_until_done(harness, clock, int(left - tokens))
+
+
+def publish_noting_follow_ups(harness: Harness) -> dict[tuple[str, str], float]:
+    """Publish the preview as the task would and return the later publishes it asked for."""
+
+    async def flow(ctx: Context) -> dict[tuple[str, str], float]:
+        await publish_status(ctx, harness.project_ns, "pr-7")
+        return dict(ctx.follow_ups.due)
+
+    return harness.run(flow)
+
+
+def comment_body(harness: Harness) -> str:
+    [comment] = harness.github.state.comments_on(REPO, 7)
+    return str(comment["body"])
+
+
+def pushed_and_deploying(harness: Harness) -> tuple[str, str]:
+    """PR 7 served `A` (success), then pushed to `B`, which is rolling out now."""
+    from tests.workers.test_statuses import opened as opened_at
+    from tests.workers.test_statuses import publish, ready
+
+    a, b = sha_of("A"), sha_of("B")
+    opened_at(harness, a)
+    ready(harness, a)
+    publish(harness)
+    harness.github.state.push_pull(REPO, 7, b)
+    deliver(harness, "synchronize", b)
+    harness.set_status("pr-7", {"phase": "Deploying", "targetCommitSha": b, "commitSha": a})
+    publish(harness)
+    return a, b
+
+
+def test_final_writes_go_at_once_when_only_the_reserve_is_left(
+    harness: Harness, clock: FakeClock
+) -> None:
+    from tests.workers.test_statuses import deployment_states, ready
+
+    a, b = pushed_and_deploying(harness)
+    spend_down_to(harness, clock, PROGRESS_RESERVE)
+    before, start = len(harness.github.content_writes()), clock.now
+    ready(harness, b)
+    follow_ups = publish_noting_follow_ups(harness)
+    assert deployment_states(harness, b)[-1] == "success"
+    assert deployment_states(harness, a)[-1] == "inactive"
+    [run] = harness.github.state.check_runs_of(REPO, b)
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert {r.at for r in harness.github.content_writes()[before:]} == {start}  # none waited
+    # The comment (a progress write, overwritten by the next one anyway) waits for the budget,
+    # and the task is told to publish again once a progress write may go.
+    assert "Ready" not in comment_body(harness)
+    assert list(follow_ups) == [(harness.project_ns, "pr-7")]
+    assert follow_ups[(harness.project_ns, "pr-7")] > 0
+
+
+def test_the_put_off_comment_is_written_by_the_later_publish_and_nothing_twice(
+    harness: Harness, clock: FakeClock
+) -> None:
+    from tests.workers.test_statuses import ready
+
+    _, b = pushed_and_deploying(harness)
+    spend_down_to(harness, clock, PROGRESS_RESERVE)
+    ready(harness, b)
+    [delay] = publish_noting_follow_ups(harness).values()
+    clock.advance(delay)
+    assert publish_noting_follow_ups(harness) == {}
+    assert "Ready" in comment_body(harness) and b[:7] in comment_body(harness)
+    assert [r for r in harness.github.redundant_writes() if "/reactions" not in r.path] == []
+
+
+def test_a_progress_update_waits_while_cancelling_an_older_run_does_not(
+    harness: Harness, clock: FakeClock
+) -> None:
+    a, b = pushed_and_deploying(harness)
+    spend_down_to(harness, clock, PROGRESS_RESERVE)
+    harness.set_status("pr-7", {"phase": "Building", "targetCommitSha": b, "commitSha": a})
+    [older] = harness.github.state.check_runs_of(REPO, a)
+    [head] = harness.github.state.check_runs_of(REPO, b)
+    shown_before = dict(head)
+    follow_ups = publish_noting_follow_ups(harness)
+    assert older["status"] == "completed"
+    assert head["output"] == shown_before["output"]  # Building waits: the next publish shows it
+    assert list(follow_ups) == [(harness.project_ns, "pr-7")]
+
+
+def test_with_budget_to_spare_nothing_is_put_off(harness: Harness, clock: FakeClock) -> None:
+    from tests.workers.test_statuses import ready
+
+    _, b = pushed_and_deploying(harness)
+    clock.advance(60)  # the minute bucket is full again
+    ready(harness, b)
+    assert publish_noting_follow_ups(harness) == {}
+    assert "Ready" in comment_body(harness)
