@@ -7,7 +7,9 @@ the facts (`core.policy.PrFacts`) from GitHub's PR, the Environment CR and the c
 asks `core.policy.preview_decision`, and applies the answer. State lives where it survives restarts:
 fork approval and command opt-in as CR annotations, teardown-by-command as `spec.suspended`, the
 capacity queue as a Redis sorted set (score: when the PR started waiting). A short Redis lock per
-Project, renewed while held, keeps two workers from both taking the last slot (`workers.locks`).
+Project, renewed while held, keeps two workers from both taking the last slot (`workers.locks`);
+a deployed preview is published to GitHub after that lock is released, so the Project's other
+PRs are decided while this one's statuses wait for the write budget.
 """
 
 from __future__ import annotations
@@ -160,6 +162,11 @@ async def _converge_one(
         env = await _apply(ctx, gh, target, current, decision)
         if env is None and pr.is_open:
             await _show_policy_check(gh, target, decision)
+    if env is not None and decision.action == Action.DEPLOY:
+        # Outside the Project's lock: the other PRs' decisions need not wait for these GitHub
+        # writes, and publishing reads the CR afresh under its own lock, so a later decision's
+        # CR is what GitHub gets to see.
+        await statuses.publish_environment(ctx, gh, env)
     freed = decision.action == Action.REMOVE and current is not None and _holds_slot(current)
     return decision, env, freed
 
@@ -289,11 +296,12 @@ async def _join_queue(ctx: Context, target: Target) -> None:
 
 
 async def _deploy(ctx: Context, gh: GitHubInstallation, target: Target) -> Environment:
-    env = await upsert_environment(ctx, gh, target)
+    """The CR at the target with its deployment, resumed, with the PR's intent; the caller
+    publishes it once the Project's lock is released."""
+    env = await apply_target(ctx, gh, target)
     intent = await load_intent(ctx, target)
     env = await mark(ctx, env, suspended=False, intent=intent)
     await clear_intent(ctx, target)
-    await statuses.publish_environment(ctx, gh, env)
     return env
 
 

@@ -10,11 +10,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from redis import Redis as SyncRedis
 
 from core.clients.budget import HOUR, MINUTE, PROGRESS_RESERVE
 from core.errors import NotFound, RateLimited
 from tests.support.fake_github import sha_of
-from tests.workers.conftest import INSTALLATION, REPO, FakeClock, Harness
+from tests.workers.conftest import INSTALLATION, PROJECT, REPO, FakeClock, Harness
 from tests.workers.test_github_client import opened
 from tests.workers.test_pull_requests import deliver
 from workers.context import Context
@@ -232,3 +233,30 @@ def test_with_budget_to_spare_nothing_is_put_off(harness: Harness, clock: FakeCl
     ready(harness, b)
     assert publish_noting_follow_ups(harness) == {}
     assert "Ready" in comment_body(harness)
+
+
+class LockWatchingClock(FakeClock):
+    """Simulated time that notes, whenever a write waits for its token, whether `key` is held."""
+
+    def __init__(self, now: float, *, redis_url: str, key: str) -> None:
+        super().__init__(now)
+        self.redis, self.key = SyncRedis.from_url(redis_url), key
+        self.held_while_waiting: list[bool] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.held_while_waiting.append(bool(self.redis.exists(self.key)))
+        await super().sleep(seconds)
+
+
+def test_a_pr_waiting_for_the_budget_does_not_hold_its_projects_admission_lock(
+    harness: Harness, clock: FakeClock
+) -> None:
+    """Other PRs of the Project are decided while this one's check run waits for a token."""
+    spend_down_to(harness, clock, 1.0)  # the deployment gets the last token; the check run waits
+    lock = f"catalyst:admission:{harness.project_ns}:{PROJECT}"
+    watching = LockWatchingClock(clock.now, redis_url=harness.redis_url, key=lock)
+    harness.clock = watching
+    harness.github.state.open_pull(REPO, 7, sha_of("A"))
+    deliver(harness, "opened", sha_of("A"))
+    assert harness.github.state.check_runs_of(REPO, sha_of("A"))  # written after its wait
+    assert watching.held_while_waiting == [False]
