@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,10 +18,26 @@ from reconciler.modes.common import recorded_source
 from reconciler.sourcerefs import clean_path
 
 BuildState = Literal["Running", "Succeeded", "Failed"]
+# What the Job controller labels its pods with: the uid of their Job (legacy name second).
+CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 
 
-def job_state(job: Manifest) -> tuple[BuildState, str]:
-    """Running/Succeeded/Failed of a Job, with the failure reason."""
+def job_state(job: Manifest, pods: Sequence[Manifest] = ()) -> tuple[BuildState, str]:
+    """Running/Succeeded/Failed of a Job, with the failure reason; `pods`: the build pods read.
+
+    The Job controller marks a Job Complete up to a second after its pod succeeded (it syncs
+    pod events in 1 s batches), so a Job not finished by its own status already counts as
+    Succeeded once a pod of this very Job has succeeded (our Jobs want one completion). A failed
+    pod says nothing yet: whether the Job retries it is the Job's call, so Failed stays its word.
+    """
+    state, reason = job_status_state(job)
+    if state == "Running" and any(succeeded_pod_of(job, pod) for pod in pods):
+        return "Succeeded", ""
+    return state, reason
+
+
+def job_status_state(job: Manifest) -> tuple[BuildState, str]:
+    """Running/Succeeded/Failed of a Job by its own status, with the failure reason."""
     status = job.get("status") or {}
     for cond in status.get("conditions") or []:
         if cond.get("status") != "True":
@@ -34,6 +51,31 @@ def job_state(job: Manifest) -> tuple[BuildState, str]:
     if int(status.get("failed") or 0) > 0:
         return "Failed", "pod failed"
     return "Running", ""
+
+
+def awaits_pods(job: Manifest) -> bool:
+    """Whether a Job's pods could tell more than its status: not finished, not being deleted."""
+    return not is_deleting(job) and job_status_state(job)[0] == "Running"
+
+
+def succeeded_pod_of(job: Manifest, pod: Manifest) -> bool:
+    """Whether `pod` is a pod of this very Job and has succeeded."""
+    return pod_of(job, pod) and (pod.get("status") or {}).get("phase") == "Succeeded"
+
+
+def pod_of(job: Manifest, pod: Manifest) -> bool:
+    """Whether `pod` belongs to this very Job: by its uid, never by name.
+
+    A rebuild deletes and recreates a Job of the same name; the old Job's pods may still be
+    there, and carry its uid as their controller ownerReference and controller-uid label.
+    """
+    uid = (job.get("metadata") or {}).get("uid")
+    if not uid:
+        return False
+    meta = pod.get("metadata") or {}
+    owners = {r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("controller")}
+    labels = meta.get("labels") or {}
+    return uid in owners or any(labels.get(key) == uid for key in CONTROLLER_UID_LABELS)
 
 
 @dataclass(frozen=True)
@@ -62,7 +104,7 @@ def plan_build(ctx: ModeContext, obs: Observed, build: BuildSpec) -> BuildOutcom
     record = BuildStatus(name=build.name, job=job_name, commit_sha=sha, state="Running")
     record.rebuild_nonce = nonce
     if job is not None:
-        return _existing_job(ctx, job, record, image, before, obs.build_logs.get(job_name))
+        return _existing_job(ctx, obs, job=job, record=record, image=image, before=before)
     if before is not None and before.rebuild_nonce == nonce and before.state != "Running":
         return BuildOutcome((before,), ())  # finished earlier (Job TTL-deleted): never redone
     rebuild = before is not None and before.rebuild_nonce != nonce  # `/catalyst rebuild`
@@ -112,12 +154,14 @@ def token_scope(ctx: ModeContext, build: BuildSpec) -> tuple[int | None, str | N
 
 def _existing_job(
     ctx: ModeContext,
+    obs: Observed,
+    *,
     job: Manifest,
     record: BuildStatus,
     image: str,
     before: BuildStatus | None,
-    log_tail: str | None = None,
 ) -> BuildOutcome:
+    """Restart (rebuild asked), wait for or read the state of a build's existing Job."""
     annotations = (job.get("metadata") or {}).get("annotations") or {}
     if annotations.get(manifests.NONCE_ANNOTATION, "") != (record.rebuild_nonce or ""):
         # Rebuild asked: the record keeps the old Job's nonce until the new Job exists, so the
@@ -126,13 +170,14 @@ def _existing_job(
         return BuildOutcome((record,), delete_build(ctx.namespace, record.job))
     if is_deleting(job):
         return BuildOutcome((record,), ())
-    state, reason = job_state(job)
+    state, reason = job_state(job, obs.build_pods)
     record.state = state
     if state == "Succeeded":
         record.image = image
     if state == "Failed":
         record.message = f"build {record.name} failed ({reason}); logs: job/{record.job}"
         same_attempt = before is not None and before.rebuild_nonce == record.rebuild_nonce
+        log_tail = obs.build_logs.get(record.job)
         record.log_tail = log_tail or (before.log_tail if before and same_attempt else None)
         if private_build_log(ctx):  # the PR comment would show a fork's log to everyone
             record.log_tail = None

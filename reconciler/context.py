@@ -23,6 +23,9 @@ class Observed:
     settings: ModeSettings
     namespaces: Mapping[str, Manifest | None] = field(default_factory=dict)
     jobs: Mapping[str, Manifest] = field(default_factory=dict)
+    # The namespace's build pods, read while a build Job's own status has not finished it: a
+    # pod of that very Job that succeeded finishes the build before the Job says so.
+    build_pods: tuple[Manifest, ...] = ()
     children: Mapping[ObjectKey, Manifest] = field(default_factory=dict)
     children_read: bool = False
     team_pull_secret: Manifest | None = None

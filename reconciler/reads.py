@@ -13,6 +13,7 @@ from core import naming
 from reconciler.cluster import Cluster, Manifest
 from reconciler.manifests import LABEL_JOB_TYPE
 
+# Our build Jobs, and their pods (the pod template carries the Job's labels).
 BUILD_JOBS = f"{naming.LABEL_MANAGED_BY}={naming.MANAGED_BY},{LABEL_JOB_TYPE}=build"
 MANAGED = f"{naming.LABEL_MANAGED_BY}={naming.MANAGED_BY}"
 
@@ -27,6 +28,8 @@ class Reads(Protocol):
     def namespace(self, name: str) -> Manifest | None: ...
 
     def build_jobs(self, namespace: str) -> list[Manifest]: ...
+
+    def build_pods(self, namespace: str) -> list[Manifest]: ...
 
     def workloads(self, namespace: str) -> list[Manifest]: ...
 
@@ -56,6 +59,10 @@ class LiveReads:
     def build_jobs(self, namespace: str) -> list[Manifest]:
         """LIST our build Jobs of a namespace."""
         return self.cluster.list_items("Job", namespace, label_selector=BUILD_JOBS)
+
+    def build_pods(self, namespace: str) -> list[Manifest]:
+        """LIST the pods of our build Jobs of a namespace (their template carries the labels)."""
+        return self.cluster.list_items("Pod", namespace, label_selector=BUILD_JOBS)
 
     def workloads(self, namespace: str) -> list[Manifest]:
         """LIST our Deployments and StatefulSets (managed services) of a namespace."""

@@ -37,7 +37,7 @@ from reconciler.actions import (
 )
 from reconciler.apiserver import ApiServerAddresses
 from reconciler.buildlogs import TAIL_LINES, failed_build_log, tidy
-from reconciler.builds import job_state
+from reconciler.builds import awaits_pods, job_state
 from reconciler.cluster import Cluster, Manifest
 from reconciler.config import resolve_config
 from reconciler.confinement import (
@@ -166,7 +166,7 @@ class Reconciler:
     # --- observe ---------------------------------------------------------------------------
 
     def observe(self, env: Environment) -> Observed:
-        """Read the Project, namespaces, build Jobs and workloads of one Environment."""
+        """Read the Project, namespaces, build Jobs (and pods, while unfinished) and workloads."""
         project = self._project(env)
         names = set(namespaces_of(env))
         if project is not None and (team := (env.metadata.labels or {}).get(naming.LABEL_TEAM)):
@@ -177,10 +177,12 @@ class Reconciler:
         jobs_by_name: dict[str, Manifest] = {}
         children: dict[tuple[str, str], Manifest] = {}
         build_logs: dict[str, str] = {}
+        build_pods: tuple[Manifest, ...] = ()
         rollout_objects: tuple[Manifest, ...] = ()
         rollout_log: str | None = None
         if target and namespaces.get(target) and not env.metadata.deletion_timestamp:
             jobs_by_name = {j["metadata"]["name"]: j for j in self.reads.build_jobs(target)}
+            build_pods = self._build_pods(target, jobs_by_name)
             children = {key_of(w): w for w in self.reads.workloads(target)}
             children.update(self._release_workloads(env, target, children))
             build_logs = self._failed_build_logs(env, target, jobs_by_name)
@@ -193,6 +195,7 @@ class Reconciler:
             settings=self.settings,
             namespaces=namespaces,
             jobs=jobs_by_name,
+            build_pods=build_pods,
             children=children,
             now=self.clock(),
             build_logs=build_logs,
@@ -215,6 +218,21 @@ class Reconciler:
         keys = [workload_key(k) for k in release.workloads or []] if release else []
         found = {k: self.cluster.get_or_none(*k, namespace) for k in keys if k not in listed}
         return {k: w for k, w in found.items() if w is not None}
+
+    def _build_pods(
+        self, namespace: str, jobs_by_name: dict[str, Manifest]
+    ) -> tuple[Manifest, ...]:
+        """The build pods, read only while a build Job's own status has not finished it.
+
+        None when unreadable: the Job's own status then finishes the build, a second later.
+        """
+        if not any(awaits_pods(job) for job in jobs_by_name.values()):
+            return ()
+        try:
+            return tuple(self.reads.build_pods(namespace))
+        except CatalystError as exc:
+            log.info("build pods of %s not read: %s", namespace, exc)
+            return ()
 
     def _rollout_objects(self, namespace: str) -> tuple[Manifest, ...]:
         """ReplicaSets and Pods; none when unreadable (the rollout is judged on the next pass)."""

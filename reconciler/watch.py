@@ -19,7 +19,7 @@ from core.clients.kube import Gone
 from reconciler.cluster import Cluster, Manifest
 from reconciler.feeder import Feeder
 from reconciler.manifests import LABEL_JOB_TYPE, OWNER_ANNOTATION
-from reconciler.reads import MANAGED, LiveReads
+from reconciler.reads import BUILD_JOBS, MANAGED, LiveReads
 
 log = logging.getLogger(__name__)
 Handler = Callable[[str, Manifest, Manifest | None], None]
@@ -183,6 +183,13 @@ class CachedReads(LiveReads):
             return super().build_jobs(namespace)
         return [j for j in informer.items() if _in(j, namespace) and _is_build(j)]
 
+    def build_pods(self, namespace: str) -> list[Manifest]:
+        """Cached pods of our build Jobs of a namespace (the Pod informer holds only those)."""
+        informer = self._synced("Pod")
+        if informer is None:
+            return super().build_pods(namespace)
+        return [p for p in informer.items() if _in(p, namespace)]
+
     def workloads(self, namespace: str) -> list[Manifest]:
         """Cached Deployments and StatefulSets of a namespace."""
         informers = [self._synced("Deployment"), self._synced("StatefulSet")]
@@ -203,6 +210,10 @@ def _in(obj: Manifest, namespace: str) -> bool:
 
 def _is_build(obj: Manifest) -> bool:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(LABEL_JOB_TYPE) == "build"
+
+
+def _phase(pod: Manifest | None) -> Any:
+    return ((pod or {}).get("status") or {}).get("phase")
 
 
 def _without_status(obj: Manifest | None) -> Any:
@@ -236,6 +247,8 @@ class Watcher:
             ("Job", MANAGED, self._on_child),
             ("Deployment", MANAGED, self._on_child),
             ("StatefulSet", MANAGED, self._on_child),
+            # build pods only: one that succeeded finishes its build before its Job says so
+            ("Pod", BUILD_JOBS, self._on_build_pod),
         ]
         self.informers = {
             kind: Informer(
@@ -348,6 +361,13 @@ class Watcher:
         namespace = self.informers["Namespace"].get(None, obj_key(obj)[0])
         if namespace is not None:
             self._feed_owner(namespace)
+
+    def _on_build_pod(self, type_: str, obj: Manifest, old: Manifest | None) -> None:
+        # Only a pod that has just succeeded changes what the reconcile of its build decides
+        # (a failed one waits for its Job's word, whose own event feeds the Environment).
+        succeeded_now = _phase(obj) == "Succeeded" and _phase(old) != "Succeeded"
+        if type_ != "DELETED" and succeeded_now:
+            self._on_child(type_, obj, old)
 
     def _feed_owner(self, namespace: Manifest) -> None:
         meta = namespace.get("metadata") or {}

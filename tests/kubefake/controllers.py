@@ -2,8 +2,10 @@
 
 * ``jobs``: a Job becomes active, then Complete (``succeeded=1``) or, when its name matches a
   failing :meth:`Controllers.job_outcome` rule, Failed (``failed=1`` with reason/message). A
-  failing Job leaves a Pod (``<job>-<5 chars>``, labels ``job-name`` and
-  ``batch.kubernetes.io/job-name``, phase Failed) whose ``/log`` serves the rule's ``log`` text.
+  failing Job leaves a Pod (``<job>-<5 chars>``, labels ``job-name``,
+  ``batch.kubernetes.io/job-name`` and the ``controller-uid`` ones, the Job as its controller
+  ownerReference, phase Failed) whose ``/log`` serves the rule's ``log`` text. A test leaves
+  such a Pod in any phase itself with :meth:`Controllers.job_pod_ended` (``jobs`` on or off).
 * ``deployments``: Deployments and StatefulSets report every replica ready/available/updated,
   ``observedGeneration = generation`` and (Deployments) Available/Progressing conditions. A
   Deployment running an image that matches an :meth:`Controllers.unavailable_images` pattern
@@ -93,26 +95,28 @@ def job_final_status(job: Obj, outcome: JobOutcome) -> Obj:
 
 
 def job_pod(job: Obj) -> Obj:
-    """The Pod a failed Job leaves behind: its template, labelled with the Job's name."""
+    """The Pod of a Job: its template, labelled with the Job's name and uid, the Job its owner."""
     md, template = o.meta(job), (job.get("spec") or {}).get("template") or {}
-    name = o.name_of(job)
+    name, uid = o.name_of(job), str(md.get("uid"))
     labels = {
         **((template.get("metadata") or {}).get("labels") or {}),
         "job-name": name,
         "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "batch.kubernetes.io/controller-uid": uid,
     }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": f"{name}-{str(md.get('uid'))[:5]}",
+            "name": f"{name}-{uid[:5]}",
             "labels": labels,
             "ownerReferences": [
                 {
                     "apiVersion": "batch/v1",
                     "kind": "Job",
                     "name": name,
-                    "uid": md.get("uid"),
+                    "uid": uid,
                     "controller": True,
                 }
             ],
@@ -330,13 +334,15 @@ class Controllers:
         if time.monotonic() - first >= outcome.delay:
             self._set_status(JOBS, job, job_final_status(job, outcome))
             if not outcome.succeed:
-                self._leave_failed_pod(job, outcome.log)
+                self.job_pod_ended(job, "Failed", outcome.log)
         elif not (job.get("status") or {}).get("active"):
             self._set_status(
                 JOBS, job, {**(job.get("status") or {}), "active": 1, "startTime": o.now()}
             )
 
-    def _leave_failed_pod(self, job: Obj, log: str) -> None:
+    def job_pod_ended(self, job: Obj, phase: str = "Succeeded", log: str = "") -> None:
+        """Leave the Pod of ``job`` (see :func:`job_pod`) ended in ``phase``, as a kubelet reports
+        it, serving ``log``; the Job's own status is untouched (the ``jobs`` controller's)."""
         pods = self.api.registry.lookup("", "v1", "pods")
         assert pods is not None
         namespace = o.meta(job).get("namespace")
@@ -345,7 +351,7 @@ class Controllers:
         except ApiError:  # already there (the Job failed before) or its namespace is closing
             return
         self.api.pod_logs[(str(namespace), o.name_of(pod))] = log
-        self._set_status(POD_KEY, pod, {"phase": "Failed", "startTime": o.now()})
+        self._set_status(POD_KEY, pod, {"phase": phase, "startTime": o.now()})
 
     # --- deployments / statefulsets ----------------------------------------------------
 

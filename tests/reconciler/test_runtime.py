@@ -114,6 +114,39 @@ def test_child_events_feed_their_environment(kubefake: KubeFake, redis_server: R
     watcher.stop()
 
 
+def test_a_build_pod_that_succeeds_feeds_its_environment_and_is_read_from_the_cache(
+    kubefake: KubeFake, redis_server: RedisServer
+) -> None:
+    seed(kubefake)
+    kubefake.controllers.enable("deployments", "namespaces")  # no Job controller: Job stays open
+    kubefake.put_object(environment_obj())
+    rig = make_rig(kubefake)
+    rig.run_until(lambda: bool(kubefake.list("jobs", ENV_NS)))
+    other = {"name": "other", "namespace": ENV_NS}
+    spec = {"containers": [{"name": "main", "image": "busybox"}]}
+    kubefake.put_object({"apiVersion": "v1", "kind": "Pod", "metadata": other, "spec": spec})
+    # Not started (no resync): every event below is one the test folds in itself.
+    watcher, sent = make_watcher(kubefake, redis_server, lambda: True)
+    for informer in watcher.informers.values():
+        informer.relist()
+    sent.sent.clear()
+    watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
+    pods = watcher.informers["Pod"]
+    (job,) = kubefake.list("jobs", ENV_NS)
+    kubefake.controllers.job_pod_ended(job, "Succeeded")
+    pods.relist()  # the build pod appears, succeeded
+    assert env_tasks(sent) == [{"namespace": PROJECT_NS, "name": "pr-1"}]
+    cached = CachedReads(Cluster(kubefake.api_client()), watcher.informers).build_pods(ENV_NS)
+    (pod,) = cached  # the build pod only, never the namespace's other pods
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+    assert pod["status"]["phase"] == "Succeeded"
+    sent.sent.clear()
+    watcher.feeder.gate.unmark_queued(f"{PROJECT_NS}/pr-1")
+    relabelled = {**pod, "metadata": {**pod["metadata"], "annotations": {"x": "y"}}}
+    pods.apply({"type": "MODIFIED", "object": relabelled})
+    assert env_tasks(sent) == []  # no new phase: nothing to decide again
+
+
 def test_converged_reconcile_from_the_cache_reads_once_and_writes_nothing(
     kubefake: KubeFake, redis_server: RedisServer
 ) -> None:
