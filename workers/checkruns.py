@@ -31,17 +31,19 @@ async def sync_check_runs(
     wanted = checks.project_check(
         env, log_url_template=ctx.log_url_template, dashboard_url=ctx.dashboard_url
     )
+    await converge_run(ctx, gh, repository, wanted, book, verify=verify)
     put_off: WriteDeferred | None = None
-    try:
-        await converge_run(ctx, gh, repository, wanted, book, verify=verify)
-    except WriteDeferred as exc:
-        put_off = exc  # the head run's progress waits; cancelling older runs does not
     for sha in list(book.check_runs):
-        if sha != wanted.sha:
-            older = checks.superseded_check(
-                wanted.name, sha, newer=wanted.sha, ext_id=wanted.external_id
-            )
-            await converge_run(ctx, gh, repository, older, book, verify=verify)
+        if sha == wanted.sha:
+            continue
+        older = checks.superseded_check(
+            wanted.name, sha, newer=wanted.sha, ext_id=wanted.external_id
+        )
+        try:
+            # Nobody waits for an old commit's run to say "superseded": it may wait too.
+            await converge_run(ctx, gh, repository, older, book, verify=verify, progress=True)
+        except WriteDeferred as exc:
+            put_off = exc
     if put_off is not None:
         raise put_off
 
@@ -82,12 +84,14 @@ async def converge_run(
     book: Bookkeeping,
     *,
     verify: bool,
+    progress: bool = False,
 ) -> None:
     """Make the run of `wanted.sha` show `wanted`, writing only when it shows something else.
 
     With `verify` (bookkeeping may predate a write whose save was lost) GitHub is asked first.
     Creating a run and concluding it are first and final writes; moving an in-progress run on
-    is a progress write (WriteDeferred when the budget is at its reserve; digest not recorded).
+    (or `progress`: any update of this run) is a progress write, WriteDeferred when the budget
+    is at its reserve, its digest not recorded.
     """
     digest = _digest(wanted)
     run_id = book.check_runs.get(wanted.sha)
@@ -102,7 +106,7 @@ async def converge_run(
             book.check_digests[wanted.sha] = digest
             return
     if not (verify and await _already_shows(gh, repository, run_id, wanted)):
-        await _update(gh, repository, run_id, wanted)
+        await _update(gh, repository, run_id, wanted, progress=progress or not wanted.completed)
     book.check_digests[wanted.sha] = digest
 
 
@@ -134,10 +138,15 @@ async def _already_shows(
 
 
 async def _update(
-    gh: GitHubInstallation, repository: str, run_id: int, wanted: CheckProjection
+    gh: GitHubInstallation,
+    repository: str,
+    run_id: int,
+    wanted: CheckProjection,
+    *,
+    progress: bool = False,
 ) -> None:
     try:
-        await gh.update_check_run(repository, run_id, wanted.body(), progress=not wanted.completed)
+        await gh.update_check_run(repository, run_id, wanted.body(), progress=progress)
     except NotFound:
         return  # the run (or the repository) is gone: nothing is left to show
 
@@ -150,7 +159,10 @@ def _digest(wanted: CheckProjection) -> str:
 async def show_policy_check(
     gh: GitHubInstallation, repository: str, wanted: CheckProjection
 ) -> None:
-    """A commit without an Environment: its run says why (no bookkeeping: GitHub is asked)."""
+    """A commit without an Environment: its run says why (no bookkeeping: GitHub is asked).
+
+    Nothing else shows this PR's state, so none of these writes is a progress write.
+    """
     found = await gh.find_check_runs(repository, wanted.sha, name=wanted.name)
     ours = [run for run in found if run.external_id == wanted.external_id]
     if not ours:

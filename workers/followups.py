@@ -41,7 +41,12 @@ async def _enqueue(
     redis: Redis, enqueue: Enqueuer, key: str, env: tuple[str, str], due_in: float
 ) -> int:
     namespace, name = env
-    kwargs = {"namespace": namespace, "name": name, "delivery_id": f"follow-up:{namespace}/{name}"}
+    kwargs = {
+        "namespace": namespace,
+        "name": name,
+        "delivery_id": f"follow-up:{namespace}/{name}",
+        "follow_up": True,  # nothing to do once the Environment is gone
+    }
     try:
         enqueue(jobs.TASK_PUBLISH_STATUS, kwargs, countdown=due_in)
     except TemporaryError as exc:

@@ -46,14 +46,23 @@ class TeardownHint:
 
 
 async def publish_status(
-    ctx: Context, namespace: str, name: str, *, hint: TeardownHint | None = None
+    ctx: Context,
+    namespace: str,
+    name: str,
+    *,
+    hint: TeardownHint | None = None,
+    follow_up: bool = False,
 ) -> None:
     """Converge GitHub to the Environment `namespace/name` (or to its absence).
 
+    A `follow_up` (a later publish for put-off progress writes, `workers.followups`) of an
+    Environment that is gone does nothing: finishing its teardown is the reconciler's publish.
     Raises `LockBusy` (a TemporaryError) when another worker keeps publishing it too long.
     """
     async with _publishing(ctx, namespace, name) as verify:
         env = ctx.kube.get_environment(namespace, name)
+        if (env is None or _released(env)) and follow_up:
+            return
         if env is None or _released(env):
             await finish_teardown(ctx, namespace, name, hint=hint)
             return

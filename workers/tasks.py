@@ -181,11 +181,11 @@ def publish_status_task(
     self: Task[Any, Any], /, *, namespace: str, name: str, **kwargs: Any
 ) -> None:
     """Project one Environment (or its absence) onto GitHub."""
-    hint = _hint(kwargs)
+    hint, follow_up = _hint(kwargs), bool(kwargs.get("follow_up"))
     run_flow(
         self,
         jobs.TASK_PUBLISH_STATUS,
-        lambda ctx: statuses.publish_status(ctx, namespace, name, hint=hint),
+        lambda ctx: statuses.publish_status(ctx, namespace, name, hint=hint, follow_up=follow_up),
     )
 
 

@@ -74,9 +74,10 @@ class Bucket:
 # fast; the slow refill keeps a busy hour under the limit.
 MINUTE = Bucket(burst=20.0, per_second=0.9)
 HOUR = Bucket(burst=150.0, per_second=0.094)
-# Enough for a rollout's final writes at once (`success`, the superseded `inactive`, the check
-# run's conclusion) plus a new head's deployment and first status.
-PROGRESS_RESERVE = 5.0
+# Enough for one new head's first and final writes at once: its deployment, check run and
+# first status, then `success`, the superseded `inactive` and the check run's conclusion (6),
+# with room for a second PR's first writes meanwhile.
+PROGRESS_RESERVE = 8.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ the tests that need what only the fake does on demand (injected faults, delays, 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from core import naming
 from core.clients.github import GitHubApp
 from core.clients.githubauth import AppCredentials
 from core.clients.kube import KubeEnvironments, KubePods
+from core.errors import RateLimited
 from core.jobs import PushJob
 from core.model import Environment, Project
 from tests.kubefake import KubeFake
@@ -28,8 +30,10 @@ from tests.support.fake_github import FakeGitHub
 from tests.support.github import private_key_pem
 from tests.support.kube_rest import KubeView
 from tests.support.redis_server import RedisServer
+from workers import followups
 from workers.context import Context
 from workers.projects import ProjectIndex
+from workers.statuses import publish_status
 from workers.tracked import handle_push
 
 T = TypeVar("T")
@@ -99,6 +103,10 @@ class TeamEnvironments(KubeEnvironments):
         return [p for p in super().list_projects() if p.metadata.namespace == self.team]
 
 
+async def _publish(ctx: Context, *, key: tuple[str, str]) -> None:
+    await publish_status(ctx, *key, follow_up=True)
+
+
 class Harness:
     """Runs worker flows against one Kubernetes API, one event loop per call (like a task)."""
 
@@ -124,6 +132,8 @@ class Harness:
         self.pods = KubePods(api_client)
         self.projects = ProjectIndex(self.store, ttl=0.0)
         self.log_url_template: str | None = "https://logs.example/{namespace}/{job}"
+        # Later publishes the flows asked for (put-off progress writes): (ns, name) -> due at.
+        self.follow_ups: dict[tuple[str, str], float] = {}
 
     def run(self, flow: Callable[[Context], Awaitable[T]]) -> T:
         """Run `flow` with a fresh Context, as a task would."""
@@ -148,9 +158,34 @@ class Harness:
                     log_url_template=self.log_url_template,
                     pods=self.pods,
                 )
-                return await flow(ctx)
+                result = await flow(ctx)
+                self._note_follow_ups(ctx)
+                return result
         finally:
             await redis.aclose()
+
+    def _note_follow_ups(self, ctx: Context) -> None:
+        """Keep the later publishes a flow asked for, as the task shell queues them."""
+        for key, delay in ctx.follow_ups.due.items():
+            due = self.clock.now + max(delay, followups.MIN_DELAY)
+            self.follow_ups.setdefault(key, due)
+
+    def run_follow_ups(self, *, until: float | None = None) -> int:
+        """Run the later publishes due by `until` (default: all, moving the clock to each)."""
+        ran = 0
+        while self.follow_ups:
+            key, due = min(self.follow_ups.items(), key=lambda item: item[1])
+            if until is not None and due > until:
+                break
+            del self.follow_ups[key]
+            self.clock.now = max(self.clock.now, due)
+            try:
+                self.run(functools.partial(_publish, key=key))
+            except RateLimited as exc:  # retried after the delay it names, as Celery would
+                self.follow_ups[key] = self.clock.now + (exc.delay or 1.0)
+                continue
+            ran += 1
+        return ran
 
     def environment(self, name: str) -> Environment | None:
         """The Environment CR as stored now."""

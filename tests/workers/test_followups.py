@@ -5,7 +5,7 @@ from __future__ import annotations
 from core import jobs
 from core.errors import TemporaryError
 from tests.support.queue import RecordingEnqueuer
-from tests.workers.conftest import Harness
+from tests.workers.conftest import REPO, Harness
 from workers import followups
 from workers.context import Context, FollowUps
 
@@ -49,3 +49,18 @@ def test_the_longest_delay_asked_for_wins() -> None:
     due.note("ns", "pr-1", 7.0)
     due.note("ns", "pr-1", 1.0)
     assert due.due == {("ns", "pr-1"): 7.0}
+
+
+def test_a_follow_up_of_an_environment_that_is_gone_asks_github_nothing(harness: Harness) -> None:
+    from tests.support.fake_github import sha_of
+    from tests.workers.test_pull_requests import deliver
+    from tests.workers.test_statuses import opened
+
+    opened(harness, sha_of("A"))
+    harness.github.state.close_pull(REPO, 7)
+    deliver(harness, "closed", sha_of("A"))
+    assert harness.environment("pr-7") is None
+    before = len(harness.github.log)
+    harness.follow_ups[(harness.project_ns, "pr-7")] = harness.clock.now
+    assert harness.run_follow_ups() == 1
+    assert harness.github.log[before:] == []  # finishing the teardown is the reconciler's call

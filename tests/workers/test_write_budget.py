@@ -143,13 +143,10 @@ def spend_down_to(harness: Harness, clock: FakeClock, tokens: float) -> None:
 
 
 def publish_noting_follow_ups(harness: Harness) -> dict[tuple[str, str], float]:
-    """Publish the preview as the task would and return the later publishes it asked for."""
-
-    async def flow(ctx: Context) -> dict[tuple[str, str], float]:
-        await publish_status(ctx, harness.project_ns, "pr-7")
-        return dict(ctx.follow_ups.due)
-
-    return harness.run(flow)
+    """Publish the preview as the task would; the later publishes it asked for (due at)."""
+    harness.follow_ups.clear()
+    harness.run(lambda ctx: publish_status(ctx, harness.project_ns, "pr-7"))
+    return {key: due - harness.clock.now for key, due in harness.follow_ups.items()}
 
 
 def comment_body(harness: Harness) -> str:
@@ -203,26 +200,36 @@ def test_the_put_off_comment_is_written_by_the_later_publish_and_nothing_twice(
     _, b = pushed_and_deploying(harness)
     spend_down_to(harness, clock, PROGRESS_RESERVE)
     ready(harness, b)
-    [delay] = publish_noting_follow_ups(harness).values()
-    clock.advance(delay)
-    assert publish_noting_follow_ups(harness) == {}
+    assert publish_noting_follow_ups(harness)
+    assert harness.run_follow_ups() == 1
+    assert harness.follow_ups == {}
     assert "Ready" in comment_body(harness) and b[:7] in comment_body(harness)
     assert [r for r in harness.github.redundant_writes() if "/reactions" not in r.path] == []
 
 
-def test_a_progress_update_waits_while_cancelling_an_older_run_does_not(
+def test_an_old_commits_run_waits_for_the_budget_while_the_new_heads_run_does_not(
     harness: Harness, clock: FakeClock
 ) -> None:
-    a, b = pushed_and_deploying(harness)
+    from tests.workers.test_statuses import opened as opened_at
+    from tests.workers.test_statuses import publish, ready
+
+    a, b = sha_of("A"), sha_of("B")
+    opened_at(harness, a)
+    ready(harness, a)
+    publish(harness)
     spend_down_to(harness, clock, PROGRESS_RESERVE)
-    harness.set_status("pr-7", {"phase": "Building", "targetCommitSha": b, "commitSha": a})
+    harness.github.state.push_pull(REPO, 7, b)
+    deliver(harness, "synchronize", b)
     [older] = harness.github.state.check_runs_of(REPO, a)
-    [head] = harness.github.state.check_runs_of(REPO, b)
-    shown_before = dict(head)
-    follow_ups = publish_noting_follow_ups(harness)
-    assert older["status"] == "completed"
-    assert head["output"] == shown_before["output"]  # Building waits: the next publish shows it
-    assert list(follow_ups) == [(harness.project_ns, "pr-7")]
+    assert harness.github.state.check_runs_of(REPO, b)  # the new head's run: at once
+    assert older["conclusion"] == "success"  # "superseded" waits for the budget
+    assert list(harness.follow_ups) == [(harness.project_ns, "pr-7")]
+    harness.run_follow_ups()
+    assert (older["conclusion"], older["output"]["title"]) == (
+        "cancelled",
+        f"Superseded by {b[:7]}",
+    )
+    assert [r for r in harness.github.redundant_writes() if "/reactions" not in r.path] == []
 
 
 def test_with_budget_to_spare_nothing_is_put_off(harness: Harness, clock: FakeClock) -> None:
