@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core import checks
 from core.checks import CheckProjection
+from core.clients.budget import WriteKind
 from core.clients.github import GitHubInstallation
 from core.errors import NotFound, WriteDeferred
 from core.model import Environment
@@ -106,7 +107,8 @@ async def converge_run(
             book.check_digests[wanted.sha] = digest
             return
     if not (verify and await _already_shows(gh, repository, run_id, wanted)):
-        await _update(gh, repository, run_id, wanted, progress=progress or not wanted.completed)
+        kind = WriteKind.PROGRESS if progress or not wanted.completed else WriteKind.FINAL
+        await _update(gh, repository, run_id, wanted, kind=kind)
     book.check_digests[wanted.sha] = digest
 
 
@@ -143,10 +145,10 @@ async def _update(
     run_id: int,
     wanted: CheckProjection,
     *,
-    progress: bool = False,
+    kind: WriteKind = WriteKind.FINAL,
 ) -> None:
     try:
-        await gh.update_check_run(repository, run_id, wanted.body(), progress=progress)
+        await gh.update_check_run(repository, run_id, wanted.body(), kind=kind)
     except NotFound:
         return  # the run (or the repository) is gone: nothing is left to show
 
@@ -161,7 +163,7 @@ async def show_policy_check(
 ) -> None:
     """A commit without an Environment: its run says why (no bookkeeping: GitHub is asked).
 
-    Nothing else shows this PR's state, so none of these writes is a progress write.
+    Nothing else shows this PR's state: each of these writes is a first one, never put off.
     """
     found = await gh.find_check_runs(repository, wanted.sha, name=wanted.name)
     ours = [run for run in found if run.external_id == wanted.external_id]
@@ -175,4 +177,4 @@ async def show_policy_check(
         wanted.conclusion,
         wanted.title,
     ):
-        await _update(gh, repository, shown.id, wanted)
+        await _update(gh, repository, shown.id, wanted, kind=WriteKind.FIRST)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 
 from core import naming, projection
+from core.clients.budget import WriteKind
 from core.clients.github import GitHubInstallation
 from core.errors import Conflict, WriteDeferred
 from core.github_values import Comment
@@ -68,7 +69,7 @@ async def sync_environment_comment(
         project=view.project,
         body=body,
         known_id=book.comment_id,
-        progress=True,
+        kind=WriteKind.PROGRESS,
     )
     book.comment_digest = digest(body)
 
@@ -150,19 +151,19 @@ async def upsert_comment(
     project: str,
     body: str,
     known_id: int | None,
-    progress: bool = False,
+    kind: WriteKind = WriteKind.FINAL,
 ) -> int:
     """Put `body` (the project's section) into the PR's comment, creating it only if none
-    exists; returns the comment's id. A `progress` write may raise WriteDeferred."""
+    exists; returns the comment's id. A progress write may raise WriteDeferred."""
     key = f"catalyst:comment:{repository}:{pr_number}"
     async with locks.renewed_lock(ctx.redis, key, CREATE_LOCK):
         found = await _our_comment(gh, repository, pr_number, known_id)
         if found is None:
             first = projection.splice_section(None, project, body)
-            return await gh.create_comment(repository, pr_number, first, progress=progress)
+            return await gh.create_comment(repository, pr_number, first, kind=kind)
         spliced = projection.splice_section(found.body, project, body)
         if spliced != found.body:
-            await gh.edit_comment(repository, found.id, spliced, progress=progress)
+            await gh.edit_comment(repository, found.id, spliced, kind=kind)
         return found.id
 
 

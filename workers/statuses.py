@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core import checks, naming, projection
+from core.clients.budget import WriteKind
 from core.clients.github import GitHubInstallation
 from core.errors import NotFound, TemporaryError, WriteDeferred
 from core.model import Environment, Project
@@ -226,8 +227,8 @@ async def _post_if_changed(
     deployment_id = book.deployments[wanted.sha]
     # Nobody would see a `queued` that `in_progress` follows as soon as the reconciler picks the
     # commit up: it is a progress write, skipped (not put off) when the budget is at its reserve.
-    progress = wanted.state == "queued"
-    if progress and await gh.progress_wait() > 0:
+    kind = status_write_kind(wanted.state)
+    if kind is WriteKind.PROGRESS and await gh.progress_wait() > 0:
         return
     shown = book.published.get(wanted.sha)
     if shown is None or (verify and shown != wanted.state):
@@ -242,11 +243,18 @@ async def _post_if_changed(
                 description=wanted.description,
                 environment_url=wanted.environment_url,
                 log_url=wanted.log_url,
-                progress=progress,
+                kind=kind,
             )
         except WriteDeferred:
             return
     book.published[wanted.sha] = wanted.state
+
+
+def status_write_kind(state: str) -> WriteKind:
+    """`queued` is progress, `in_progress` a commit's first status, the rest end a rollout."""
+    if state == "queued":
+        return WriteKind.PROGRESS
+    return WriteKind.FIRST if state == "in_progress" else WriteKind.FINAL
 
 
 async def _inactivate_older(

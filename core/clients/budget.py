@@ -9,15 +9,18 @@ A write takes a token from both. When one is empty the caller may *reserve* the 
 not followed by a write (the caller gave up, GitHub refused it before storing anything) is
 refunded, so failed attempts never push the next free slot away.
 
-Writes are not equal: a PR's first status and check run, and its final ones (`success`, the
-superseded deployment's `inactive`), are what people wait for, while progress edits (the
-comment, a check run moving from Building to Deploying) are overwritten a moment later. A
-progress write therefore only goes when it leaves `PROGRESS_RESERVE` tokens behind and never
-waits for one (`keep`); the caller puts it off and writes the newest state later.
+Writes are not equal (`WriteKind`). Final writes (`success`, the superseded deployment's
+`inactive`, a check run's conclusion) may take the last token: people wait for them, and they end
+a rollout. First writes (a commit's deployment, first status and check run) leave
+`FINAL_RESERVE` tokens for the final ones, waiting briefly for them. Progress edits (the comment,
+a check run moving from Building to Deploying) are overwritten a moment later: they only go when
+they leave `PROGRESS_RESERVE` tokens behind and never wait for one (`keep`); the caller puts them
+off and writes the newest state later.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -74,10 +77,24 @@ class Bucket:
 # fast; the slow refill keeps a busy hour under the limit.
 MINUTE = Bucket(burst=20.0, per_second=0.9)
 HOUR = Bucket(burst=150.0, per_second=0.094)
-# Enough for one new head's first and final writes at once: its deployment, check run and
-# first status, then `success`, the superseded `inactive` and the check run's conclusion (6),
-# with room for a second PR's first writes meanwhile.
+# What final writes keep for themselves: `success`, the superseded `inactive` and the check
+# run's conclusion of one rollout (3). Progress writes also leave one new head's first writes
+# (its deployment, check run and first status) on top of that.
+FINAL_RESERVE = 3.0
 PROGRESS_RESERVE = 8.0
+
+
+class WriteKind(enum.Enum):
+    """How much of the budget a write may use (see the module docstring)."""
+
+    FINAL = "final"  # may take the last token, and reserve the next one
+    FIRST = "first"  # leaves FINAL_RESERVE tokens; waits briefly until it can
+    PROGRESS = "progress"  # leaves PROGRESS_RESERVE tokens; never waits (put off instead)
+
+    @property
+    def keep(self) -> float:
+        """Tokens this kind of write must leave in the budget."""
+        return {"final": 0.0, "first": FINAL_RESERVE, "progress": PROGRESS_RESERVE}[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +119,8 @@ class WriteBudget:
     async def reserve(self, scope: str, *, now: float, keep: float = 0.0) -> Grant:
         """Take a token now or reserve the next one within `max_wait`; else say how long.
 
-        With `keep` (a progress write) the token is taken only when `keep` tokens stay behind,
-        and never reserved ahead: such a write goes now or later, with the newest state.
+        With `keep` (first and progress writes) the token is taken only when `keep` tokens stay
+        behind, and never reserved ahead: it must not eat into what the others keep.
         """
         max_wait = self._max_wait if keep == 0 else 0.0
         wait, low = await self._run(scope, now=now, take=1, keep=keep, max_wait=max_wait)

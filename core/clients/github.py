@@ -28,7 +28,7 @@ import httpx
 from gidgethub.httpx import GitHubAPI
 from redis.asyncio import Redis
 
-from core.clients.budget import PROGRESS_RESERVE, WriteBudget
+from core.clients.budget import WriteBudget, WriteKind
 from core.clients.githubauth import (
     SECONDARY_LIMIT_DEFAULT,
     AppCredentials,
@@ -157,15 +157,29 @@ class Throttle:
         until = self._clock.time() + delay
         await self._redis.set(f"{_KEY}:blocked:{scope}", str(until), ex=max(int(delay) + 1, 1))
 
-    async def reserve_write(self, scope: str, *, progress: bool = False) -> None:
+    async def reserve_write(self, scope: str, *, kind: WriteKind = WriteKind.FINAL) -> None:
         """Take (or wait briefly for) a write token; reschedule instead of a long wait.
 
-        A `progress` write never waits and leaves the budget's reserve alone (WriteDeferred).
+        A progress write never waits (WriteDeferred); a first write waits, without holding a
+        token, until it can leave the final writes their reserve.
         """
-        keep = PROGRESS_RESERVE if progress else 0.0
-        grant = await self.budget.reserve(scope, now=self._clock.time(), keep=keep)
-        if not grant.granted and progress:
-            raise WriteDeferred(_DEFERRED, delay=grant.wait)
+        if kind is WriteKind.FINAL:
+            await self._reserve_final(scope)
+            return
+        waited = 0.0
+        while True:
+            grant = await self.budget.reserve(scope, now=self._clock.time(), keep=kind.keep)
+            if grant.granted:
+                return
+            if kind is WriteKind.PROGRESS:
+                raise WriteDeferred(_DEFERRED, delay=grant.wait)
+            if waited + grant.wait > MAX_PACING_WAIT:
+                raise RateLimited("write budget spent", delay=grant.wait)
+            await self._clock.sleep(grant.wait)
+            waited += grant.wait
+
+    async def _reserve_final(self, scope: str) -> None:
+        grant = await self.budget.reserve(scope, now=self._clock.time())
         if not grant.granted:
             raise RateLimited("write budget spent", delay=grant.wait)
         if grant.wait > 0:
@@ -185,7 +199,8 @@ class Throttle:
 
     async def progress_wait(self, scope: str) -> float:
         """Seconds until a progress write may go for this installation (0: now)."""
-        return await self.budget.wait_for(scope, now=self._clock.time(), keep=PROGRESS_RESERVE)
+        keep = WriteKind.PROGRESS.keep
+        return await self.budget.wait_for(scope, now=self._clock.time(), keep=keep)
 
 
 class _TimedGitHubAPI(GitHubAPI):
@@ -394,18 +409,15 @@ class GitHubInstallation:
         url_vars: Mapping[str, Any] | None = None,
         *,
         data: Any = b"",
-        progress: bool = False,
+        kind: WriteKind = WriteKind.FINAL,
     ) -> Any:
-        """One call (a write spends the installation's budget); raises core.errors.
-
-        A `progress` write (one a later write overwrites) raises WriteDeferred rather than
-        spend the budget's reserve.
-        """
+        """One call (a write spends the installation's budget as its `kind` may); raises
+        core.errors (WriteDeferred: a progress write put off to keep the budget's reserve)."""
         if method == "GET":
             body, _ = await self._request(method, url, url_vars, data)
             return body
         await self.app.throttle.check_blocked(self._scope)
-        await self.app.throttle.reserve_write(self._scope, progress=progress)
+        await self.app.throttle.reserve_write(self._scope, kind=kind)
         try:
             body, _ = await self._request(method, url, url_vars, data)
         except CatalystError as exc:
@@ -543,6 +555,7 @@ class GitHubInstallation:
                 "payload": payload,
                 "description": f"catalyst {sha[:7]}",
             },
+            kind=WriteKind.FIRST,  # what a commit's first status needs: before progress edits
         )
         if "id" not in (data or {}):
             raise PermanentError(f"GitHub did not create a deployment: {data}")
@@ -565,7 +578,7 @@ class GitHubInstallation:
         description: str,
         environment_url: str | None = None,
         log_url: str | None = None,
-        progress: bool = False,
+        kind: WriteKind = WriteKind.FINAL,
     ) -> None:
         """Post a deployment status (`auto_inactive` off: we inactivate explicitly)."""
         owner, repo = split_repository(repository)
@@ -582,7 +595,7 @@ class GitHubInstallation:
             "POST",
             f"/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
             data=body,
-            progress=progress,
+            kind=kind,
         )
 
     async def delete_deployment(self, repository: str, deployment_id: int) -> None:
@@ -625,7 +638,8 @@ class GitHubInstallation:
     async def create_check_run(self, repository: str, body: Mapping[str, Any]) -> int:
         """Create a check run (`body` as GitHub's API takes it); returns its id."""
         owner, repo = split_repository(repository)
-        data = await self.call("POST", f"/repos/{owner}/{repo}/check-runs", data=dict(body))
+        path = f"/repos/{owner}/{repo}/check-runs"
+        data = await self.call("POST", path, data=dict(body), kind=WriteKind.FIRST)
         if "id" not in (data or {}):
             raise PermanentError(f"GitHub did not create a check run: {data}")
         return int(data["id"])
@@ -636,12 +650,12 @@ class GitHubInstallation:
         check_run_id: int,
         body: Mapping[str, Any],
         *,
-        progress: bool = False,
+        kind: WriteKind = WriteKind.FINAL,
     ) -> None:
         """Update a check run's status, conclusion, output or actions."""
         owner, repo = split_repository(repository)
         path = f"/repos/{owner}/{repo}/check-runs/{check_run_id}"
-        await self.call("PATCH", path, data=dict(body), progress=progress)
+        await self.call("PATCH", path, data=dict(body), kind=kind)
 
     # --- comments, reactions, permissions -----------------------------------------------------
 
@@ -659,21 +673,21 @@ class GitHubInstallation:
         return None if found is None else Comment(int(found["id"]), str(found["body"]), ours)
 
     async def create_comment(
-        self, repository: str, number: int, body: str, *, progress: bool = False
+        self, repository: str, number: int, body: str, *, kind: WriteKind = WriteKind.FINAL
     ) -> int:
         """Post a new issue comment; returns its id."""
         owner, repo = split_repository(repository)
         path = f"/repos/{owner}/{repo}/issues/{number}/comments"
-        data = await self.call("POST", path, data={"body": body}, progress=progress)
+        data = await self.call("POST", path, data={"body": body}, kind=kind)
         return int(data["id"])
 
     async def edit_comment(
-        self, repository: str, comment_id: int, body: str, *, progress: bool = False
+        self, repository: str, comment_id: int, body: str, *, kind: WriteKind = WriteKind.FINAL
     ) -> None:
         """Replace an issue comment's body."""
         owner, repo = split_repository(repository)
         path = f"/repos/{owner}/{repo}/issues/comments/{comment_id}"
-        await self.call("PATCH", path, data={"body": body}, progress=progress)
+        await self.call("PATCH", path, data={"body": body}, kind=kind)
 
     async def get_comment(self, repository: str, comment_id: int) -> Comment | None:
         """One issue comment, or None when it was deleted."""

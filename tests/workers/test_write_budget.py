@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis import Redis as SyncRedis
 
-from core.clients.budget import HOUR, MINUTE, PROGRESS_RESERVE
+from core.clients.budget import FINAL_RESERVE, HOUR, MINUTE, PROGRESS_RESERVE
 from core.errors import NotFound, RateLimited
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, REPO, FakeClock, Harness
@@ -259,7 +259,8 @@ def test_a_pr_waiting_for_the_budget_does_not_hold_its_projects_admission_lock(
     harness: Harness, clock: FakeClock
 ) -> None:
     """Other PRs of the Project are decided while this one's check run waits for a token."""
-    spend_down_to(harness, clock, 1.0)  # the deployment gets the last token; the check run waits
+    # The deployment leaves the final writes their reserve; the check run then waits for a token.
+    spend_down_to(harness, clock, FINAL_RESERVE + 1)
     lock = f"catalyst:admission:{harness.project_ns}:{PROJECT}"
     watching = LockWatchingClock(clock.now, redis_url=harness.redis_url, key=lock)
     harness.clock = watching
@@ -267,3 +268,32 @@ def test_a_pr_waiting_for_the_budget_does_not_hold_its_projects_admission_lock(
     deliver(harness, "opened", sha_of("A"))
     assert harness.github.state.check_runs_of(REPO, sha_of("A"))  # written after its wait
     assert watching.held_while_waiting == [False]
+
+
+def test_first_writes_leave_the_final_reserve_and_wait_for_a_token_beyond_it(
+    harness: Harness, clock: FakeClock
+) -> None:
+    from tests.workers.test_statuses import deployment_states, ready
+
+    a, b = pushed_and_deploying(harness)
+    spend_down_to(harness, clock, FINAL_RESERVE)
+    start, before = clock.now, len(harness.github.content_writes())
+    ready(harness, b)
+    publish_noting_follow_ups(harness)  # success, inactive and the conclusion: the reserve
+    assert (deployment_states(harness, b)[-1], deployment_states(harness, a)[-1]) == (
+        "success",
+        "inactive",
+    )
+    assert {r.at for r in harness.github.content_writes()[before:]} == {start}
+    c = sha_of("C")
+    harness.github.state.push_pull(REPO, 7, c)
+    while True:  # as Celery retries a task after the delay its RateLimited names
+        try:
+            deliver(harness, "synchronize", c)
+            break
+        except RateLimited as exc:
+            clock.advance(exc.delay or 1.0)
+    [created] = [r for r in harness.github.content_writes() if r.path.endswith("/deployments")][-1:]
+    # The budget was empty: C's deployment went once FINAL_RESERVE + 1 tokens were back.
+    assert created.body["ref"] == c
+    assert created.at >= start + (FINAL_RESERVE + 1) / MINUTE.per_second - 1e-6
