@@ -128,14 +128,19 @@ def test_markers_expire_and_a_new_leader_clears_them(redis_server: RedisServer) 
     assert feeder.environment("ns", "pr-1")
 
 
+LONG_TTL = 3.0
+
+
 def test_a_held_lock_is_renewed_past_its_ttl_and_names_its_owner(
     redis_server: RedisServer,
 ) -> None:
-    holder = gate_for(redis_server, lock_ttl=0.3, owner="replica-a")
-    other = gate_for(redis_server, lock_ttl=0.3, owner="replica-b")
+    # TTL 3 s, renewed every second: the renewer thread may stall up to 2 s (a loaded CI machine
+    # stalled it past 0.2 s when the TTL was 0.3 s) and the lock still outlives its TTL.
+    holder = gate_for(redis_server, lock_ttl=LONG_TTL, owner="replica-a")
+    other = gate_for(redis_server, lock_ttl=LONG_TTL, owner="replica-b")
     with holder.lock("ns/pr-1") as held:
         assert held
-        time.sleep(1.0)  # three TTLs: only renewal keeps it
+        time.sleep(LONG_TTL + 0.5)  # past the TTL: only renewal keeps it
         with other.lock("ns/pr-1") as stolen:
             assert not stolen
         assert other.holder("ns/pr-1") == "replica-a"
