@@ -27,19 +27,19 @@ from redis.asyncio import Redis
 
 _KEY = "catalyst:github:budget"
 
-# KEYS[1] hash; ARGV: now, take (1 take/0 peek/-1 refund), max_wait, keep (tokens that must stay
-# behind), then per bucket cap, rate. `wait` is the time until a write may go (keep + 1 tokens).
+# KEYS[1] hash; ARGV: now, take (1 take/0 peek/-1 refund), max_wait, then per bucket: keep (tokens
+# that must stay behind), cap, rate. `wait` is the time until a write may go (keep + 1 tokens).
 _BUCKET_SCRIPT = """
 local now = tonumber(ARGV[1])
 local take = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
-local need = 1 + tonumber(ARGV[4])
 local tokens = {}
 local wait = 0
 local low = nil
 for i = 0, 1 do
-  local cap = tonumber(ARGV[5 + i * 2])
-  local rate = tonumber(ARGV[6 + i * 2])
+  local need = 1 + tonumber(ARGV[4 + i * 3])
+  local cap = tonumber(ARGV[5 + i * 3])
+  local rate = tonumber(ARGV[6 + i * 3])
   local have = tonumber(redis.call('HGET', KEYS[1], 't' .. i) or cap)
   local at = tonumber(redis.call('HGET', KEYS[1], 'at') or now)
   have = math.min(cap, have + math.max(now - at, 0) * rate)
@@ -77,11 +77,14 @@ class Bucket:
 # fast; the slow refill keeps a busy hour under the limit.
 MINUTE = Bucket(burst=20.0, per_second=0.9)
 HOUR = Bucket(burst=150.0, per_second=0.094)
-# What final writes keep for themselves: `success`, the superseded `inactive` and the check
-# run's conclusion of one rollout (3). Progress writes also leave one new head's first writes
-# (its deployment, check run and first status) on top of that.
+# What final writes keep for themselves in the minute bucket: `success`, the superseded
+# `inactive` and the check run's conclusion of one rollout (3). Not in the hour bucket: once a
+# busy hour has drained it, every token is the next one, and a new PR's first status is worth as
+# much as another PR's success. Progress writes leave one new head's first writes (its
+# deployment, check run and first status) on top of that, in both buckets.
 FINAL_RESERVE = 3.0
 PROGRESS_RESERVE = 8.0
+Keep = tuple[float, float]  # tokens to leave behind: (minute bucket, hour bucket)
 
 
 class WriteKind(enum.Enum):
@@ -92,9 +95,13 @@ class WriteKind(enum.Enum):
     PROGRESS = "progress"  # leaves PROGRESS_RESERVE tokens; never waits (put off instead)
 
     @property
-    def keep(self) -> float:
-        """Tokens this kind of write must leave in the budget."""
-        return {"final": 0.0, "first": FINAL_RESERVE, "progress": PROGRESS_RESERVE}[self.value]
+    def keep(self) -> Keep:
+        """Tokens this kind of write must leave in the (minute, hour) buckets."""
+        if self is WriteKind.FIRST:
+            return (FINAL_RESERVE, 0.0)
+        if self is WriteKind.PROGRESS:
+            return (PROGRESS_RESERVE, PROGRESS_RESERVE)
+        return (0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +123,17 @@ class WriteBudget:
         self._buckets = (minute, hour)
         self._max_wait = max_wait
 
-    async def reserve(self, scope: str, *, now: float, keep: float = 0.0) -> Grant:
+    async def reserve(self, scope: str, *, now: float, keep: Keep = (0.0, 0.0)) -> Grant:
         """Take a token now or reserve the next one within `max_wait`; else say how long.
 
         With `keep` (first and progress writes) the token is taken only when `keep` tokens stay
         behind, and never reserved ahead: it must not eat into what the others keep.
         """
-        max_wait = self._max_wait if keep == 0 else 0.0
+        max_wait = self._max_wait if not any(keep) else 0.0
         wait, low = await self._run(scope, now=now, take=1, keep=keep, max_wait=max_wait)
         return Grant(wait <= max_wait, wait, low)
 
-    async def wait_for(self, scope: str, *, now: float, keep: float) -> float:
+    async def wait_for(self, scope: str, *, now: float, keep: Keep) -> float:
         """Seconds until a write that leaves `keep` tokens may go (0: now); takes nothing."""
         wait, _ = await self._run(scope, now=now, take=0, keep=keep)
         return wait
@@ -141,11 +148,17 @@ class WriteBudget:
         return low
 
     async def _run(
-        self, scope: str, *, now: float, take: int, keep: float = 0.0, max_wait: float = 0.0
+        self,
+        scope: str,
+        *,
+        now: float,
+        take: int,
+        keep: Keep = (0.0, 0.0),
+        max_wait: float = 0.0,
     ) -> tuple[float, float]:
         script = self._redis.register_script(_BUCKET_SCRIPT)
-        args: list[str] = [repr(now), str(take), repr(max_wait), repr(keep)]
-        for bucket in self._buckets:
-            args += [repr(bucket.burst), repr(bucket.per_second)]
+        args: list[str] = [repr(now), str(take), repr(max_wait)]
+        for kept, bucket in zip(keep, self._buckets, strict=True):
+            args += [repr(kept), repr(bucket.burst), repr(bucket.per_second)]
         wait, low = await script(keys=[f"{_KEY}:{scope}"], args=args)
         return float(wait), float(low)

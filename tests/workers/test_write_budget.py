@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis import Redis as SyncRedis
 
-from core.clients.budget import FINAL_RESERVE, HOUR, MINUTE, PROGRESS_RESERVE
+from core.clients.budget import (
+    FINAL_RESERVE,
+    HOUR,
+    MINUTE,
+    PROGRESS_RESERVE,
+    Bucket,
+    WriteBudget,
+    WriteKind,
+)
 from core.errors import NotFound, RateLimited
 from tests.support.fake_github import sha_of
 from tests.workers.conftest import INSTALLATION, PROJECT, REPO, FakeClock, Harness
@@ -297,3 +305,18 @@ def test_first_writes_leave_the_final_reserve_and_wait_for_a_token_beyond_it(
     # The budget was empty: C's deployment went once FINAL_RESERVE + 1 tokens were back.
     assert created.body["ref"] == c
     assert created.at >= start + (FINAL_RESERVE + 1) / MINUTE.per_second - 1e-6
+
+
+def test_once_the_hour_is_drained_first_writes_no_longer_leave_a_reserve(harness: Harness) -> None:
+    """The final reserve is the minute bucket's: a drained hour gives each token to the next
+    write, first or final alike, while progress edits still wait in both buckets."""
+    minute, hour = Bucket(burst=20.0, per_second=1.0), Bucket(burst=2.0, per_second=0.001)
+
+    async def grants(ctx: Context) -> list[bool]:
+        budget = WriteBudget(ctx.redis, minute=minute, hour=hour)
+        kinds = (WriteKind.PROGRESS, WriteKind.FIRST, WriteKind.FIRST, WriteKind.FINAL)
+        return [(await budget.reserve("drained", now=0.0, keep=k.keep)).granted for k in kinds]
+
+    # The minute bucket is full (20), the hour bucket holds 2: progress waits, the two first
+    # writes take both, and the final write after them is told to wait.
+    assert harness.run(grants) == [False, True, True, False]
