@@ -35,9 +35,10 @@ local take = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
 local tokens = {}
 local wait = 0
+local kept_wait = 0
 local low = nil
 for i = 0, 1 do
-  local need = 1 + tonumber(ARGV[4 + i * 3])
+  local keep = tonumber(ARGV[4 + i * 3])
   local cap = tonumber(ARGV[5 + i * 3])
   local rate = tonumber(ARGV[6 + i * 3])
   local have = tonumber(redis.call('HGET', KEYS[1], 't' .. i) or cap)
@@ -46,17 +47,24 @@ for i = 0, 1 do
   if take < 0 then have = math.min(cap, have + 1) end
   tokens[i] = have
   -- 1e-6: a caller who waited exactly the time named must not be told to wait 1e-8 s more
-  if have + 1e-6 < need then wait = math.max(wait, (need - have) / rate) end
+  if have + 1e-6 < keep + 1 then
+    local this = (keep + 1 - have) / rate
+    wait = math.max(wait, this)
+    if keep > 0 then kept_wait = math.max(kept_wait, this) end
+  end
   if low == nil or have < low then low = have end
 end
-if take > 0 and wait <= max_wait then
+-- A token may be reserved ahead (taken now, written when it exists) only from a bucket with no
+-- reserve to keep: a write that must leave tokens behind waits until they are there.
+local granted = kept_wait == 0 and wait <= max_wait
+if take > 0 and granted then
   tokens[0] = tokens[0] - 1
   tokens[1] = tokens[1] - 1
 end
 redis.call('HSET', KEYS[1], 't0', tostring(tokens[0]), 't1', tostring(tokens[1]),
   'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], 7200)
-return {tostring(wait), tostring(low)}
+return {tostring(wait), tostring(low), granted and 1 or 0}
 """
 
 
@@ -127,15 +135,15 @@ class WriteBudget:
         """Take a token now or reserve the next one within `max_wait`; else say how long.
 
         With `keep` (first and progress writes) the token is taken only when `keep` tokens stay
-        behind, and never reserved ahead: it must not eat into what the others keep.
+        behind in each bucket that keeps some, and never reserved ahead from such a bucket: it
+        must not eat into what the others keep.
         """
-        max_wait = self._max_wait if not any(keep) else 0.0
-        wait, low = await self._run(scope, now=now, take=1, keep=keep, max_wait=max_wait)
-        return Grant(wait <= max_wait, wait, low)
+        wait, low, granted = await self._run(scope, now=now, take=1, keep=keep)
+        return Grant(granted, wait, low)
 
     async def wait_for(self, scope: str, *, now: float, keep: Keep) -> float:
         """Seconds until a write that leaves `keep` tokens may go (0: now); takes nothing."""
-        wait, _ = await self._run(scope, now=now, take=0, keep=keep)
+        wait, _, _ = await self._run(scope, now=now, take=0, keep=keep)
         return wait
 
     async def refund(self, scope: str, *, now: float) -> None:
@@ -144,7 +152,7 @@ class WriteBudget:
 
     async def remaining(self, scope: str, *, now: float) -> float:
         """Tokens left in the emptier bucket (negative while reservations are outstanding)."""
-        _, low = await self._run(scope, now=now, take=0)
+        _, low, _ = await self._run(scope, now=now, take=0)
         return low
 
     async def _run(
@@ -154,11 +162,10 @@ class WriteBudget:
         now: float,
         take: int,
         keep: Keep = (0.0, 0.0),
-        max_wait: float = 0.0,
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, bool]:
         script = self._redis.register_script(_BUCKET_SCRIPT)
-        args: list[str] = [repr(now), str(take), repr(max_wait)]
+        args: list[str] = [repr(now), str(take), repr(self._max_wait)]
         for kept, bucket in zip(keep, self._buckets, strict=True):
             args += [repr(kept), repr(bucket.burst), repr(bucket.per_second)]
-        wait, low = await script(keys=[f"{_KEY}:{scope}"], args=args)
-        return float(wait), float(low)
+        wait, low, granted = await script(keys=[f"{_KEY}:{scope}"], args=args)
+        return float(wait), float(low), bool(int(granted))

@@ -163,13 +163,11 @@ class Throttle:
         A progress write never waits (WriteDeferred); a first write waits, without holding a
         token, until it can leave the final writes their reserve.
         """
-        if kind is WriteKind.FINAL:
-            await self._reserve_final(scope)
-            return
         waited = 0.0
         while True:
             grant = await self.budget.reserve(scope, now=self._clock.time(), keep=kind.keep)
             if grant.granted:
+                await self._until_reserved(scope, grant.wait)
                 return
             if kind is WriteKind.PROGRESS:
                 raise WriteDeferred(_DEFERRED, delay=grant.wait)
@@ -178,16 +176,15 @@ class Throttle:
             await self._clock.sleep(grant.wait)
             waited += grant.wait
 
-    async def _reserve_final(self, scope: str) -> None:
-        grant = await self.budget.reserve(scope, now=self._clock.time())
-        if not grant.granted:
-            raise RateLimited("write budget spent", delay=grant.wait)
-        if grant.wait > 0:
-            try:
-                await self._clock.sleep(grant.wait)
-            except BaseException:
-                await self.refund_write(scope)
-                raise
+    async def _until_reserved(self, scope: str, wait: float) -> None:
+        """Wait for a token reserved ahead; give it back if the wait is abandoned."""
+        if wait <= 0:
+            return
+        try:
+            await self._clock.sleep(wait)
+        except BaseException:
+            await self.refund_write(scope)
+            raise
 
     async def refund_write(self, scope: str) -> None:
         """Return the token of a write that did not happen."""

@@ -320,3 +320,24 @@ def test_once_the_hour_is_drained_first_writes_no_longer_leave_a_reserve(harness
     # The minute bucket is full (20), the hour bucket holds 2: progress waits, the two first
     # writes take both, and the final write after them is told to wait.
     assert harness.run(grants) == [False, True, True, False]
+
+
+def test_a_first_write_reserves_ahead_only_from_the_bucket_without_a_reserve(
+    harness: Harness,
+) -> None:
+    """Short of hour tokens a first write reserves the next one, as a final write does; short of
+    minute tokens (the final writes' reserve) it takes nothing and is told how long to wait."""
+    minute, hour = Bucket(burst=5.0, per_second=1.0), Bucket(burst=1.0, per_second=1.0)
+
+    async def grants(ctx: Context) -> list[tuple[bool, float]]:
+        budget = WriteBudget(ctx.redis, minute=minute, hour=hour)
+        out = []
+        for _ in range(2):  # the first empties the hour bucket, the second reserves ahead
+            grant = await budget.reserve("ahead", now=0.0, keep=WriteKind.FIRST.keep)
+            out.append((grant.granted, round(grant.wait, 6)))
+        # 3 minute tokens left, 3 must stay: nothing taken; the answer names the longer wait
+        # (the hour bucket's, 2 s: it owes the token reserved ahead).
+        grant = await budget.reserve("ahead", now=0.0, keep=WriteKind.FIRST.keep)
+        return [*out, (grant.granted, round(grant.wait, 6))]
+
+    assert harness.run(grants) == [(True, 0.0), (True, 1.0), (False, 2.0)]
