@@ -190,10 +190,6 @@ class Throttle:
         """Return the token of a write that did not happen."""
         await self.budget.refund(scope, now=self._clock.time())
 
-    async def remaining(self, scope: str) -> float:
-        """Write tokens left for this installation now."""
-        return await self.budget.remaining(scope, now=self._clock.time())
-
     async def progress_wait(self, scope: str) -> float:
         """Seconds until a progress write may go for this installation (0: now)."""
         keep = WriteKind.PROGRESS.keep
@@ -422,10 +418,6 @@ class GitHubInstallation:
                 await self.app.throttle.refund_write(self._scope)
             raise
         return body
-
-    async def write_budget(self) -> float:
-        """Write tokens this installation has left now."""
-        return await self.app.throttle.remaining(self._scope)
 
     async def progress_wait(self) -> float:
         """Seconds until a progress write may go (0: now), to put one off before reading."""
